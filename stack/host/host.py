@@ -1,0 +1,91 @@
+"""The host: one pure function from (packet, time) to the packets to send.
+
+``Host.handle`` dispatches on the IP version to the IPv4 and IPv6 layers, which share
+the host's state: configuration, counters, the IP identification counter, the ICMP rate
+limiter, path MTU caches and reassembly tables. No I/O, no clock, no randomness: the same
+config, packets and times give the same bytes (ARCHITECTURE §1).
+"""
+
+from __future__ import annotations
+
+from stack.host.config import HostConfig
+from stack.host.ipv4 import Ipv4Layer
+from stack.host.ipv6 import Ipv6Layer
+from stack.host.ratelimit import IcmpRateLimiter
+from stack.host.stats import Stats
+
+__all__ = ["Host"]
+
+
+class Host:
+    """``handle(packet, now)`` takes one inbound IP packet (no link header) and returns
+    the IP packets to send; ``poll(now)`` runs timers and returns what they send;
+    ``next_timer()`` says when ``poll`` is next due. ``last_reason`` names what the last
+    ``handle`` did: the reply kind (``icmp.echo_reply``) or the drop reason
+    (``ipv4.bad_checksum``), as counted in ``stats``."""
+
+    __slots__ = ("config", "stats", "last_reason", "ratelimiter", "ipv4", "ipv6",
+                 "_next_ipv4_id", "_next_frag6_id")
+
+    def __init__(self, config: HostConfig | None = None) -> None:
+        self.config = config if config is not None else HostConfig()
+        self.stats = Stats()
+        self.last_reason = ""
+        self.ratelimiter = IcmpRateLimiter(
+            self.config.ratelimit_peers, self.config.icmp_msgs_per_sec,
+            self.config.icmp_msgs_burst)
+        self._next_ipv4_id = 0
+        self._next_frag6_id = 0
+        self.ipv4 = Ipv4Layer(self)
+        self.ipv6 = Ipv6Layer(self)
+
+    def handle(self, packet: bytes, now: float) -> list[bytes]:
+        stats = self.stats
+        stats.received += 1
+        if not packet:
+            return self.drop("ip.empty")
+        version = packet[0] >> 4
+        if version == 4:
+            out = self.ipv4.input(packet, now)
+        elif version == 6:
+            out = self.ipv6.input(packet, now)
+        else:
+            return self.drop("ip.bad_version")
+        stats.sent += len(out)
+        return out
+
+    def poll(self, now: float) -> list[bytes]:
+        out = self.ipv4.poll(now) + self.ipv6.poll(now)
+        self.stats.sent += len(out)
+        return out
+
+    def next_timer(self) -> float | None:
+        """The earliest time at which ``poll`` has work, or None."""
+        deadlines = [d for d in (self.ipv4.next_deadline(), self.ipv6.next_deadline())
+                     if d is not None]
+        return min(deadlines) if deadlines else None
+
+    # -- shared helpers for the layers ---------------------------------------------
+    def drop(self, reason: str) -> list[bytes]:
+        """Count an unanswered packet under ``reason`` and return no output."""
+        self.stats.drops[reason] += 1
+        self.last_reason = reason
+        return []
+
+    def replied(self, kind: str) -> None:
+        """Count one answer of ``kind``."""
+        self.stats.replies[kind] += 1
+        self.last_reason = kind
+
+    def next_ipv4_id(self) -> int:
+        """IP identification for our datagrams: a counter in the host state, so output
+        is deterministic (Linux hashes a per-boot secret; comparisons ignore the field)."""
+        ident = self._next_ipv4_id
+        self._next_ipv4_id = (ident + 1) & 0xFFFF
+        return ident
+
+    def next_frag6_id(self) -> int:
+        """Fragment header identification for IPv6 (RFC 8200 §4.5), also a counter."""
+        ident = self._next_frag6_id
+        self._next_frag6_id = (ident + 1) & 0xFFFFFFFF
+        return ident

@@ -1,0 +1,42 @@
+"""Counters for every answer and every drop reason: errors are values (ARCHITECTURE §2)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+__all__ = ["Stats"]
+
+
+class Stats:
+    """``received``/``sent`` count packets; ``replies`` counts what we sent by kind
+    (``icmp.echo_reply``, ``icmp.port_unreachable``, ``tcp.rst`` …); ``drops`` counts
+    every inbound packet that got no answer, by reason (``ipv4.bad_checksum``,
+    ``frag.overlap``, ``icmp.rate_limited``; silently consumed ones too, e.g.
+    ``icmp.echo_reply_consumed``), and ``events`` counts things that are neither
+    (``frag.held``, ``frag.evicted``, ``frag.timeout``, ``pmtu.updated`` …)."""
+
+    __slots__ = ("received", "sent", "replies", "drops", "events")
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.sent = 0
+        self.replies: Counter[str] = Counter()
+        self.drops: Counter[str] = Counter()
+        self.events: Counter[str] = Counter()
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "received": self.received,
+            "sent": self.sent,
+            "replies": dict(sorted(self.replies.items())),
+            "drops": dict(sorted(self.drops.items())),
+            "events": dict(sorted(self.events.items())),
+        }
+
+    def merge(self, other: Stats) -> None:
+        """Add ``other``'s counts to this one (for totals over many hosts)."""
+        self.received += other.received
+        self.sent += other.sent
+        self.replies.update(other.replies)
+        self.drops.update(other.drops)
+        self.events.update(other.events)

@@ -1,0 +1,1 @@
+"""Wire formats: header codecs, checksums and validation. No policy here."""

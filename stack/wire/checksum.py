@@ -1,0 +1,65 @@
+"""The Internet checksum (RFC 1071) and its incremental update (RFC 1624).
+
+Why ``int.from_bytes``: the one's complement sum of 16-bit words is the value of the
+whole buffer, read as one big-endian integer, modulo 0xFFFF (because 2**16 == 1 mod 0xFFFF).
+CPython does that in C, which beats a ``struct`` loop over words by an order of magnitude.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ones_sum",
+    "checksum",
+    "is_valid",
+    "incremental_update",
+    "pseudo_header_sum_v4",
+    "pseudo_header_sum_v6",
+]
+
+
+def ones_sum(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
+    """One's complement sum of ``data`` (odd length padded with a zero byte), plus
+    ``initial``, folded to 16 bits. A non-zero total never folds to 0 (RFC 1071 §1:
+    one's complement arithmetic has no positive zero for a non-zero sum); it gives 0xFFFF."""
+    total = int.from_bytes(data, "big")
+    if len(data) & 1:
+        total <<= 8
+    total += initial
+    if not total:
+        return 0
+    return total % 0xFFFF or 0xFFFF
+
+
+def checksum(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
+    """The checksum to store: the complement of :func:`ones_sum`, with the checksum
+    field of ``data`` zeroed by the caller."""
+    return ~ones_sum(data, initial) & 0xFFFF
+
+
+def is_valid(data: bytes | bytearray | memoryview, initial: int = 0) -> bool:
+    """True when ``data`` (checksum field included) sums to 0xFFFF (RFC 1071 §1)."""
+    return ones_sum(data, initial) == 0xFFFF
+
+
+def incremental_update(old_checksum: int, old_word: int, new_word: int) -> int:
+    """RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for one 16-bit word changed.
+
+    The result is made canonical the way a full recomputation over non-zero data is:
+    a full recomputation never stores 0xFFFF unless every covered byte is zero, so
+    0xFFFF becomes 0x0000 here (callers whose data can be all zeros recompute instead)."""
+    total = (~old_checksum & 0xFFFF) + (~old_word & 0xFFFF) + new_word
+    total = (total & 0xFFFF) + (total >> 16)
+    total = (total & 0xFFFF) + (total >> 16)
+    result = ~total & 0xFFFF
+    return 0 if result == 0xFFFF else result
+
+
+def pseudo_header_sum_v4(src: bytes, dst: bytes, protocol: int, length: int) -> int:
+    """Unfolded sum of the IPv4 pseudo-header (RFC 768, RFC 9293 §3.1), to pass as
+    ``initial``; src and dst are the 4-byte addresses."""
+    return int.from_bytes(src + dst, "big") + protocol + length
+
+
+def pseudo_header_sum_v6(src: bytes, dst: bytes, next_header: int, length: int) -> int:
+    """Unfolded sum of the IPv6 pseudo-header (RFC 8200 §8.1); src and dst are 16 bytes."""
+    return int.from_bytes(src + dst, "big") + next_header + length
