@@ -23,6 +23,9 @@ class HostConfig:
     # IPv6 addresses with prefix length; a link-local one is usual beside a global one.
     ipv6: tuple[str, ...] | list[str] = ("fd00:16::2/64", "fe80::2/64")
     mtu: int = 1500
+    # TAP mode: our Ethernet address (6 bytes). When set, Neighbour Advertisements carry
+    # the Target Link-Layer Address option (RFC 4861 §7.2.4); on TUN there is none.
+    link_address: bytes | None = None
     ttl: int = 64  # net.ipv4.ip_default_ttl
     hop_limit: int = 64  # net.ipv6.conf.*.hop_limit
 
