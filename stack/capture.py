@@ -1,0 +1,595 @@
+"""Reading pcap/pcapng captures and writing pcapng with direction and host metadata.
+
+Reading
+-------
+``read_capture(source)`` streams :class:`CaptureRecord` values from a pcap (µs, ns and the
+"modified" Kuznetzov variant, either byte order) or pcapng file, holding one packet at a
+time, so memory stays flat on files of any size. ``source`` is a path or a binary file.
+Each record carries:
+
+- ``timestamp``: seconds as a float; ``timestamp_ns``: the same as an exact integer.
+- ``frame``: the bytes as captured; ``linktype``: the LINKTYPE_* value of its interface.
+- ``data``: the IP packet with the link header removed, or ``None`` when the frame does
+  not carry IPv4/IPv6 (ARP, LLDP ...).
+- ``direction``: :data:`DIRECTION_INBOUND`, :data:`DIRECTION_OUTBOUND` or
+  :data:`DIRECTION_UNKNOWN`, from the pcapng ``epb_flags`` option first, then from the
+  Linux cooked (SLL/SLL2) packet type. Deciding by address is the caller's business.
+- ``section``: the pcapng section index (0 for pcap); ``metadata``: the JSON object in
+  that section's header comment, or ``None``; ``comment``: the packet's own comment.
+- ``index`` (0-based, over the whole file), ``offset`` (byte offset of its record).
+
+Link types: RAW (101, and 12/14 as some tools write it), IPV4/IPV6 (228/229), Ethernet
+(1, with 802.1Q/802.1ad tags), Linux cooked SLL (113) and SLL2 (276), NULL (0) and LOOP
+(108). A pcapng file may have several interfaces and several sections.
+
+Every problem with the file raises :class:`CaptureError`, whose message is one line
+naming the file and the byte offset; nothing else escapes.
+
+Writing
+-------
+``CaptureWriter(path_or_file, linktype=101, metadata=None)`` writes one pcapng section
+per case: the Section Header Block's comment is the JSON of ``metadata``; each
+``write(data, timestamp, direction)`` appends one Enhanced Packet Block with the
+``epb_flags`` direction and flushes it, so killing the writer loses at most the packet in
+flight and the file still reads. ``new_section(metadata)`` starts the next case.
+
+dpkt's pcapng reader drops per-packet options (and with them the direction), so the
+blocks are read and written here directly (pcapng: draft-ietf-opsawg-pcapng).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import struct
+from collections.abc import Iterator
+from typing import IO, Any
+
+__all__ = [
+    "DIRECTION_UNKNOWN",
+    "DIRECTION_INBOUND",
+    "DIRECTION_OUTBOUND",
+    "LINKTYPE_NULL",
+    "LINKTYPE_ETHERNET",
+    "LINKTYPE_RAW",
+    "LINKTYPE_LOOP",
+    "LINKTYPE_LINUX_SLL",
+    "LINKTYPE_IPV4",
+    "LINKTYPE_IPV6",
+    "LINKTYPE_LINUX_SLL2",
+    "SUPPORTED_LINKTYPES",
+    "CaptureError",
+    "CaptureRecord",
+    "CaptureWriter",
+    "read_all",
+    "read_capture",
+    "strip_link_header",
+]
+
+# epb_flags bits 0-1 (pcapng §4.3.1): 00 information not available, 01 inbound, 10 outbound.
+DIRECTION_UNKNOWN = 0
+DIRECTION_INBOUND = 1
+DIRECTION_OUTBOUND = 2
+
+LINKTYPE_NULL = 0
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101
+LINKTYPE_LOOP = 108
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_IPV4 = 228
+LINKTYPE_IPV6 = 229
+LINKTYPE_LINUX_SLL2 = 276
+# DLT_RAW is 12 on most systems and 14 on OpenBSD; some tools write the DLT into files.
+_RAW_TYPES = frozenset({LINKTYPE_RAW, 12, 14, LINKTYPE_IPV4, LINKTYPE_IPV6})
+SUPPORTED_LINKTYPES = frozenset(
+    _RAW_TYPES | {LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_LOOP, LINKTYPE_LINUX_SLL,
+                  LINKTYPE_LINUX_SLL2})
+
+_ETHERTYPE_IPV4 = 0x0800
+_ETHERTYPE_IPV6 = 0x86DD
+_VLAN_TAGS = frozenset({0x8100, 0x88A8, 0x9100})
+# Address families in NULL/LOOP headers: AF_INET is 2 everywhere; AF_INET6 is 10 on
+# Linux, 24 on NetBSD/OpenBSD, 28 on FreeBSD, 30 on macOS.
+_AF_INET = 2
+_AF_INET6 = frozenset({10, 24, 28, 30})
+# Linux packet types (include/uapi/linux/if_packet.h): PACKET_HOST 0, BROADCAST 1,
+# MULTICAST 2 are received by this host; OUTGOING 4 was sent by it; OTHERHOST 3 (seen
+# promiscuously) says nothing about this host.
+_SLL_DIRECTION = {0: DIRECTION_INBOUND, 1: DIRECTION_INBOUND, 2: DIRECTION_INBOUND,
+                  4: DIRECTION_OUTBOUND}
+_ETHERNET_MIN_FRAME = 60  # without FCS: shorter payloads are padded (IEEE 802.3 §3.2.8)
+
+# A record claiming more than this is garbage, not a packet (pcap snaplen maxima are 256 KiB).
+_MAX_RECORD = 64 * 1024 * 1024
+
+_PCAP_MAGIC_US = 0xA1B2C3D4
+_PCAP_MAGIC_NS = 0xA1B23C4D
+_PCAP_MAGIC_MODIFIED = 0xA1B2CD34  # Kuznetzov's patched libpcap: 24-byte record headers
+_PCAPNG_SHB = 0x0A0D0D0A
+_PCAPNG_BYTE_ORDER = 0x1A2B3C4D
+_BLOCK_IDB = 1
+_BLOCK_PB = 2  # obsolete Packet Block
+_BLOCK_SPB = 3
+_BLOCK_EPB = 6
+_OPT_END = 0
+_OPT_COMMENT = 1
+_OPT_SHB_USERAPPL = 4
+_OPT_IF_NAME = 2
+_OPT_IF_TSRESOL = 9
+_OPT_IF_TSOFFSET = 14
+_OPT_EPB_FLAGS = 2
+
+
+class CaptureError(Exception):
+    """The capture cannot be read; the message is one line naming file and byte offset."""
+
+
+class CaptureRecord:
+    """One captured packet (see the module docstring for the fields)."""
+
+    __slots__ = ("timestamp", "timestamp_ns", "data", "frame", "linktype", "direction",
+                 "section", "metadata", "comment", "index", "offset", "interface")
+
+    def __init__(self, timestamp_ns: int, frame: bytes, linktype: int, direction: int,
+                 section: int, metadata: dict[str, Any] | None, index: int, offset: int,
+                 interface: int = 0, comment: str | None = None) -> None:
+        self.timestamp_ns = timestamp_ns
+        self.timestamp = timestamp_ns / 1e9
+        self.frame = frame
+        self.linktype = linktype
+        data, link_direction = strip_link_header(frame, linktype)
+        self.data = data
+        self.direction = direction if direction else link_direction
+        self.section = section
+        self.metadata = metadata
+        self.index = index
+        self.offset = offset
+        self.interface = interface
+        self.comment = comment
+
+    def __repr__(self) -> str:
+        return (f"CaptureRecord(index={self.index}, t={self.timestamp:.9f}, "
+                f"linktype={self.linktype}, direction={self.direction}, "
+                f"section={self.section}, {len(self.frame)} B)")
+
+
+def _ip_from(payload: bytes, ethertype: int) -> bytes | None:
+    if ethertype in (_ETHERTYPE_IPV4, _ETHERTYPE_IPV6):
+        return payload
+    return None
+
+
+def _trim_ethernet_padding(frame_length: int, packet: bytes) -> bytes:
+    """Drop the padding a short Ethernet frame carries after its IP packet, as Linux
+    trims the skb to the IP total length in ip_rcv_core / ipv6_rcv."""
+    if frame_length > _ETHERNET_MIN_FRAME or not packet:
+        return packet
+    version = packet[0] >> 4
+    if version == 4 and len(packet) >= 4:
+        length = int.from_bytes(packet[2:4], "big")
+    elif version == 6 and len(packet) >= 6:
+        length = 40 + int.from_bytes(packet[4:6], "big")
+    else:
+        return packet
+    return packet[:length] if 0 < length < len(packet) else packet
+
+
+def strip_link_header(frame: bytes, linktype: int) -> tuple[bytes | None, int]:
+    """Return (the IP packet or None when the frame carries no IP, the direction the link
+    header states or DIRECTION_UNKNOWN). Never raises: a short header gives None."""
+    if linktype in _RAW_TYPES:
+        return frame, DIRECTION_UNKNOWN
+    if linktype == LINKTYPE_ETHERNET:
+        offset = 12
+        if len(frame) < 14:
+            return None, DIRECTION_UNKNOWN
+        ethertype = int.from_bytes(frame[12:14], "big")
+        while ethertype in _VLAN_TAGS and len(frame) >= offset + 8:
+            offset += 4
+            ethertype = int.from_bytes(frame[offset:offset + 2], "big")
+        packet = _ip_from(frame[offset + 2:], ethertype)
+        if packet is not None:
+            packet = _trim_ethernet_padding(len(frame), packet)
+        return packet, DIRECTION_UNKNOWN
+    if linktype == LINKTYPE_LINUX_SLL:
+        # packet type(2) ARPHRD(2) address length(2) address(8) protocol(2)
+        if len(frame) < 16:
+            return None, DIRECTION_UNKNOWN
+        direction = _SLL_DIRECTION.get(int.from_bytes(frame[0:2], "big"), DIRECTION_UNKNOWN)
+        return _ip_from(frame[16:], int.from_bytes(frame[14:16], "big")), direction
+    if linktype == LINKTYPE_LINUX_SLL2:
+        # protocol(2) reserved(2) ifindex(4) ARPHRD(2) packet type(1) addr len(1) addr(8)
+        if len(frame) < 20:
+            return None, DIRECTION_UNKNOWN
+        direction = _SLL_DIRECTION.get(frame[10], DIRECTION_UNKNOWN)
+        return _ip_from(frame[20:], int.from_bytes(frame[0:2], "big")), direction
+    if linktype in (LINKTYPE_NULL, LINKTYPE_LOOP):
+        if len(frame) < 4:
+            return None, DIRECTION_UNKNOWN
+        # NULL stores the family in the capturing host's byte order, LOOP in network order;
+        # accept either order for both, as the values cannot be confused.
+        families = {int.from_bytes(frame[:4], "big"), int.from_bytes(frame[:4], "little")}
+        if _AF_INET in families or families & _AF_INET6:
+            return frame[4:], DIRECTION_UNKNOWN
+        return None, DIRECTION_UNKNOWN
+    return None, DIRECTION_UNKNOWN
+
+
+# -- reading ---------------------------------------------------------------------------
+class _Source:
+    """A binary stream that knows its byte offset and its name for error messages."""
+
+    __slots__ = ("stream", "name", "offset", "_owned")
+
+    def __init__(self, source: str | os.PathLike[str] | IO[bytes]) -> None:
+        if isinstance(source, (str, os.PathLike)):
+            self.name = os.fspath(source)
+            try:
+                self.stream: IO[bytes] = open(self.name, "rb", buffering=1 << 20)  # noqa: SIM115
+            except OSError as exc:
+                raise CaptureError(f"{self.name}: cannot open: {exc.strerror}") from None
+            self._owned = True
+        else:
+            self.name = str(getattr(source, "name", "<stream>"))
+            self.stream = source
+            self._owned = False
+        self.offset = 0
+
+    def error(self, message: str, offset: int | None = None) -> CaptureError:
+        where = self.offset if offset is None else offset
+        return CaptureError(f"{self.name}: offset {where}: {message}")
+
+    def read(self, size: int) -> bytes:
+        try:
+            data = self.stream.read(size)
+        except OSError as exc:
+            raise self.error(f"read failed: {exc.strerror or exc}") from None
+        self.offset += len(data)
+        return data
+
+    def read_exact(self, size: int, what: str, start: int) -> bytes:
+        data = self.read(size)
+        if len(data) != size:
+            raise self.error(f"truncated {what}: needs {size} bytes, {len(data)} left", start)
+        return data
+
+    def close(self) -> None:
+        if self._owned:
+            self.stream.close()
+
+
+def read_capture(source: str | os.PathLike[str] | IO[bytes]) -> Iterator[CaptureRecord]:
+    """Stream the records of a pcap or pcapng file (see the module docstring).
+
+    Raises :class:`CaptureError` (one line, file and byte offset) for an empty, garbage,
+    wrong-magic or truncated file, after yielding the packets before the damage."""
+    src = _Source(source)
+    try:
+        head = src.read(4)
+        if not head:
+            raise src.error("empty file", 0)
+        if len(head) < 4:
+            raise src.error(f"truncated file header: {len(head)} bytes", 0)
+        magic_le = int.from_bytes(head, "little")
+        magic_be = int.from_bytes(head, "big")
+        if magic_be == _PCAPNG_SHB:
+            yield from _read_pcapng(src, head)
+        elif _PCAP_MAGIC_US in (magic_le, magic_be) or _PCAP_MAGIC_NS in (magic_le, magic_be) \
+                or _PCAP_MAGIC_MODIFIED in (magic_le, magic_be):
+            yield from _read_pcap(src, head)
+        else:
+            raise src.error(f"not a pcap or pcapng file (magic 0x{magic_be:08x})", 0)
+    finally:
+        src.close()
+
+
+def _read_pcap(src: _Source, head: bytes) -> Iterator[CaptureRecord]:
+    magic_le = int.from_bytes(head, "little")
+    order = "<" if magic_le in (_PCAP_MAGIC_US, _PCAP_MAGIC_NS, _PCAP_MAGIC_MODIFIED) else ">"
+    magic = magic_le if order == "<" else int.from_bytes(head, "big")
+    header = src.read_exact(20, "pcap file header", 0)
+    _major, _minor, _zone, _sigfigs, _snaplen, network = struct.unpack(order + "HHiIII", header)
+    # The upper bits of the link-type field carry FCS information (pcap §4); the link
+    # type itself is the low 16 bits.
+    linktype = network & 0xFFFF
+    fcs_bytes = (network >> 28) * 2 if network & 0x04000000 else 0
+    if linktype not in SUPPORTED_LINKTYPES:
+        raise src.error(f"unsupported link type {linktype}", 20)
+    record_size = 24 if magic == _PCAP_MAGIC_MODIFIED else 16
+    frac_scale = 1 if magic == _PCAP_MAGIC_NS else 1000
+    unpack = struct.Struct(order + "IIII").unpack_from
+    read = src.read
+    index = 0
+    while True:
+        start = src.offset
+        record = read(record_size)
+        if len(record) < record_size:
+            if not record:
+                return
+            raise src.error(f"truncated packet record header: needs {record_size} bytes, "
+                            f"{len(record)} left", start)
+        seconds, fraction, caplen, _origlen = unpack(record)
+        if caplen > _MAX_RECORD:
+            raise src.error(f"packet record claims {caplen} bytes: not a packet", start)
+        frame = read(caplen)
+        if len(frame) < caplen:
+            raise src.error(f"truncated packet: needs {caplen} bytes, {len(frame)} left", start)
+        if fcs_bytes and linktype == LINKTYPE_ETHERNET:
+            frame = frame[:-fcs_bytes]
+        yield CaptureRecord(seconds * 1_000_000_000 + fraction * frac_scale, frame, linktype,
+                            DIRECTION_UNKNOWN, 0, None, index, start)
+        index += 1
+
+
+class _Interface:
+    __slots__ = ("linktype", "snaplen", "units_per_second", "offset_seconds", "name")
+
+    def __init__(self, linktype: int, snaplen: int) -> None:
+        self.linktype = linktype
+        self.snaplen = snaplen
+        self.units_per_second = 1_000_000  # if_tsresol default: microseconds
+        self.offset_seconds = 0
+        self.name = ""
+
+    def to_ns(self, ticks: int) -> int:
+        per_second = self.units_per_second
+        if per_second == 1_000_000_000:
+            return ticks + self.offset_seconds * 1_000_000_000
+        seconds, rest = divmod(ticks, per_second)
+        return (seconds + self.offset_seconds) * 1_000_000_000 + rest * 1_000_000_000 // per_second
+
+
+def _options(body: bytes, start: int, order: str) -> Iterator[tuple[int, bytes]]:
+    """The (code, value) options in ``body[start:]``; stops at opt_endofopt or the end."""
+    end = len(body)
+    pos = start
+    while pos + 4 <= end:
+        code, length = struct.unpack_from(order + "HH", body, pos)
+        if code == _OPT_END:
+            return
+        pos += 4
+        if pos + length > end:
+            return  # a damaged option list: keep what was readable
+        yield code, body[pos:pos + length]
+        pos += (length + 3) & ~3
+
+
+def _json_comment(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _read_pcapng(src: _Source, head: bytes) -> Iterator[CaptureRecord]:
+    section = -1
+    order = "<"
+    interfaces: list[_Interface] = []
+    metadata: dict[str, Any] | None = None
+    index = 0
+    last_ns = 0
+    pending_head: bytes | None = head
+    while True:
+        start = src.offset
+        if pending_head is not None:
+            block_head = pending_head + src.read(4)
+            pending_head = None
+        else:
+            block_head = src.read(8)
+        if not block_head:
+            return
+        if len(block_head) < 8:
+            raise src.error(f"truncated block header: needs 8 bytes, {len(block_head)} left",
+                            start)
+        block_type_be = int.from_bytes(block_head[:4], "big")
+        if block_type_be == _PCAPNG_SHB:
+            magic_bytes = src.read_exact(4, "section header", start)
+            if int.from_bytes(magic_bytes, "little") == _PCAPNG_BYTE_ORDER:
+                order = "<"
+            elif int.from_bytes(magic_bytes, "big") == _PCAPNG_BYTE_ORDER:
+                order = ">"
+            else:
+                raise src.error("bad pcapng byte-order magic "
+                                f"0x{int.from_bytes(magic_bytes, 'big'):08x}", start + 8)
+            block_type = _PCAPNG_SHB
+        else:
+            block_type = struct.unpack(order + "I", block_head[:4])[0]
+        total = struct.unpack(order + "I", block_head[4:8])[0]
+        header_read = 12 if block_type == _PCAPNG_SHB else 8
+        if total < 12 or total % 4 or total > _MAX_RECORD:
+            raise src.error(f"bad block length {total} (block type 0x{block_type:08x})", start)
+        rest = src.read_exact(total - header_read, f"block (type 0x{block_type:08x})", start)
+        if struct.unpack_from(order + "I", rest, len(rest) - 4)[0] != total:
+            raise src.error(f"block length {total} does not match its trailer "
+                            f"(block type 0x{block_type:08x})", start)
+        body = rest[:-4]
+        if block_type == _PCAPNG_SHB:
+            # body: major(2) minor(2) section length(8) options
+            if len(body) < 12:
+                raise src.error("section header too short", start)
+            major = struct.unpack_from(order + "H", body, 0)[0]
+            if major != 1:
+                raise src.error(f"unsupported pcapng version {major}", start)
+            section += 1
+            interfaces = []
+            metadata = None
+            for code, value in _options(body, 12, order):
+                if code == _OPT_COMMENT and metadata is None:
+                    metadata = _json_comment(value.decode("utf-8", "replace"))
+            continue
+        if section < 0:
+            raise src.error("pcapng block before the section header", start)
+        if block_type == _BLOCK_IDB:
+            if len(body) < 8:
+                raise src.error("interface description too short", start)
+            linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", body, 0)
+            iface = _Interface(linktype, snaplen)
+            for code, value in _options(body, 8, order):
+                if code == _OPT_IF_TSRESOL and value:
+                    resolution = value[0]
+                    exponent = resolution & 0x7F
+                    if exponent > 30 and not resolution & 0x80:
+                        raise src.error(f"if_tsresol 10^-{exponent} out of range", start)
+                    iface.units_per_second = (2 ** exponent if resolution & 0x80
+                                              else 10 ** exponent)
+                elif code == _OPT_IF_TSOFFSET and len(value) == 8:
+                    iface.offset_seconds = struct.unpack(order + "q", value)[0]
+                elif code == _OPT_IF_NAME:
+                    iface.name = value.decode("utf-8", "replace")
+            interfaces.append(iface)
+            continue
+        if block_type in (_BLOCK_EPB, _BLOCK_PB):
+            if block_type == _BLOCK_EPB:
+                if len(body) < 20:
+                    raise src.error("enhanced packet block too short", start)
+                if_id, ts_high, ts_low, caplen, _origlen = struct.unpack_from(
+                    order + "IIIII", body, 0)
+            else:
+                if len(body) < 20:
+                    raise src.error("packet block too short", start)
+                if_id, _drops, ts_high, ts_low, caplen, _origlen = struct.unpack_from(
+                    order + "HHIIII", body, 0)
+            if if_id >= len(interfaces):
+                raise src.error(f"packet names interface {if_id}, the section has "
+                                f"{len(interfaces)}", start)
+            if 20 + caplen > len(body):
+                raise src.error(f"packet claims {caplen} bytes, its block holds "
+                                f"{len(body) - 20}", start)
+            frame = body[20:20 + caplen]
+            direction = DIRECTION_UNKNOWN
+            comment = None
+            options_at = 20 + ((caplen + 3) & ~3)
+            if options_at < len(body):
+                for code, value in _options(body, options_at, order):
+                    if code == _OPT_EPB_FLAGS and len(value) == 4:
+                        direction = struct.unpack(order + "I", value)[0] & 0x3
+                        if direction == 3:  # reserved value: no information
+                            direction = DIRECTION_UNKNOWN
+                    elif code == _OPT_COMMENT and comment is None:
+                        comment = value.decode("utf-8", "replace")
+            iface = interfaces[if_id]
+            last_ns = iface.to_ns((ts_high << 32) | ts_low)
+            yield CaptureRecord(last_ns, frame, iface.linktype, direction, section, metadata,
+                                index, start, if_id, comment)
+            index += 1
+            continue
+        if block_type == _BLOCK_SPB:
+            if not interfaces:
+                raise src.error("simple packet block without an interface", start)
+            if len(body) < 4:
+                raise src.error("simple packet block too short", start)
+            origlen = struct.unpack_from(order + "I", body, 0)[0]
+            snaplen = interfaces[0].snaplen or origlen
+            frame = body[4:4 + min(origlen, snaplen)]
+            # A Simple Packet Block has no timestamp: it shares the previous packet's.
+            yield CaptureRecord(last_ns, frame, interfaces[0].linktype, DIRECTION_UNKNOWN,
+                                section, metadata, index, start, 0)
+            index += 1
+            continue
+        # Other blocks (name resolution, statistics, decryption secrets, custom) carry no
+        # packets: skip them.
+
+
+# -- writing ---------------------------------------------------------------------------
+def _option(code: int, value: bytes) -> bytes:
+    return struct.pack("<HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
+
+
+def _block(block_type: int, body: bytes) -> bytes:
+    body += b"\0" * (-len(body) % 4)
+    total = len(body) + 12
+    return struct.pack("<II", block_type, total) + body + struct.pack("<I", total)
+
+
+class CaptureWriter:
+    """Write pcapng, one section per case, packets with their direction.
+
+    Timestamps are stored with nanosecond resolution (``if_tsresol`` 9). Every block is
+    handed to the operating system as soon as it is complete (one ``write`` plus a
+    flush), so a crash loses at most the block being built."""
+
+    def __init__(self, target: str | os.PathLike[str] | IO[bytes], linktype: int = LINKTYPE_RAW,
+                 metadata: dict[str, Any] | None = None, application: str = "tunstack") -> None:
+        if isinstance(target, (str, os.PathLike)):
+            self.name = os.fspath(target)
+            try:
+                self._stream: IO[bytes] = open(self.name, "wb")  # noqa: SIM115
+            except OSError as exc:
+                raise CaptureError(f"{self.name}: cannot create: {exc.strerror}") from None
+            self._owned = True
+        else:
+            self.name = str(getattr(target, "name", "<stream>"))
+            self._stream = target
+            self._owned = False
+        self.linktype = linktype
+        self.application = application
+        self.packets = 0
+        self.sections = 0
+        self._closed = False
+        self.new_section(metadata)
+
+    def _emit(self, block: bytes) -> None:
+        if self._closed:
+            raise ValueError("write to a closed CaptureWriter")
+        try:
+            self._stream.write(block)
+            self._stream.flush()
+        except OSError as exc:
+            raise CaptureError(f"{self.name}: write failed: {exc.strerror or exc}") from None
+
+    def new_section(self, metadata: dict[str, Any] | None = None) -> None:
+        """Start a section (a case): its header comment is ``metadata`` as JSON, and it
+        gets one interface of this writer's link type."""
+        options = b""
+        if metadata is not None:
+            options += _option(_OPT_COMMENT, json.dumps(metadata, sort_keys=False).encode())
+        options += _option(_OPT_SHB_USERAPPL, self.application.encode())
+        options += _option(_OPT_END, b"")
+        shb_body = struct.pack("<IHHq", _PCAPNG_BYTE_ORDER, 1, 0, -1) + options
+        idb_body = struct.pack("<HHI", self.linktype, 0, 0) + _option(
+            _OPT_IF_TSRESOL, bytes([9])) + _option(_OPT_END, b"")
+        self._emit(_block(_PCAPNG_SHB, shb_body) + _block(_BLOCK_IDB, idb_body))
+        self.sections += 1
+
+    def write(self, data: bytes, timestamp: float, direction: int = DIRECTION_UNKNOWN,
+              comment: str | None = None, timestamp_ns: int | None = None) -> None:
+        """Append one packet (``data`` is the frame for this writer's link type: the bare
+        IP packet for RAW) with its direction (``DIRECTION_*``)."""
+        ticks = timestamp_ns if timestamp_ns is not None else round(timestamp * 1e9)
+        if ticks < 0:
+            raise ValueError(f"negative timestamp {timestamp}")
+        options = _option(_OPT_EPB_FLAGS, struct.pack("<I", direction & 0x3))
+        if comment:
+            options += _option(_OPT_COMMENT, comment.encode())
+        options += _option(_OPT_END, b"")
+        length = len(data)
+        body = (struct.pack("<IIIII", 0, ticks >> 32, ticks & 0xFFFFFFFF, length, length)
+                + data + b"\0" * (-length % 4) + options)
+        self._emit(_block(_BLOCK_EPB, body))
+        self.packets += 1
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._owned:
+            self._stream.close()
+        else:
+            with contextlib.suppress(OSError, ValueError):
+                self._stream.flush()
+
+    def __enter__(self) -> CaptureWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def read_all(source: str | os.PathLike[str] | IO[bytes] | bytes) -> list[CaptureRecord]:
+    """Every record of a (small) capture, e.g. in tests; ``bytes`` are read as a file."""
+    if isinstance(source, bytes):
+        return list(read_capture(io.BytesIO(source)))
+    return list(read_capture(source))
