@@ -373,11 +373,12 @@ def _read_pcapng(src: _Source, head: bytes) -> Iterator[CaptureRecord]:
     last_ns = 0
     pending_head: bytes | None = head
     while True:
-        start = src.offset
-        if pending_head is not None:
+        if pending_head is not None:  # the 4 bytes read_capture() took to find the format
+            start = src.offset - len(pending_head)
             block_head = pending_head + src.read(4)
             pending_head = None
         else:
+            start = src.offset
             block_head = src.read(8)
         if not block_head:
             return
