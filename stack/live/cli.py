@@ -1,0 +1,379 @@
+"""``stack-live``: answer real traffic on a TUN or TAP device.
+
+    sudo stack-live tun0                 # then: ping 172.16.0.2 / ping -6 fd00:16::2
+    sudo stack-live tap0 --tap --mac 02:00:00:00:00:02
+    sudo stack-live tun0 --record live.pcapng -q
+    sudo stack-live tun0 --fifo-cmd /tmp/tun_cmd --fifo-resp /tmp/tun_resp
+
+Set-up order, each step failing with one line and a non-zero exit: check the addresses
+(no privileges needed), check we are root, open the device (creating it), configure the
+kernel side, open the recording, FIFOs and session log, then drop root and answer until
+SIGINT/SIGTERM, printing the statistics on the way out. docs/live.md is the manual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from stack.capture import LINKTYPE_ETHERNET, LINKTYPE_RAW, CaptureError, CaptureWriter
+from stack.host.config import ConfigError, HostConfig
+from stack.host.host import Host
+from stack.link import EthernetError, LinkHost, format_mac, parse_mac
+from stack.live.device import DeviceError, DevicePlan, configure_device, device_mtu
+from stack.live.fifo import FifoError, FifoReferee
+from stack.live.loop import Answerer, LiveLoop
+from stack.live.output import Reporter, format_summary
+from stack.live.privileges import Account, PrivilegeError, drop_privileges, resolve_account
+from stack.live.tun import TunError, open_tun
+
+__all__ = ["main", "build_parser", "LiveError", "host_metadata"]
+
+DEFAULT_MAC = "02:00:00:00:00:02"
+
+
+class LiveError(RuntimeError):
+    """A usage problem found before touching the system; one line for the user."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stack-live",
+        description="Answer pings and closed-port probes on a TUN (or TAP) device with the "
+                    "tunstack host, printing one line per packet.")
+    parser.add_argument("device", nargs="?", default="tun0",
+                        help="device name; created if missing (default tun0)")
+    parser.add_argument("--tap", action="store_true",
+                        help="TAP mode: Ethernet frames, ARP and neighbour discovery")
+    parser.add_argument("--mac", default=DEFAULT_MAC,
+                        help=f"our MAC address in TAP mode (default {DEFAULT_MAC})")
+    addresses = parser.add_argument_group("addresses")
+    addresses.add_argument("--ipv4", default="172.16.0.2/24",
+                           help="the stack's IPv4 address (default 172.16.0.2/24)")
+    addresses.add_argument("--ipv6", action="append", default=None, metavar="ADDR/LEN",
+                           help="the stack's IPv6 address, repeatable (default fd00:16::2/64)")
+    addresses.add_argument("--link-local", default="fe80::2/64",
+                           help="the stack's IPv6 link-local address (default fe80::2/64)")
+    addresses.add_argument("--kernel-ipv4", default="172.16.0.1/24",
+                           help="the kernel side's IPv4 address (default 172.16.0.1/24)")
+    addresses.add_argument("--kernel-ipv6", default="fd00:16::1/64",
+                           help="the kernel side's IPv6 address (default fd00:16::1/64)")
+    addresses.add_argument("--no-ipv4", action="store_true", help="no IPv4 at all")
+    addresses.add_argument("--no-ipv6", action="store_true", help="no IPv6 at all")
+    addresses.add_argument("--no-configure", action="store_true",
+                           help="leave the kernel side of the device as it is")
+    addresses.add_argument("--mtu", type=int, default=None,
+                           help="device and host MTU (default 1500, or the device's with "
+                                "--no-configure)")
+    addresses.add_argument("--udp-echo", type=int, action="append", default=[],
+                           metavar="PORT", help="answer UDP on PORT as echo (RFC 862)")
+    out = parser.add_argument_group("output")
+    out.add_argument("-q", "--quiet", action="store_true", help="no line per packet")
+    out.add_argument("--json", action="store_true", help="one JSON object per line")
+    out.add_argument("--record", metavar="FILE.pcapng",
+                     help="write both directions to a pcapng file, flushed per packet")
+    parser.add_argument("--user", help="account to run as after set-up "
+                                       "(default: $SUDO_USER, else nobody)")
+    fifo = parser.add_argument_group("FIFO referee (docs/fifo-responder.md)")
+    fifo.add_argument("--fifo", metavar="DIR",
+                      help="be the referee: make DIR/cmd and DIR/resp and let a client "
+                           "answer the traffic")
+    fifo.add_argument("--fifo-cmd", metavar="PATH", help="the command pipe (default DIR/cmd)")
+    fifo.add_argument("--fifo-resp", metavar="PATH",
+                      help="the answer pipe (default DIR/resp)")
+    fifo.add_argument("--fifo-wait", type=float, default=30.0, metavar="SECONDS",
+                      help="how long READ waits for a packet before TIMEOUT (default 30)")
+    fifo.add_argument("--fifo-send-invalid", action="store_true",
+                      help="send packets that fail validation anyway")
+    fifo.add_argument("--fifo-log", metavar="FILE",
+                      help="session log (default DIR/session.log, or tunstack-session.log "
+                           "beside the command pipe)")
+    fifo.add_argument("--fifo-all", action="store_true",
+                      help="READ every inbound packet, not only those addressed to the stack")
+    return parser
+
+
+@dataclass
+class Settings:
+    """The checked command line."""
+
+    device: str
+    tap: bool
+    config: HostConfig
+    plan: DevicePlan | None  # None: --no-configure
+    mode: str
+    record: str | None
+    user: str | None
+    fifo_cmd: str | None = None
+    fifo_resp: str | None = None
+    fifo_log: str | None = None
+    fifo_dir: str | None = None
+    fifo_wait: float = 30.0
+    fifo_send_invalid: bool = False
+    fifo_all: bool = False
+    kernel: list[str] = field(default_factory=list)
+    mtu_given: bool = True
+
+
+def _interface(text: str, version: int, what: str) -> ipaddress.IPv4Interface | \
+        ipaddress.IPv6Interface:
+    if "/" not in text:
+        raise LiveError(f"bad address {text!r} for {what}: give a prefix length, "
+                        f"e.g. {'172.16.0.2/24' if version == 4 else 'fd00:16::2/64'}")
+    try:
+        iface = ipaddress.ip_interface(text)
+    except ValueError:
+        raise LiveError(f"bad address {text!r} for {what}") from None
+    if iface.version != version:
+        raise LiveError(f"bad address {text!r} for {what}: not an IPv{version} address")
+    return iface
+
+
+def check_arguments(args: argparse.Namespace) -> Settings:
+    """Everything that needs no privileges: addresses, modes, paths."""
+    if args.quiet and args.json:
+        raise LiveError("-q and --json exclude each other")
+    stack_v4 = None if args.no_ipv4 else _interface(args.ipv4, 4, "--ipv4")
+    stack_v6: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = []
+    if not args.no_ipv6:
+        stack_v6 = [_interface(t, 6, "--ipv6") for t in (args.ipv6 or ["fd00:16::2/64"])]
+        if args.link_local and args.link_local.lower() != "none":
+            link_local = _interface(args.link_local, 6, "--link-local")
+            if not link_local.ip.is_link_local:
+                raise LiveError(f"bad address {args.link_local!r} for --link-local: not in "
+                                "fe80::/10")
+            stack_v6.append(link_local)
+    if stack_v4 is None and not stack_v6:
+        raise LiveError("--no-ipv4 and --no-ipv6 leave the stack no address")
+    kernel: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = []
+    if not args.no_configure:
+        if stack_v4 is not None:
+            kernel_v4 = _interface(args.kernel_ipv4, 4, "--kernel-ipv4")
+            _check_pair(stack_v4, kernel_v4, "--ipv4", "--kernel-ipv4")
+            kernel.append(kernel_v4)
+        if stack_v6:
+            kernel_v6 = _interface(args.kernel_ipv6, 6, "--kernel-ipv6")
+            _check_pair(stack_v6[0], kernel_v6, "--ipv6", "--kernel-ipv6")
+            kernel.append(kernel_v6)
+    mac = None
+    if args.tap:
+        try:
+            mac = parse_mac(args.mac)
+        except EthernetError as exc:
+            raise LiveError(str(exc)) from None
+    elif args.mac != DEFAULT_MAC:
+        raise LiveError("--mac needs --tap (a TUN device has no link-layer address)")
+    try:
+        config = HostConfig(
+            ipv4=str(stack_v4) if stack_v4 is not None else None,
+            ipv6=tuple(str(i) for i in stack_v6),
+            mtu=args.mtu if args.mtu is not None else 1500,
+            link_address=mac,
+            udp_echo_ports=tuple(args.udp_echo))
+    except ConfigError as exc:
+        raise LiveError(str(exc)) from None
+    plan = None if args.no_configure else DevicePlan(args.device, config.mtu, tuple(kernel))
+    mode = "quiet" if args.quiet else "json" if args.json else "lines"
+    settings = Settings(args.device, args.tap, config, plan, mode, args.record, args.user,
+                        kernel=[str(k) for k in kernel], mtu_given=args.mtu is not None)
+    _check_fifo(args, settings)
+    return settings
+
+
+def _check_pair(ours: ipaddress.IPv4Interface | ipaddress.IPv6Interface,
+                kernel: ipaddress.IPv4Interface | ipaddress.IPv6Interface,
+                flag: str, kernel_flag: str) -> None:
+    if ours.ip == kernel.ip:
+        raise LiveError(f"bad address: {flag} and {kernel_flag} are both {ours.ip}")
+    if ours.ip not in kernel.network:
+        raise LiveError(f"bad address: {flag} {ours.ip} is outside the kernel side's "
+                        f"network {kernel.network}, so the kernel would not route to it")
+
+
+def _check_fifo(args: argparse.Namespace, settings: Settings) -> None:
+    explicit = args.fifo_cmd or args.fifo_resp
+    if not args.fifo and not explicit:
+        for flag in ("fifo_send_invalid", "fifo_all", "fifo_log"):
+            if getattr(args, flag):
+                raise LiveError(f"--{flag.replace('_', '-')} needs --fifo or --fifo-cmd/"
+                                "--fifo-resp")
+        return
+    if args.tap:
+        raise LiveError("the FIFO referee works on TUN devices (IP packets), not with --tap")
+    if not args.fifo and not (args.fifo_cmd and args.fifo_resp):
+        raise LiveError("give --fifo DIR, or both --fifo-cmd and --fifo-resp")
+    if not args.fifo_wait > 0:
+        raise LiveError("--fifo-wait must be a positive number of seconds")
+    directory = args.fifo
+    settings.fifo_dir = directory
+    settings.fifo_cmd = args.fifo_cmd or os.path.join(directory, "cmd")
+    settings.fifo_resp = args.fifo_resp or os.path.join(directory, "resp")
+    if os.path.abspath(settings.fifo_cmd) == os.path.abspath(settings.fifo_resp):
+        raise LiveError("the command and answer pipes must be two different paths")
+    settings.fifo_log = args.fifo_log or (
+        os.path.join(directory, "session.log") if directory else
+        os.path.join(os.path.dirname(os.path.abspath(settings.fifo_cmd)),
+                     "tunstack-session.log"))
+    settings.fifo_wait = args.fifo_wait
+    settings.fifo_send_invalid = args.fifo_send_invalid
+    settings.fifo_all = args.fifo_all
+
+
+def host_metadata(settings: Settings) -> dict[str, object]:
+    """What a recording's section header carries so ``replay --expect`` can rebuild the
+    host: the HostConfig fields that differ from the defaults' meaning, all explicit."""
+    config = settings.config
+    return {
+        "tool": "stack-live",
+        "device": settings.device,
+        "mode": "tap" if settings.tap else "tun",
+        "config": {
+            "ipv4": config.ipv4,
+            "ipv6": list(config.ipv6),
+            "mtu": config.mtu,
+            "link_address": format_mac(config.link_address) if config.link_address else None,
+            "udp_echo_ports": sorted(config.udp_echo_ports),
+        },
+        "kernel": settings.kernel,
+        "fifo": settings.fifo_cmd is not None,
+    }
+
+
+def _banner(settings: Settings, account: Account, stream: TextIO) -> None:
+    config = settings.config
+    kind = "TAP" if settings.tap else "TUN"
+    mac = f", MAC {format_mac(config.link_address)}" if config.link_address else ""
+    lines = [f"stack-live: tunstack answers on {settings.device} ({kind}, mtu {config.mtu}"
+             f"{mac}) as {', '.join(config.addresses())}"]
+    if settings.plan is not None:
+        lines.append(f"kernel side: {', '.join(settings.kernel)}")
+    else:
+        lines.append("kernel side: left as it was (--no-configure)")
+    lines.append("try:")
+    if config.ipv4_interface is not None:
+        lines.append(f"  ping {config.ipv4_interface.ip}")
+    globals_v6 = [i.ip for i in config.ipv6_interfaces if not i.ip.is_link_local]
+    if globals_v6:
+        lines.append(f"  ping -6 {globals_v6[0]}")
+    if settings.fifo_cmd is not None:
+        lines.append(f"FIFO referee: write READ or WRITE <hex> to {settings.fifo_cmd}, read "
+                     f"the answer from {settings.fifo_resp}; log: {settings.fifo_log}")
+    if settings.record:
+        lines.append(f"recording to {settings.record}")
+    lines.append(f"running as {account.name}; Ctrl-C to stop")
+    stream.write("\n".join(lines) + "\n")
+    stream.flush()
+
+
+def run(settings: Settings) -> int:
+    account = resolve_account(settings.user)
+    if os.geteuid() != 0 and settings.plan is not None:
+        raise LiveError("must run as root to create and configure the device "
+                        f"(sudo stack-live {settings.device} …, or --no-configure on a "
+                        "device you own)")
+    fd = open_tun(settings.device, tap=settings.tap)
+    recorder: CaptureWriter | None = None
+    referee: FifoReferee | None = None
+    log: TextIO | None = None
+    loop: LiveLoop | None = None
+    try:
+        config = settings.config
+        if settings.plan is not None:
+            configure_device(settings.plan)
+        elif not settings.mtu_given:
+            # --no-configure: answer with the MTU the device has.
+            mtu = device_mtu(settings.device)
+            if mtu != config.mtu:
+                try:
+                    config = HostConfig(ipv4=config.ipv4, ipv6=config.ipv6, mtu=mtu,
+                                        link_address=config.link_address,
+                                        udp_echo_ports=config.udp_echo_ports)
+                except ConfigError as exc:
+                    raise LiveError(f"{settings.device}: {exc}") from None
+                settings.config = config
+        host = Host(config)
+        answerer: Answerer = LinkHost(host) if settings.tap else host
+        if settings.record:
+            recorder = CaptureWriter(settings.record,
+                                     LINKTYPE_ETHERNET if settings.tap else LINKTYPE_RAW,
+                                     host_metadata(settings))
+            os.chown(settings.record, account.uid, account.gid)
+        reporter = Reporter(sys.stdout, settings.mode)
+        loop = LiveLoop(fd, answerer, reporter, recorder)
+        if settings.fifo_cmd is not None and settings.fifo_resp is not None:
+            if settings.fifo_dir is not None and not os.path.isdir(settings.fifo_dir):
+                try:
+                    os.makedirs(settings.fifo_dir, mode=0o700)
+                except OSError as exc:
+                    raise FifoError(f"cannot create {settings.fifo_dir}: {exc.strerror}") \
+                        from None
+                os.chown(settings.fifo_dir, account.uid, account.gid)
+            assert settings.fifo_log is not None
+            try:
+                log = open(settings.fifo_log, "a", encoding="utf-8")  # noqa: SIM115
+            except OSError as exc:
+                raise FifoError(f"cannot open the session log {settings.fifo_log}: "
+                                f"{exc.strerror}") from None
+            os.chown(settings.fifo_log, account.uid, account.gid)
+            referee = FifoReferee(host, settings.fifo_cmd, settings.fifo_resp,
+                                  send=loop.send, reporter=reporter, log=log,
+                                  wait=settings.fifo_wait,
+                                  send_invalid=settings.fifo_send_invalid,
+                                  everything=settings.fifo_all,
+                                  owner=(account.uid, account.gid))
+            loop.referee = referee
+        drop_privileges(account)
+        _banner(settings, account, sys.stderr)
+        loop.install_signal_handlers()
+        started = time.monotonic()
+        loop.run()
+        elapsed = time.monotonic() - started
+        extra: dict[str, int] = {}
+        if loop.core_exceptions:
+            extra["core exceptions"] = loop.core_exceptions
+        if loop.write_errors:
+            extra["device write errors"] = loop.write_errors
+        if referee is not None:
+            extra.update({f"fifo {k.replace('_', ' ')}": v for k, v in referee.counts.items()})
+        if settings.mode == "json":
+            print(json.dumps({"summary": host.stats.as_dict(), "elapsed": round(elapsed, 3),
+                              **{k.replace(" ", "_"): v for k, v in extra.items()}}))
+        else:
+            print(format_summary(settings.device, host.stats, elapsed, extra))
+        sys.stdout.flush()
+        return 0
+    finally:
+        if referee is not None:
+            referee.close()
+        if log is not None:
+            log.close()
+        if recorder is not None:
+            recorder.close()
+        if loop is not None:
+            loop.close()
+        os.close(fd)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = check_arguments(args)
+        return run(settings)
+    except (LiveError, TunError, DeviceError, PrivilegeError, FifoError, CaptureError,
+            ConfigError) as exc:
+        print(f"stack-live: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # stdout closed by a reader (stack-live | head): stop quietly, like cat does.
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,327 @@
+"""FIFO referee mode: a person, a script or a language model plays the IP stack.
+
+The protocol (docs/fifo-responder.md tells it to a responder step by step):
+
+- tunstack makes two named pipes, ``cmd`` and ``resp``. A client writes one command line
+  to ``cmd`` and then reads one answer line from ``resp`` (tunstack opens ``resp`` when
+  a reader is there, writes the line and closes it, so ``cat resp`` ends by itself).
+- ``READ``: the answer is the next inbound packet addressed to the stack, as lower-case
+  hex, or ``TIMEOUT`` when none came within the configured wait.
+- ``WRITE <hex>``: the packet is checked by ``stack.wire.inspect.validate`` (checksums,
+  lengths, addresses) and compared, field by field, with what the core would have
+  answered to the last READ. The answer is ``OK`` when it went to the kernel, or
+  ``ERR <reason>`` when it did not, e.g. ``ERR ipv4 header checksum 0x60dd, expected
+  0x615d``. Differences that any correct host may show (IP ID, DF, TTL, traffic class,
+  flow label, and the checksums that follow from them) do not make a WRITE fail: they
+  are explained in the session log. With ``send_invalid`` an invalid packet is sent all
+  the same and the answer is ``OK sent despite: <reasons>``.
+
+Every READ, WRITE and verdict goes to the session log, one line each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ipaddress
+import os
+import stat
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TextIO
+
+from stack.host.host import Host
+from stack.live.output import Reporter
+from stack.wire.inspect import diff, validate
+
+__all__ = ["FifoError", "FifoReferee", "HARMLESS_FIELDS", "QUEUE_LIMIT"]
+
+QUEUE_LIMIT = 256  # inbound packets kept for READ; the oldest goes first when full
+LINE_LIMIT = 1 << 20  # longest command line accepted (a 64 KiB packet is 128 KiB of hex)
+RESPONSE_PICKUP = 10.0  # seconds an answer waits for its reader before it is given up
+RETRY_OPEN = 0.01  # how often the answer pipe is tried while nobody reads it
+
+# Fields in which a correct answer may differ from the core's: the IPv4 ID is any value
+# the sender picks (RFC 6864 §4.1: unique only while fragments are in flight), DF may be
+# set or not on a reply (Linux clears it, many stacks copy it), TTL/hop limit, traffic
+# class and flow label are the sender's choice. ``inspect.diff`` then requires the
+# checksums covering them to be valid instead of equal.
+HARMLESS_FIELDS = frozenset({
+    "ipv4.id", "ipv4.flags.df", "ipv4.ttl", "ipv4.tos",
+    "ipv6.flow_label", "ipv6.hop_limit", "ipv6.traffic_class",
+})
+
+
+class FifoError(RuntimeError):
+    """The pipes could not be made or opened; the message is one line for the user."""
+
+
+def _make_fifo(path: str, uid: int, gid: int) -> bool:
+    """Create FIFO ``path`` owned by the client (uid, gid), mode 0600; reuse an existing
+    FIFO. Returns True when this call created it (so it is removed on exit)."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        try:
+            os.mkfifo(path, 0o600)
+        except OSError as exc:
+            raise FifoError(f"cannot create FIFO {path}: {exc.strerror}") from None
+        os.chown(path, uid, gid)
+        return True
+    if not stat.S_ISFIFO(info.st_mode):
+        raise FifoError(f"{path} exists and is not a FIFO: remove it or choose another path")
+    os.chown(path, uid, gid)
+    os.chmod(path, 0o600)
+    return False
+
+
+class FifoReferee:
+    """Serves the cmd/resp pipes; the event loop calls ``on_command_readable`` when
+    ``fileno()`` is readable, ``on_inbound`` for each device packet and ``poll`` each
+    turn. ``send(packet, now_ns)`` puts an accepted packet on the device and returns
+    None or the kernel's refusal."""
+
+    def __init__(self, host: Host, cmd_path: str, resp_path: str, *,
+                 send: Callable[[bytes, int], str | None], reporter: Reporter,
+                 log: TextIO, wait: float = 30.0, send_invalid: bool = False,
+                 everything: bool = False, owner: tuple[int, int] = (0, 0)) -> None:
+        self.host = host
+        self.cmd_path = cmd_path
+        self.resp_path = resp_path
+        self.send = send
+        self.reporter = reporter
+        self.log = log
+        self.wait = wait
+        self.send_invalid = send_invalid
+        self.everything = everything
+        self._ours = {ipaddress.ip_address(a).packed for a in host.config.addresses()}
+        self._created: list[str] = []
+        for path in (cmd_path, resp_path):
+            if _make_fifo(path, *owner):
+                self._created.append(path)
+        # O_RDWR on a FIFO (Linux fifo(7)): we are a writer too, so the read end never
+        # sees end-of-file between clients and the open does not wait for one.
+        self._cmd_fd = os.open(cmd_path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        self._buffer = b""
+        self._queue: deque[bytes] = deque()
+        self._read_deadline: float | None = None  # a READ waiting for a packet
+        self._answers: deque[tuple[str, float]] = deque()  # (line, give-up time)
+        self._next_try = 0.0
+        self._expected: list[bytes] = []
+        self._expected_reason = ""
+        self._writes_since_read = 0
+        self._have_read = False
+        self.counts = {"reads": 0, "timeouts": 0, "writes_ok": 0, "writes_err": 0,
+                       "sent_invalid": 0, "not_queued": 0, "queue_overflow": 0,
+                       "answers_lost": 0}
+
+    # -- plumbing ------------------------------------------------------------------
+    def fileno(self) -> int:
+        return self._cmd_fd
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._cmd_fd)
+        for path in self._created:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    def _log(self, now: float, text: str) -> None:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+        self.log.write(f"{stamp}.{int((now % 1) * 1e6):06d}Z {text}\n")
+        self.log.flush()
+        self.reporter.note(now, f"fifo: {text}")
+
+    def _answer(self, line: str, now: float) -> None:
+        self._answers.append((line, now + RESPONSE_PICKUP))
+        self._deliver(now)
+
+    def _deliver(self, now: float) -> None:
+        """Hand queued answers to readers of resp, one line per open, in order."""
+        while self._answers:
+            line, give_up = self._answers[0]
+            try:
+                fd = os.open(self.resp_path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError as exc:
+                if exc.errno != errno.ENXIO:  # ENXIO: no reader yet (fifo(7))
+                    self._log(now, f"cannot open {self.resp_path}: {exc.strerror}")
+                if now >= give_up:
+                    self._answers.popleft()
+                    self.counts["answers_lost"] += 1
+                    self._log(now, f"nobody read the answer {line[:40]!r}; dropped it")
+                    continue
+                self._next_try = now + RETRY_OPEN
+                return
+            try:
+                # The reader is there, so a short line goes in at once; a long hex line
+                # is written blocking (the reader is draining it).
+                os.set_blocking(fd, True)
+                os.write(fd, (line + "\n").encode())
+            except OSError as exc:
+                self._log(now, f"writing the answer failed: {exc.strerror}")
+            finally:
+                os.close(fd)
+            self._answers.popleft()
+
+    # -- inbound packets -------------------------------------------------------------
+    def _for_stack(self, packet: bytes) -> bool:
+        if self.everything:
+            return True
+        if len(packet) >= 20 and packet[0] >> 4 == 4:
+            return packet[16:20] in self._ours
+        if len(packet) >= 40 and packet[0] >> 4 == 6:
+            return packet[24:40] in self._ours
+        return False
+
+    def on_inbound(self, packet: bytes, now: float) -> None:
+        if not self._for_stack(packet):
+            # Router solicitations, MLD reports and the like: not for the responder.
+            self.counts["not_queued"] += 1
+            return
+        if len(self._queue) >= QUEUE_LIMIT:
+            self._queue.popleft()
+            self.counts["queue_overflow"] += 1
+        self._queue.append(packet)
+        if self._read_deadline is not None:
+            self._read_deadline = None
+            self._hand_out(now)
+
+    def _hand_out(self, now: float) -> None:
+        packet = self._queue.popleft()
+        # What the core would answer: the yardstick for the WRITEs that follow.
+        try:
+            self._expected = self.host.handle(packet, now)
+            self._expected_reason = self.host.last_reason
+        except Exception as exc:  # noqa: BLE001 - a core bug must not stop the referee
+            self.host.stats.drops["live.core_exception"] += 1
+            self._expected, self._expected_reason = [], f"core exception {exc!r}"
+        self._writes_since_read = 0
+        self._have_read = True
+        self.counts["reads"] += 1
+        text = packet.hex()
+        self._log(now, f"READ -> {text} (core would answer: "
+                  f"{self._expected_reason}, {len(self._expected)} packet(s))")
+        self._answer(text, now)
+
+    # -- commands ----------------------------------------------------------------------
+    def on_command_readable(self, now: float) -> None:
+        while True:
+            try:
+                chunk = os.read(self._cmd_fd, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            self._buffer += chunk
+            if len(self._buffer) > LINE_LIMIT and b"\n" not in self._buffer:
+                self._buffer = b""
+                self._log(now, "command longer than 1 MiB without a newline; discarded")
+                self._answer("ERR command too long", now)
+        while b"\n" in self._buffer:
+            raw, self._buffer = self._buffer.split(b"\n", 1)
+            self._command(raw.decode("ascii", "replace").strip(), now)
+
+    def _command(self, line: str, now: float) -> None:
+        if not line:
+            return
+        verb, _, rest = line.partition(" ")
+        verb = verb.upper()
+        if verb == "READ":
+            if self._queue:
+                self._hand_out(now)
+            else:
+                self._read_deadline = now + self.wait
+        elif verb == "WRITE":
+            self._write(rest, now)
+        else:
+            self._log(now, f"unknown command {line[:60]!r}")
+            self._answer(f"ERR unknown command {verb[:20]!r}: use READ or WRITE <hex>", now)
+
+    def _write(self, text: str, now: float) -> None:
+        compact = "".join(text.split())
+        if compact.lower().startswith("0x"):
+            compact = compact[2:]
+        try:
+            packet = bytes.fromhex(compact)
+        except ValueError:
+            self._verdict(now, compact, "ERR bad hex: expected pairs of hex digits")
+            return
+        if not packet:
+            self._verdict(now, compact, "ERR empty packet")
+            return
+        problems = [p.message for p in validate(packet)]
+        expected = self._expected_for_this_write()
+        differences, harmless = self._compare(expected, packet)
+        notes = []
+        if harmless:
+            notes.append("harmless differences from the core's answer: " + "; ".join(harmless))
+        if problems and not self.send_invalid:
+            self._verdict(now, compact, "ERR " + "; ".join(problems), notes)
+            return
+        if differences and not problems:
+            self._verdict(now, compact, "ERR " + "; ".join(differences), notes)
+            return
+        refusal = self.send(packet, time.time_ns())
+        if refusal is not None:
+            self._verdict(now, compact, f"ERR the kernel refused the packet: {refusal}", notes)
+            return
+        if problems:
+            self.counts["sent_invalid"] += 1
+            self._verdict(now, compact, "OK sent despite: " + "; ".join(problems), notes)
+        else:
+            self._verdict(now, compact, "OK", notes)
+
+    def _expected_for_this_write(self) -> bytes | None:
+        """The core's answer this WRITE stands for: the n-th packet of the core's answer
+        to the last READ for the n-th WRITE after it (a fragmented reply is n WRITEs)."""
+        index = self._writes_since_read
+        self._writes_since_read += 1
+        if not self._have_read or index >= len(self._expected):
+            return None
+        return self._expected[index]
+
+    def _compare(self, expected: bytes | None, got: bytes) -> tuple[list[str], list[str]]:
+        """(differences that make the WRITE wrong, harmless differences), as text."""
+        if expected is None:
+            return [], []
+        wrong = [str(d) for d in diff(expected, got, HARMLESS_FIELDS)]
+        harmless = [str(d) for d in diff(expected, got)
+                    if d.field in HARMLESS_FIELDS or d.field.endswith("checksum")]
+        if wrong:
+            return wrong, harmless
+        return [], harmless
+
+    def _verdict(self, now: float, hex_text: str, answer: str,
+                 notes: list[str] | None = None) -> None:
+        if answer.startswith("OK"):
+            self.counts["writes_ok"] += 1
+        else:
+            self.counts["writes_err"] += 1
+        context = ""
+        if not self._have_read:
+            context = " (no READ yet: nothing to compare with)"
+        elif self._writes_since_read > len(self._expected):
+            context = (f" (the core would have sent {len(self._expected)} packet(s) for the "
+                       f"last READ: {self._expected_reason})")
+        extra = "".join(f"; {note}" for note in notes or [])
+        self._log(now, f"WRITE {hex_text} -> {answer}{context}{extra}")
+        self._answer(answer, now)
+
+    # -- time ------------------------------------------------------------------------
+    def poll(self, now: float) -> None:
+        if self._read_deadline is not None and now >= self._read_deadline:
+            self._read_deadline = None
+            self.counts["timeouts"] += 1
+            self._log(now, f"READ -> TIMEOUT (no packet in {self.wait:g} s)")
+            self._answer("TIMEOUT", now)
+        if self._answers and now >= self._next_try:
+            self._deliver(now)
+
+    def next_deadline(self) -> float | None:
+        deadlines = []
+        if self._read_deadline is not None:
+            deadlines.append(self._read_deadline)
+        if self._answers:
+            deadlines.append(self._next_try)
+        return min(deadlines) if deadlines else None

@@ -1,0 +1,54 @@
+"""Dropping root once the device is open and configured.
+
+Answering needs only the open device file descriptor (and the FIFOs and record file,
+also opened before the drop), so the process gives up root entirely: supplementary
+groups, then the group, then the user (the order matters: after ``setuid`` a process
+may no longer change its groups). Linux clears the capability sets on that transition
+(capabilities(7), "Effect of user ID changes on capabilities").
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+from dataclasses import dataclass
+
+__all__ = ["PrivilegeError", "Account", "resolve_account", "drop_privileges"]
+
+
+class PrivilegeError(RuntimeError):
+    """The account to drop to is unknown, or dropping failed."""
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    uid: int
+    gid: int
+
+
+def resolve_account(requested: str | None, environ: dict[str, str] | None = None) -> Account:
+    """The account to run as after set-up: ``requested`` (a name or a numeric uid), else
+    the user who ran sudo (``SUDO_USER``), else ``nobody``."""
+    env = os.environ if environ is None else environ
+    name = requested or env.get("SUDO_USER") or "nobody"
+    try:
+        entry = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
+    except (KeyError, ValueError):
+        raise PrivilegeError(f"unknown user {name!r} for --user") from None
+    return Account(entry.pw_name, entry.pw_uid, entry.pw_gid)
+
+
+def drop_privileges(account: Account) -> None:
+    """Become ``account`` for good. A no-op when already running as that uid."""
+    if os.geteuid() == account.uid and os.getuid() == account.uid:
+        return
+    try:
+        os.setgroups([])
+        os.setresgid(account.gid, account.gid, account.gid)
+        os.setresuid(account.uid, account.uid, account.uid)
+    except OSError as exc:
+        raise PrivilegeError(f"cannot drop privileges to {account.name}: {exc.strerror}") \
+            from None
+    if os.geteuid() == 0 and account.uid != 0:
+        raise PrivilegeError(f"still root after dropping to {account.name}")
