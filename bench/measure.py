@@ -1,0 +1,108 @@
+"""Timing: interleaved repetitions and medians, so that a burst of load from the other
+programs on a shared machine hits the subject and its baselines alike."""
+
+from __future__ import annotations
+
+import gc
+import os
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["Options", "Contender", "race", "median", "run_measured", "Measured"]
+
+
+@dataclass(frozen=True)
+class Options:
+    """How hard to work: ``quick`` shrinks every count for CI's short run."""
+
+    quick: bool = False
+    repetitions: int = 5
+
+    def count(self, full: int, quick: int) -> int:
+        return quick if self.quick else full
+
+    @property
+    def reps(self) -> int:
+        return 1 if self.quick else self.repetitions
+
+
+@dataclass
+class Contender:
+    """A named loop to time: ``make()`` returns a fresh callable that does all its work
+    and returns how many items it handled (a fresh host per repetition)."""
+
+    name: str
+    make: Callable[[], Callable[[], int]]
+
+
+def _time_once(run: Callable[[], int]) -> float:
+    """Items per second of one call; the collector is paused, as timeit does, so a
+    collection triggered by one contender's garbage is not billed to the next."""
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        items = run()
+        elapsed = time.perf_counter() - start
+    finally:
+        if enabled:
+            gc.enable()
+    return items / elapsed if elapsed > 0 else float("inf")
+
+
+def race(contenders: Sequence[Contender], repetitions: int) -> dict[str, list[float]]:
+    """Rates (items/s) of each contender over ``repetitions`` rounds, the contenders
+    taking turns within each round (and the order rotating between rounds)."""
+    rates: dict[str, list[float]] = {c.name: [] for c in contenders}
+    for round_index in range(repetitions):
+        shift = round_index % len(contenders)
+        for contender in list(contenders[shift:]) + list(contenders[:shift]):
+            rates[contender.name].append(_time_once(contender.make()))
+    return rates
+
+
+def median(samples: Sequence[float]) -> float:
+    return statistics.median(samples)
+
+
+@dataclass
+class Measured:
+    """A finished child process: its exit code, output, wall time and peak RSS."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    max_rss: int  # bytes
+
+    def error_line(self) -> str:
+        text = (self.stderr.strip() or self.stdout.strip()).splitlines()
+        return text[-1] if text else f"exit code {self.returncode}"
+
+
+def run_measured(argv: list[str], *, timeout: float, cwd: str | None = None,
+                 env: dict[str, str] | None = None) -> Measured:
+    """Run ``argv`` to completion (killed after ``timeout`` s) and return its wall time
+    and peak resident set size (``wait4``'s ru_maxrss, in KiB on Linux)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                cwd=cwd, env=env)
+        killer = threading.Timer(timeout, proc.kill)
+        killer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            killer.cancel()
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Measured(proc.returncode, out.read(), err.read(), seconds,
+                        usage.ru_maxrss * 1024)
