@@ -1,0 +1,327 @@
+"""The fuzz targets: what each does with one input, and how the oracle judges it.
+
+Each target is a ``Target``: ``run(data)`` raises (an ``OracleViolation`` naming the
+broken rule) when it finds something and returns quietly otherwise; ``mutate`` is its
+structure-aware mutator; ``seeds`` its built-in seed inputs. The files ``fuzz/<name>.py``
+hand these to atheris; ``stack-fuzz`` and the tests call them directly.
+
+The host under test is built by :func:`make_host`; ``TUNSTACK_FUZZ_HOST=module:callable``
+replaces it (a test plants a bug in a subclass of ``Host`` this way to prove the harness
+finds bugs).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fuzz import seeds as seed_sets
+from fuzz.mutator import PacketMutator
+from fuzz.sequence_codec import ADVANCE_MS, ADVANCE_S, NEXT_TIMER, PACKET, Reader
+from stack.host.config import HostConfig
+from stack.host.host import Host
+from stack.oracle import OracleViolation, Violation, assert_clean, format_violations
+
+__all__ = ["Target", "TARGETS", "make_host", "PACKET_CONFIG", "SEQUENCE_CONFIGS",
+           "TAP_CONFIG", "START_TIME", "DICT_DIR"]
+
+DICT_DIR = Path(__file__).resolve().parent / "dicts"
+START_TIME = 1000.0  # the clock of a fresh host: far from 0 so "time went back" is possible
+FLUSH_AFTER = 3600.0  # single-packet targets poll this much later to run every timer
+
+# The single-packet targets answer the UDP echo port too, so UDP replies are reached.
+PACKET_CONFIG = HostConfig(udp_echo_ports=(7,))
+# The sequence target picks one of these with its first integer. Small caps, so a few
+# dozen packets reach eviction; a 1280 MTU with a tight global ICMP budget; IPv4 only
+# at 576 with the policy switches flipped.
+SEQUENCE_CONFIGS = (
+    HostConfig(udp_echo_ports=(7,), frag_max_datagrams=4, frag_max_fragments=16,
+               frag_mem_limit=16 * 1024, ratelimit_peers=4, pmtu_cache_size=4),
+    HostConfig(mtu=1280, udp_echo_ports=(7,), icmp_msgs_per_sec=10, icmp_msgs_burst=4,
+               frag_mem_limit=8 * 1024),
+    HostConfig(ipv6=(), mtu=576, accept_source_route=True, echo_ignore_broadcasts=False,
+               timestamp_replies=False, icmp_ratelimit_ms=0),
+)
+TAP_CONFIG = HostConfig(link_address=seed_sets.HOST_MAC, udp_echo_ports=(7,))
+
+
+def make_host(config: HostConfig) -> Host:
+    """A fresh host, or the one ``TUNSTACK_FUZZ_HOST`` names (for harness tests)."""
+    spec = os.environ.get("TUNSTACK_FUZZ_HOST")
+    if spec:
+        module, _, attribute = spec.partition(":")
+        factory: Callable[[HostConfig], Host] = getattr(importlib.import_module(module),
+                                                        attribute)
+        return factory(config)
+    return Host(config)
+
+
+def _raised(exc: BaseException, where: str) -> OracleViolation:
+    return OracleViolation([Violation("exception", f"{where} raised "
+                                                    f"{type(exc).__name__}: {exc}")])
+
+
+def _handle(host: Any, packet: bytes, now: float) -> list[bytes]:
+    try:
+        return host.handle(packet, now)  # type: ignore[no-any-return]
+    except Exception as exc:
+        raise _raised(exc, "handle") from exc
+
+
+def _poll(host: Any, now: float) -> list[bytes]:
+    try:
+        return host.poll(now)  # type: ignore[no-any-return]
+    except Exception as exc:
+        raise _raised(exc, "poll") from exc
+
+
+def _check_timer(host: Any, now: float) -> None:
+    """After ``poll(now)`` the next timer must lie in the future, or a driver that
+    sleeps until ``next_timer()`` would spin forever: a hang."""
+    deadline = host.next_timer()
+    if deadline is not None and deadline <= now:
+        raise OracleViolation([Violation("timer.stuck", f"next_timer() {deadline} is not "
+                                                        f"after poll({now})")])
+
+
+# -- the targets ------------------------------------------------------------------------
+
+def run_ipv4(data: bytes) -> None:
+    """One IPv4 packet into a fresh host, then its timers."""
+    if data:
+        data = bytes([0x40 | (data[0] & 0x0F)]) + data[1:]
+    _one_packet(data)
+
+
+def run_ipv6(data: bytes) -> None:
+    """One IPv6 packet into a fresh host, then its timers."""
+    if data:
+        data = bytes([0x60 | (data[0] & 0x0F)]) + data[1:]
+    _one_packet(data)
+
+
+def _one_packet(data: bytes) -> None:
+    host = make_host(PACKET_CONFIG)
+    assert_clean(data, _handle(host, data, START_TIME), host)
+    later = START_TIME + FLUSH_AFTER
+    assert_clean(None, _poll(host, later), host)
+    _check_timer(host, later)
+
+
+def run_sequence(data: bytes) -> None:
+    """Packets and clock steps into one host (see ``fuzz.sequence_codec``)."""
+    reader = Reader(data)
+    host = make_host(SEQUENCE_CONFIGS[reader.config])
+    now = START_TIME
+    for step in reader.steps():
+        if step.op == PACKET:
+            assert_clean(step.data, _handle(host, step.data, now), host)
+            continue
+        if step.op == ADVANCE_MS:
+            now += step.value / 1000.0
+            continue
+        if step.op == NEXT_TIMER:
+            deadline = host.next_timer()
+            if deadline is not None and deadline > now:
+                now = deadline
+        elif step.op == ADVANCE_S:
+            now += float(step.value)
+        assert_clean(None, _poll(host, now), host)
+        _check_timer(host, now)
+
+
+def run_tap(data: bytes) -> None:
+    """Two Ethernet frames' worth of input into the TAP-mode host: the whole input as
+    one frame, then its timers (address resolution retries, reassembly)."""
+    from stack.link.linkhost import LinkHost
+
+    host = make_host(TAP_CONFIG)
+    link = LinkHost(host)
+    frames = _handle(link, data, START_TIME)
+    _check_frames(data, frames, link)
+    later = START_TIME + FLUSH_AFTER
+    _check_frames(None, _poll(link, later), link)
+    _check_timer(link, later)
+
+
+def _check_frames(inbound: bytes | None, frames: list[bytes], link: Any) -> None:
+    """Frames: a 14-byte header from our MAC; ARP to the broadcast or a unicast MAC;
+    IP inside judged by the oracle; a group destination only for what may be multicast."""
+    from stack.link.ethernet import is_group
+
+    problems: list[Violation] = []
+    packets: list[bytes] = []
+    for index, frame in enumerate(frames):
+        if not isinstance(frame, bytes) or len(frame) < 14:
+            problems.append(Violation("frame.malformed", f"{frame!r:.60}", index))
+            continue
+        if frame[6:12] != link.mac:
+            problems.append(Violation("frame.foreign_source", frame[6:12].hex(), index))
+        ethertype = int.from_bytes(frame[12:14], "big")
+        if ethertype == 0x0806:
+            if len(frame) < 42 or frame[22:28] != link.mac:
+                problems.append(Violation("frame.bad_arp", frame[14:42].hex(), index))
+        elif ethertype in (0x0800, 0x86DD):
+            packet = frame[14:]
+            packets.append(packet)
+            if is_group(frame[0:6]) and not (packet[:1] and packet[0] >> 4 == 6
+                                             and packet[24:25] == b"\xff"):
+                problems.append(Violation("frame.group_destination",
+                                          f"{frame[0:6].hex()} for a unicast packet", index))
+        else:
+            problems.append(Violation("frame.unknown_ethertype", f"0x{ethertype:04x}", index))
+    if problems:
+        raise OracleViolation(problems)
+    assert_clean(None, packets, link.host)
+    from stack.oracle import check_host
+
+    extra = check_host(link)
+    if extra:
+        raise OracleViolation(extra)
+
+
+def run_capture(data: bytes) -> None:
+    """Bytes as a capture file: the reader gives records or its ``CaptureError``, and
+    whatever it reads, the writer writes back to the same records."""
+    from stack.capture import CaptureError, CaptureWriter, read_capture
+
+    records = []
+    try:
+        for record in read_capture(io.BytesIO(data)):
+            records.append(record)
+            if len(records) >= 64:
+                break
+    except CaptureError as error:
+        text = str(error)
+        if not text or "\n" in text:
+            raise OracleViolation([Violation("capture.bad_error", repr(text))]) from error
+    except Exception as exc:
+        raise _raised(exc, "read_capture") from exc
+    if not records:
+        return
+    linktype = records[0].linktype
+    same = [r for r in records if r.linktype == linktype]
+    buffer = io.BytesIO()
+    try:
+        writer = CaptureWriter(buffer, linktype=linktype, metadata=same[0].metadata)
+        for record in same:
+            writer.write(record.frame, record.timestamp, record.direction,
+                         timestamp_ns=record.timestamp_ns)
+        writer.close()
+        again = list(read_capture(io.BytesIO(buffer.getvalue())))
+    except Exception as exc:
+        raise _raised(exc, "capture round trip") from exc
+    for before, after in zip(same, again, strict=False):
+        if (before.frame, before.timestamp_ns, before.direction, before.data) != \
+                (after.frame, after.timestamp_ns, after.direction, after.data):
+            raise OracleViolation([Violation("capture.round_trip",
+                                             f"record {before.index}: {before!r} != {after!r}")])
+    if len(again) != len(same):
+        raise OracleViolation([Violation("capture.round_trip",
+                                         f"{len(same)} records written, {len(again)} read")])
+
+
+_REFEREE_EXPECTED: list[bytes] = []
+
+
+def run_referee(data: bytes) -> None:
+    """A "reply" into the referee's validator and differ: they never raise, ``validate``
+    agrees with the oracle's own checksum and length checks (and with dpkt), and
+    ``diff`` of two different packets is never empty."""
+    from stack.live.fifo import HARMLESS_FIELDS
+    from stack.wire.inspect import describe, diff, dissect, validate
+
+    if not _REFEREE_EXPECTED:
+        _REFEREE_EXPECTED.extend(list(seed_sets.ipv4_seeds().values())
+                                 + list(seed_sets.ipv6_seeds().values()))
+    expected = _REFEREE_EXPECTED[len(data) % len(_REFEREE_EXPECTED)]
+    try:
+        problems = validate(data)
+        dissect(data)
+        describe(data)
+        differences = diff(expected, data)
+        diff(expected, data, HARMLESS_FIELDS)
+        same = diff(data, data)
+    except Exception as exc:
+        raise _raised(exc, "inspect") from exc
+    found: list[Violation] = []
+    if same:
+        found.append(Violation("referee.diff_self", "; ".join(map(str, same))))
+    if expected != data and not differences:
+        found.append(Violation("referee.diff_empty", "two different packets, no difference"))
+    if not problems:
+        for violation in format_violations(data):
+            found.append(Violation("referee.validate_accepts",
+                                   f"validate() found nothing but {violation}"))
+    if found:
+        raise OracleViolation(found)
+
+
+# -- registry ---------------------------------------------------------------------------
+
+Mutate = Callable[[PacketMutator, bytes, int], bytes]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    summary: str
+    run: Callable[[bytes], None]
+    mutate: Mutate | None  # None: libFuzzer's own mutations only
+    seeds: Callable[[], dict[str, bytes]]
+    max_len: int
+    exportable: bool  # a finding can become a replay case in corpus/regress/
+
+    @property
+    def dictionary(self) -> Path:
+        return DICT_DIR / f"{self.name}.dict"
+
+
+def _packet_mutation(mutator: PacketMutator, data: bytes, max_size: int) -> bytes:
+    return mutator.mutate_packet(data, max_size)
+
+
+def _sequence_mutation(mutator: PacketMutator, data: bytes, max_size: int) -> bytes:
+    return mutator.mutate_sequence(data, max_size)
+
+
+def _frame_mutation(mutator: PacketMutator, data: bytes, max_size: int) -> bytes:
+    return mutator.mutate_frame(data, max_size)
+
+
+TARGETS: dict[str, Target] = {
+    "ipv4": Target("ipv4", "one IPv4 packet into a fresh host", run_ipv4, _packet_mutation,
+                   seed_sets.ipv4_seeds, 2048, True),
+    "ipv6": Target("ipv6", "one IPv6 packet into a fresh host", run_ipv6, _packet_mutation,
+                   seed_sets.ipv6_seeds, 2048, True),
+    "sequence": Target("sequence", "packets and clock steps into one host", run_sequence,
+                       _sequence_mutation, seed_sets.sequence_seeds, 16384, True),
+    "tap": Target("tap", "an Ethernet frame into the TAP-mode host", run_tap,
+                  _frame_mutation, seed_sets.tap_seeds, 2048, True),
+    "capture": Target("capture", "bytes as a pcap/pcapng file into the reader", run_capture,
+                      None, seed_sets.capture_seeds, 4096, False),
+    "referee": Target("referee", "a reply into the referee's validate/diff", run_referee,
+                      _packet_mutation, lambda: {**{f"v4_{k}": v for k, v in
+                                                    seed_sets.ipv4_seeds().items()},
+                                                 **{f"v6_{k}": v for k, v in
+                                                    seed_sets.ipv6_seeds().items()}},
+                      2048, False),
+}
+
+
+def donors_for(target: Target) -> list[bytes]:
+    """Whole packets the mutator splices from: the IP seeds (and the target's own)."""
+    if target.name in ("sequence", "capture", "tap"):
+        return list(seed_sets.ipv4_seeds().values()) + list(seed_sets.ipv6_seeds().values())
+    return list(target.seeds().values())
+
+
+def new_mutator(target: Target, seed: int, byte_mutate: Callable[[bytes, int], bytes]
+                ) -> PacketMutator:
+    return PacketMutator(random.Random(seed), byte_mutate, donors_for(target))

@@ -1,0 +1,642 @@
+"""Output invariants: what no host may ever send, whatever it was sent.
+
+Shared by every fuzz target, by tests and by replay under faults. Three independent views
+of each output must agree: this module's own header walk (lengths, checksums, addresses),
+``stack.wire.inspect.validate`` (the project's validator) and dpkt (a parser written by
+other people). The rules, by name:
+
+``exception``                 ``handle``/``poll`` raised (reported by the drivers)
+``output.not_bytes``          an output is not ``bytes``
+``output.unparseable``        not IPv4/IPv6, or shorter than its own header
+``output.bad_length``         a length field disagrees with the bytes (IP total/payload
+                              length, IHL, UDP length, TCP data offset, extension header)
+``output.bad_ip_checksum``    IPv4 header checksum (RFC 791 §3.1)
+``output.bad_l4_checksum``    ICMP, ICMPv6, UDP or TCP checksum (RFC 792, 4443 §2.3, 768, 9293)
+``output.invalid``            ``inspect.validate`` reported a problem
+``output.dpkt_disagrees``     dpkt reads a different value for a field, or cannot read it
+``output.zero_ttl``           TTL / hop limit 0 on a packet we originate
+``output.foreign_source``     the source is not one of the host's addresses
+``output.broadcast_destination``  255.255.255.255, the subnet broadcast or 0.0.0.0
+``output.multicast_destination``  224/4 or ff00::/8 (IPv6 neighbour discovery and MLD
+                              excepted: RFC 4861 §7.2.4 and RFC 3810 send them to ff02::/16)
+``output.exceeds_mtu``        a packet or fragment larger than the link MTU (RFC 791 §2.3)
+``output.bad_fragments``      fragments of one reply that do not reassemble into a valid one
+``icmp.error_about_error``    an ICMP error quoting an ICMP error (RFC 1122 §3.2.2,
+                              RFC 4443 §2.4 (e.1))
+``icmp.error_about_fragment`` an ICMPv4 error about a non-first fragment (RFC 1122 §3.2.2)
+``icmp.error_about_multicast``  an ICMPv4 error about a datagram sent to or from a
+                              broadcast/multicast address (RFC 1122 §3.2.2); for IPv6 only
+                              Packet Too Big and Parameter Problem code 2 may be
+                              (RFC 4443 §2.4 (e.3))
+``icmp.error_too_big``        an ICMPv4 error over 576 bytes (RFC 1812 §4.3.2.3) or an
+                              ICMPv6 error over 1280 (RFC 4443 §2.4 (c))
+``state.over_cap``            a host table over its configured cap (ARCHITECTURE §3)
+
+``check_outputs`` returns the broken rules' names; ``find_violations`` the details;
+``assert_clean`` raises :class:`OracleViolation`, whose message names every broken rule.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import dpkt
+
+from stack.wire.checksum import is_valid, pseudo_header_sum_v4, pseudo_header_sum_v6
+
+if TYPE_CHECKING:
+    from stack.host.host import Host
+
+__all__ = [
+    "RULES",
+    "Violation",
+    "OracleViolation",
+    "find_violations",
+    "format_violations",
+    "check_outputs",
+    "check_host",
+    "assert_clean",
+    "parse_output",
+    "ParsedPacket",
+]
+
+RULES: dict[str, str] = {
+    "exception": "handle or poll raised an exception",
+    "output.not_bytes": "an output is not bytes",
+    "output.unparseable": "an output is not a whole IPv4/IPv6 packet",
+    "output.bad_length": "a length field disagrees with the bytes",
+    "output.bad_ip_checksum": "IPv4 header checksum is wrong",
+    "output.bad_l4_checksum": "ICMP/ICMPv6/UDP/TCP checksum is wrong",
+    "output.invalid": "inspect.validate reported a problem",
+    "output.dpkt_disagrees": "dpkt reads a field differently",
+    "output.zero_ttl": "TTL or hop limit 0",
+    "output.foreign_source": "the source is not the host's address",
+    "output.broadcast_destination": "sent to a broadcast address",
+    "output.multicast_destination": "sent to a multicast address",
+    "output.exceeds_mtu": "larger than the MTU",
+    "output.bad_fragments": "reply fragments do not reassemble into a valid packet",
+    "icmp.error_about_error": "ICMP error about an ICMP error",
+    "icmp.error_about_fragment": "ICMP error about a non-first fragment",
+    "icmp.error_about_multicast": "ICMP error about a broadcast/multicast datagram",
+    "icmp.error_too_big": "ICMP error larger than 576 (IPv4) / 1280 (IPv6) bytes",
+    "state.over_cap": "a host table is over its cap",
+}
+
+ICMP4_ERRORS = frozenset({3, 4, 5, 11, 12})  # unreachable, quench, redirect, time exc., param
+ICMP6_ERRORS = frozenset(range(0, 128))  # RFC 4443 §2.1: types 0-127 are errors
+ICMP6_LINK_MULTICAST_TYPES = frozenset({130, 131, 132, 133, 134, 135, 136, 137, 143})
+IPV6_EXTENSION_HEADERS = frozenset({0, 43, 60, 51})  # hop-by-hop, routing, dest opts, AH
+IPV6_FRAGMENT = 44
+IPV4_ERROR_LIMIT = 576  # RFC 1812 §4.3.2.3
+IPV6_ERROR_LIMIT = 1280  # RFC 4443 §2.4 (c)
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    detail: str
+    output_index: int | None = None
+
+    def __str__(self) -> str:
+        where = "" if self.output_index is None else f" (output {self.output_index})"
+        return f"{self.rule}{where}: {self.detail}"
+
+
+class OracleViolation(AssertionError):
+    """A broken invariant. ``rules`` are the names; the message names them all first so
+    a crash log's first line says what broke."""
+
+    def __init__(self, violations: Sequence[Violation]) -> None:
+        self.violations = list(violations)
+        self.rules = _unique(v.rule for v in self.violations)
+        lines = "\n".join(f"  {v}" for v in self.violations)
+        super().__init__(f"oracle: {', '.join(self.rules)}\n{lines}")
+
+
+@dataclass
+class ParsedPacket:
+    """The oracle's own reading of one output: enough to apply the rules."""
+
+    version: int
+    src: bytes
+    dst: bytes
+    ttl: int
+    protocol: int  # the upper-layer protocol after extension headers
+    upper: bytes  # the upper-layer bytes (empty for a non-first fragment)
+    fragment: tuple[int, int, bool] | None  # (identification, byte offset, more)
+    fragmentable: bytes  # the bytes after the fragment header / IPv4 header
+    header_len: int  # the IPv4 header or IPv6 header plus extension headers before data
+    pseudo_dst: bytes = b""  # the final destination for the pseudo-header (RFC 8200 §8.1)
+
+
+class _Bad(Exception):
+    """Internal: one rule broken while walking the headers."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(detail)
+        self.rule = rule
+        self.detail = detail
+
+
+# -- header walk ------------------------------------------------------------------
+
+def parse_output(packet: bytes) -> ParsedPacket:
+    """Walk an output's headers strictly (an output must be exactly its lengths). Raises
+    ``_Bad`` for a broken length or IPv4 header checksum; upper-layer checksums are
+    checked by :func:`_check_upper`."""
+    if len(packet) < 1:
+        raise _Bad("output.unparseable", "empty")
+    version = packet[0] >> 4
+    if version == 4:
+        return _parse_v4(packet)
+    if version == 6:
+        return _parse_v6(packet)
+    raise _Bad("output.unparseable", f"IP version {version}")
+
+
+def _parse_v4(packet: bytes) -> ParsedPacket:
+    if len(packet) < 20:
+        raise _Bad("output.unparseable", f"{len(packet)} bytes, short of an IPv4 header")
+    ihl = (packet[0] & 0x0F) * 4
+    total = struct.unpack_from("!H", packet, 2)[0]
+    if ihl < 20 or ihl > len(packet):
+        raise _Bad("output.bad_length", f"IHL {ihl} with {len(packet)} bytes")
+    if total != len(packet):
+        raise _Bad("output.bad_length", f"total length {total}, {len(packet)} bytes sent")
+    if not is_valid(packet[:ihl]):
+        raise _Bad("output.bad_ip_checksum", f"header checksum 0x{packet[10]:02x}{packet[11]:02x}")
+    ident, flags_offset = struct.unpack_from("!HH", packet, 4)
+    more = bool(flags_offset & 0x2000)
+    offset = (flags_offset & 0x1FFF) * 8
+    body = packet[ihl:]
+    fragment = (ident, offset, more) if more or offset else None
+    return ParsedPacket(4, packet[12:16], packet[16:20], packet[8], packet[9],
+                        body if offset == 0 else b"", fragment, body, ihl)
+
+
+def _parse_v6(packet: bytes) -> ParsedPacket:
+    if len(packet) < 40:
+        raise _Bad("output.unparseable", f"{len(packet)} bytes, short of an IPv6 header")
+    payload_length = struct.unpack_from("!H", packet, 4)[0]
+    if payload_length + 40 != len(packet):
+        raise _Bad("output.bad_length",
+                   f"payload length {payload_length}, {len(packet) - 40} bytes sent")
+    next_header = packet[6]
+    position = 40
+    fragment: tuple[int, int, bool] | None = None
+    final_destination = packet[24:40]
+    for _ in range(16):  # a bound: our replies carry at most a fragment header
+        if next_header in IPV6_EXTENSION_HEADERS:
+            if position + 8 > len(packet):
+                raise _Bad("output.bad_length", f"extension header {next_header} cut short")
+            size = (packet[position + 1] + 2) * 4 if next_header == 51 else \
+                (packet[position + 1] + 1) * 8
+            if position + size > len(packet):
+                raise _Bad("output.bad_length", f"extension header {next_header} cut short")
+            if next_header == 43 and packet[position + 3] and packet[position + 2] in (0, 2) \
+                    and size >= 24:
+                final_destination = packet[position + size - 16:position + size]
+            next_header = packet[position]
+            position += size
+        elif next_header == IPV6_FRAGMENT:
+            if position + 8 > len(packet):
+                raise _Bad("output.bad_length", "fragment header cut short")
+            flags_offset, ident = struct.unpack_from("!HI", packet, position + 2)
+            fragment = (ident, flags_offset & 0xFFF8, bool(flags_offset & 1))
+            next_header = packet[position]
+            position += 8
+            break
+        else:
+            break
+    body = packet[position:]
+    if fragment is not None and fragment[1] == 0 and not fragment[2]:
+        fragment = None  # an atomic fragment (RFC 6946) is a whole packet
+    upper = b"" if fragment is not None and fragment[1] else body
+    return ParsedPacket(6, packet[8:24], packet[24:40], packet[7], next_header, upper,
+                        fragment, body, position, final_destination)
+
+
+def _check_upper(parsed: ParsedPacket) -> None:
+    """Lengths and checksums of a whole (unfragmented or reassembled) upper layer."""
+    data = parsed.upper
+    protocol = parsed.protocol
+    if parsed.version == 4:
+        pseudo = pseudo_header_sum_v4(parsed.src, parsed.dst, protocol, len(data))
+    else:
+        pseudo = pseudo_header_sum_v6(parsed.src, parsed.pseudo_dst or parsed.dst, protocol,
+                                      len(data))
+    if protocol == 1 and parsed.version == 4:
+        if len(data) < 8:
+            raise _Bad("output.bad_length", f"ICMP message of {len(data)} bytes")
+        if not is_valid(data):
+            raise _Bad("output.bad_l4_checksum", "ICMP checksum")
+    elif protocol == 58 and parsed.version == 6:
+        if len(data) < 8:
+            raise _Bad("output.bad_length", f"ICMPv6 message of {len(data)} bytes")
+        if not is_valid(data, pseudo):
+            raise _Bad("output.bad_l4_checksum", "ICMPv6 checksum")
+    elif protocol == 17:
+        if len(data) < 8:
+            raise _Bad("output.bad_length", f"UDP datagram of {len(data)} bytes")
+        length, stored = struct.unpack_from("!HH", data, 4)
+        if length != len(data):
+            raise _Bad("output.bad_length", f"UDP length {length}, {len(data)} bytes")
+        if stored == 0 and parsed.version == 6:
+            raise _Bad("output.bad_l4_checksum", "UDP checksum 0 over IPv6 (RFC 8200 §8.1)")
+        if stored != 0 and not is_valid(data, pseudo):
+            raise _Bad("output.bad_l4_checksum", "UDP checksum")
+    elif protocol == 6:
+        if len(data) < 20:
+            raise _Bad("output.bad_length", f"TCP segment of {len(data)} bytes")
+        data_offset = (data[12] >> 4) * 4
+        if not 20 <= data_offset <= len(data):
+            raise _Bad("output.bad_length", f"TCP data offset {data_offset}, {len(data)} bytes")
+        if not is_valid(data, pseudo):
+            raise _Bad("output.bad_l4_checksum", "TCP checksum")
+
+
+# -- addresses ----------------------------------------------------------------------
+
+def _host_addresses(host: Host | None) -> set[bytes] | None:
+    if host is None:
+        return None
+    config = host.config
+    found: set[bytes] = set()
+    if config.ipv4_interface is not None:
+        found.add(config.ipv4_interface.ip.packed)
+    for iface in config.ipv6_interfaces:
+        found.add(iface.ip.packed)
+    return found
+
+
+def _v4_broadcasts(host: Host | None) -> set[bytes]:
+    found = {b"\xff\xff\xff\xff", b"\x00\x00\x00\x00"}
+    if host is not None and host.config.ipv4_interface is not None:
+        network = host.config.ipv4_interface.network
+        if network.prefixlen < 31:  # RFC 3021: a /31 has no broadcast address
+            found.add(network.broadcast_address.packed)
+    return found
+
+
+def _is_v4_multicast(address: bytes) -> bool:
+    return 224 <= address[0] <= 239
+
+
+def _icmp_type(parsed: ParsedPacket) -> int | None:
+    if parsed.upper and ((parsed.version == 4 and parsed.protocol == 1)
+                         or (parsed.version == 6 and parsed.protocol == 58)):
+        return parsed.upper[0]
+    return None
+
+
+def _quoted_header(message: bytes, version: int) -> ParsedPacket | None:
+    """A lenient walk of the invoking packet an ICMP error quotes (it may be truncated
+    and its checksums are not ours to judge)."""
+    quoted = message[8:]
+    if version == 4:
+        if len(quoted) < 20 or quoted[0] >> 4 != 4:
+            return None
+        ihl = (quoted[0] & 0x0F) * 4
+        if ihl < 20:
+            return None
+        flags_offset = struct.unpack_from("!H", quoted, 6)[0]
+        offset = (flags_offset & 0x1FFF) * 8
+        more = bool(flags_offset & 0x2000)
+        upper = quoted[ihl:] if offset == 0 else b""
+        return ParsedPacket(4, quoted[12:16], quoted[16:20], quoted[8], quoted[9], upper,
+                            (0, offset, more) if more or offset else None, quoted[ihl:], ihl)
+    if len(quoted) < 40 or quoted[0] >> 4 != 6:
+        return None
+    next_header = quoted[6]
+    position = 40
+    offset = 0
+    for _ in range(16):
+        if next_header in IPV6_EXTENSION_HEADERS and position + 2 <= len(quoted):
+            size = (quoted[position + 1] + 2) * 4 if next_header == 51 else \
+                (quoted[position + 1] + 1) * 8
+            next_header = quoted[position]
+            position += size
+        elif next_header == IPV6_FRAGMENT and position + 4 <= len(quoted):
+            offset = struct.unpack_from("!H", quoted, position + 2)[0] & 0xFFF8
+            next_header = quoted[position]
+            position += 8
+        else:
+            break
+    upper = quoted[position:] if offset == 0 else b""
+    return ParsedPacket(6, quoted[8:24], quoted[24:40], quoted[7], next_header, upper,
+                        None, quoted[position:], position)
+
+
+# -- the rules ----------------------------------------------------------------------
+
+def _rules_for_packet(parsed: ParsedPacket, size: int, host: Host | None,
+                      ours: set[bytes] | None, add: Callable[[str, str], None]) -> None:
+    mtu = host.config.mtu if host is not None else 65535
+    if size > mtu:
+        add("output.exceeds_mtu", f"{size} bytes over MTU {mtu}")
+    if parsed.ttl == 0:
+        add("output.zero_ttl", "TTL/hop limit 0")
+    if ours is not None and parsed.src not in ours:
+        add("output.foreign_source", f"source {_ntop(parsed.src)}")
+    icmp_type = _icmp_type(parsed)
+    if parsed.version == 4:
+        if parsed.dst in _v4_broadcasts(host):
+            add("output.broadcast_destination", f"destination {_ntop(parsed.dst)}")
+        elif _is_v4_multicast(parsed.dst):
+            add("output.multicast_destination", f"destination {_ntop(parsed.dst)}")
+    else:
+        if parsed.dst == bytes(16):
+            add("output.broadcast_destination", "destination ::")
+        elif parsed.dst[0] == 0xFF:
+            link_scope_nd = (parsed.dst[1] & 0x0F) == 2 and icmp_type is not None \
+                and icmp_type in ICMP6_LINK_MULTICAST_TYPES
+            if not link_scope_nd:
+                add("output.multicast_destination", f"destination {_ntop(parsed.dst)}")
+    if icmp_type is None:
+        return
+    is_error = icmp_type in (ICMP4_ERRORS if parsed.version == 4 else ICMP6_ERRORS)
+    if not is_error:
+        return
+    limit = IPV4_ERROR_LIMIT if parsed.version == 4 else IPV6_ERROR_LIMIT
+    if size > limit:
+        add("icmp.error_too_big", f"ICMP error of {size} bytes, limit {limit}")
+    quoted = _quoted_header(parsed.upper, parsed.version)
+    if quoted is None:
+        return
+    quoted_type = _icmp_type(quoted)
+    if quoted_type is not None and quoted_type in (
+            ICMP4_ERRORS if quoted.version == 4 else ICMP6_ERRORS):
+        add("icmp.error_about_error", f"type {icmp_type} quotes an ICMP error of type "
+                                      f"{quoted_type}")
+    if parsed.version == 4:
+        if quoted.fragment is not None and quoted.fragment[1] != 0:
+            add("icmp.error_about_fragment",
+                f"type {icmp_type} about a fragment at offset {quoted.fragment[1]}")
+        if quoted.dst in _v4_broadcasts(host) or _is_v4_multicast(quoted.dst) \
+                or _is_v4_multicast(quoted.src) or quoted.src in _v4_broadcasts(host):
+            add("icmp.error_about_multicast",
+                f"type {icmp_type} about {_ntop(quoted.src)} -> {_ntop(quoted.dst)}")
+    else:
+        allowed = icmp_type == 2 or (icmp_type == 4 and parsed.upper[1] == 2)
+        if (quoted.dst[0] == 0xFF and not allowed) or quoted.src[0] == 0xFF:
+            add("icmp.error_about_multicast",
+                f"type {icmp_type} about {_ntop(quoted.src)} -> {_ntop(quoted.dst)}")
+
+
+def _ntop(address: bytes) -> str:
+    return str(ipaddress.ip_address(address))
+
+
+# -- dpkt cross-check -----------------------------------------------------------------
+
+def _dpkt_fields(packet: bytes) -> dict[str, object]:
+    """The fields dpkt reads, under ``inspect.dissect``'s flat names."""
+    fields: dict[str, object] = {}
+    if packet[0] >> 4 == 4:
+        ip4 = dpkt.ip.IP(packet)
+        fields.update({
+            "ipv4.version": ip4.v, "ipv4.ihl": ip4.hl, "ipv4.tos": ip4.tos,
+            "ipv4.total_length": ip4.len, "ipv4.id": ip4.id, "ipv4.ttl": ip4.ttl,
+            "ipv4.protocol": ip4.p, "ipv4.checksum": ip4.sum,
+            "ipv4.src": _ntop(ip4.src), "ipv4.dst": _ntop(ip4.dst),
+            "ipv4.flags.df": bool(ip4.df), "ipv4.flags.mf": bool(ip4.mf),
+            "ipv4.frag_offset": ip4.offset,  # dpkt: in 8-byte units
+        })
+        upper: Any = ip4.data
+        icmp_class: Any = dpkt.icmp.ICMP
+        icmp_prefix = "icmp"
+    else:
+        ip6 = dpkt.ip6.IP6(packet)
+        fields.update({
+            "ipv6.version": ip6.v, "ipv6.traffic_class": ip6.fc, "ipv6.flow_label": ip6.flow,
+            "ipv6.payload_length": ip6.plen, "ipv6.next_header": ip6.nxt,
+            "ipv6.hop_limit": ip6.hlim, "ipv6.src": _ntop(ip6.src), "ipv6.dst": _ntop(ip6.dst),
+        })
+        upper = ip6.data
+        icmp_class = dpkt.icmp6.ICMP6
+        icmp_prefix = "icmpv6"
+    if isinstance(upper, icmp_class):
+        fields.update({f"{icmp_prefix}.type": upper.type, f"{icmp_prefix}.code": upper.code,
+                       f"{icmp_prefix}.checksum": upper.sum})
+    elif isinstance(upper, dpkt.udp.UDP):
+        fields.update({"udp.src_port": upper.sport, "udp.dst_port": upper.dport,
+                       "udp.length": upper.ulen, "udp.checksum": upper.sum})
+    elif isinstance(upper, dpkt.tcp.TCP):
+        fields.update({"tcp.src_port": upper.sport, "tcp.dst_port": upper.dport,
+                       "tcp.seq": upper.seq, "tcp.ack": upper.ack, "tcp.window": upper.win,
+                       "tcp.data_offset": upper.off, "tcp.checksum": upper.sum})
+    return fields
+
+
+def _cross_check_dpkt(packet: bytes, parsed: ParsedPacket,
+                      add: Callable[[str, str], None]) -> None:
+    try:
+        fields = _dpkt_fields(packet)
+    except (dpkt.UnpackError, struct.error, ValueError, IndexError) as exc:
+        add("output.dpkt_disagrees", f"dpkt cannot read it: {type(exc).__name__}: {exc}")
+        return
+    prefix = "ipv4" if parsed.version == 4 else "ipv6"
+    ours: dict[str, object] = {f"{prefix}.src": _ntop(parsed.src),
+                               f"{prefix}.dst": _ntop(parsed.dst)}
+    ours["ipv4.ttl" if parsed.version == 4 else "ipv6.hop_limit"] = parsed.ttl
+    if parsed.version == 4:
+        ours["ipv4.protocol"] = parsed.protocol
+    for name, value in ours.items():
+        if fields.get(name) != value:
+            add("output.dpkt_disagrees", f"{name}: dpkt {fields.get(name)!r}, ours {value!r}")
+    icmp_type = _icmp_type(parsed)
+    icmp_field = "icmp.type" if parsed.version == 4 else "icmpv6.type"
+    if icmp_type is not None and parsed.fragment is None and fields.get(icmp_field) != icmp_type:
+        add("output.dpkt_disagrees", f"{icmp_field}: dpkt {fields.get(icmp_field)!r}, "
+                                     f"ours {icmp_type}")
+    dissected = _dissect(packet)
+    for name, value in dissected.items():
+        if name in fields and _normalise(value) != _normalise(fields[name]):
+            add("output.dpkt_disagrees",
+                f"{name}: dpkt {fields[name]!r}, inspect.dissect {value!r}")
+
+
+def _normalise(value: object) -> object:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, bytes) and len(value) in (4, 16):
+        return _ntop(value)
+    if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return str(value)
+    return value
+
+
+def _dissect(packet: bytes) -> dict[str, object]:
+    from stack.wire import inspect
+
+    return dict(inspect.dissect(packet))
+
+
+def _validate(packet: bytes) -> list[str]:
+    from stack.wire import inspect
+
+    return [str(problem) for problem in inspect.validate(packet)]
+
+
+# -- entry points -------------------------------------------------------------------
+
+def find_violations(inbound: bytes | None, outputs: Sequence[object],
+                    host: Host | None = None) -> list[Violation]:
+    """Every broken rule in ``outputs``, what ``host`` sent in answer to ``inbound``
+    (None for timer output). ``host`` gives the MTU and the addresses; without it the
+    address and MTU rules that need it are skipped."""
+    del inbound  # the rules judge what was sent; the quoted packet says what it answered
+    found: list[Violation] = []
+    ours = _host_addresses(host)
+    fragments: dict[tuple[bytes, bytes, int, int], list[tuple[int, ParsedPacket, int]]] = {}
+    for index, output in enumerate(outputs):
+        def add(rule: str, detail: str, index: int = index) -> None:
+            found.append(Violation(rule, detail, index))
+
+        if not isinstance(output, bytes):
+            add("output.not_bytes", f"{type(output).__name__}")
+            continue
+        try:
+            parsed = parse_output(output)
+            if parsed.fragment is None:
+                _check_upper(parsed)
+        except _Bad as bad:
+            add(bad.rule, bad.detail)
+            continue
+        for problem in _validate(output):
+            add("output.invalid", problem)
+        _rules_for_packet(parsed, len(output), host, ours, add)
+        _cross_check_dpkt(output, parsed, add)
+        if parsed.fragment is not None:
+            key = (parsed.src, parsed.dst, parsed.protocol, parsed.fragment[0])
+            fragments.setdefault(key, []).append((parsed.fragment[1], parsed, index))
+    for pieces in fragments.values():
+        found.extend(_check_fragment_set(pieces))
+    return found
+
+
+def _check_fragment_set(pieces: list[tuple[int, ParsedPacket, int]]) -> list[Violation]:
+    """Reassemble the fragments of one reply (all sent together by a host that
+    fragments its own reply, RFC 791 §3.2 / RFC 8200 §4.5) and check the whole."""
+    pieces.sort(key=lambda piece: piece[0])
+    index = pieces[0][2]
+    expected = 0
+    data = bytearray()
+    for offset, parsed, _ in pieces:
+        if offset != expected:
+            return [Violation("output.bad_fragments", f"gap or overlap at {offset}", index)]
+        if parsed.fragment is not None and parsed.fragment[2] and len(parsed.fragmentable) % 8:
+            return [Violation("output.bad_fragments",
+                              f"non-last fragment of {len(parsed.fragmentable)} bytes", index)]
+        data += parsed.fragmentable
+        expected = offset + len(parsed.fragmentable)
+    last = pieces[-1][1]
+    if last.fragment is not None and last.fragment[2]:
+        return [Violation("output.bad_fragments", "no last fragment", index)]
+    first = pieces[0][1]
+    whole = ParsedPacket(first.version, first.src, first.dst, first.ttl, first.protocol,
+                         bytes(data), None, bytes(data), first.header_len, first.pseudo_dst)
+    try:
+        _check_upper(whole)
+    except _Bad as bad:
+        return [Violation(bad.rule, f"reassembled reply: {bad.detail}", index)]
+    return []
+
+
+def format_violations(packet: bytes) -> list[Violation]:
+    """The format rules alone (lengths, checksums, dpkt and ``inspect.dissect``
+    agreeing), for a packet judged without a host: the referee's differential check."""
+    found: list[Violation] = []
+    try:
+        parsed = parse_output(packet)
+        if parsed.fragment is None:
+            _check_upper(parsed)
+    except _Bad as bad:
+        return [Violation(bad.rule, bad.detail)]
+    _cross_check_dpkt(packet, parsed, lambda rule, detail: found.append(Violation(rule, detail)))
+    return found
+
+
+def check_outputs(inbound: bytes | None, outputs: Sequence[object],
+                  host: Host | None = None) -> list[str]:
+    """The names of the broken rules, each once, in order of first appearance."""
+    return _unique(v.rule for v in find_violations(inbound, outputs, host))
+
+
+def check_host(host: Any) -> list[Violation]:
+    """Every table the host keeps, found by type, against its cap (ARCHITECTURE §3).
+    Works on a ``Host`` and on anything wrapping one (TAP mode) that keeps tables."""
+    from stack.host.pmtu import PathMtuCache
+    from stack.host.ratelimit import IcmpRateLimiter
+    from stack.host.reassembly import Reassembler
+
+    found: list[Violation] = []
+    seen: set[int] = set()
+    for name, table in _tables(host, "host", seen, depth=0):
+        if isinstance(table, Reassembler):
+            if len(table) > table._max_datagrams:
+                found.append(Violation("state.over_cap", f"{name}: {len(table)} datagrams"))
+            if table.memory > table._mem_limit:
+                found.append(Violation("state.over_cap", f"{name}: {table.memory} bytes"))
+            if table.memory < 0:
+                found.append(Violation("state.over_cap", f"{name}: memory {table.memory}"))
+        elif isinstance(table, IcmpRateLimiter):
+            if len(table) > table._cap:
+                found.append(Violation("state.over_cap", f"{name}: {len(table)} peers"))
+        else:
+            cap = table._cap if isinstance(table, PathMtuCache) else _declared_cap(table)
+            if cap is not None and len(table) > cap:  # type: ignore[arg-type]
+                found.append(Violation("state.over_cap", f"{name}: {len(table)} entries, "  # type: ignore[arg-type]
+                                                         f"cap {cap}"))
+    return found
+
+
+def _declared_cap(table: object) -> int | None:
+    """The cap of a table that declares one (``capacity``, e.g. the neighbour cache)."""
+    if not hasattr(table, "__len__"):
+        return None
+    for attribute in ("capacity", "cap"):
+        value = getattr(table, attribute, None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def _tables(owner: object, name: str, seen: set[int], depth: int) -> Iterable[tuple[str, object]]:
+    """Walk the attributes of the host and its layers (a few levels deep) and yield
+    every object that might be a bounded table."""
+    if id(owner) in seen or depth > 3:
+        return
+    seen.add(id(owner))
+    names: list[str] = []
+    for klass in type(owner).__mro__:
+        names.extend(getattr(klass, "__slots__", ()))
+    names.extend(getattr(owner, "__dict__", {}))
+    for attribute in names:
+        value = getattr(owner, attribute, None)
+        if value is None or isinstance(value, int | float | str | bytes | bool | dict | list
+                                       | tuple | set | frozenset):
+            continue
+        qualified = f"{name}.{attribute}"
+        module = type(value).__module__
+        if module.startswith("stack."):
+            yield qualified, value
+            yield from _tables(value, qualified, seen, depth + 1)
+
+
+def assert_clean(inbound: bytes | None, outputs: Sequence[object],
+                 host: Host | None = None, *, state: bool = True) -> None:
+    """Raise :class:`OracleViolation` when any rule is broken (the fuzz targets' oracle)."""
+    violations = find_violations(inbound, outputs, host)
+    if state and host is not None:
+        violations += check_host(host)
+    if violations:
+        raise OracleViolation(violations)
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
