@@ -197,6 +197,14 @@ class Reassembler:
             expired.append(Expired(key, queue.first))
         return expired
 
+    def discard(self, key: Hashable) -> bool:
+        """Drop the datagram ``key`` if one is in progress (Linux ``inet_frag_kill``: a
+        fragment that gets a Parameter Problem kills its whole queue); True if it was."""
+        if key not in self._queues:
+            return False
+        self._discard(key)
+        return True
+
     def _discard(self, key: Hashable) -> None:
         queue = self._queues.pop(key)
         self.memory -= queue.memory
