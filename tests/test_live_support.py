@@ -1,0 +1,105 @@
+"""Helpers shared by the live tests (test_live*.py, test_fifo*.py): start ``stack-live``
+inside a namespace the test created, wait until it answers, always stop it.
+
+Every subprocess has a timeout and is killed in a ``finally``; the namespaces come from
+``stack.live.netns.temporary_netns("ts-live")``, which deletes them on the way out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from stack.live.netns import run_in
+
+LIVE = [sys.executable, "-m", "stack"]
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists("/dev/net/tun") or shutil.which("ip") is None,
+    reason="live tests need root, /dev/net/tun and ip (CI runs them as root)")
+
+
+@dataclass
+class Running:
+    proc: subprocess.Popen[str]
+    banner: list[str]
+    stdout: str = ""
+    stderr: str = ""
+    returncode: int | None = None
+
+
+def _read_banner(proc: subprocess.Popen[str], seconds: float) -> list[str]:
+    """stderr lines up to "Ctrl-C to stop" (set-up done, root dropped), or up to exit.
+    Read from the descriptor itself: a buffered readline would swallow later lines."""
+    assert proc.stderr is not None
+    fd = proc.stderr.fileno()
+    text = ""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and "Ctrl-C to stop" not in text:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if not ready:
+            if proc.poll() is not None:
+                break
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        text += chunk.decode("utf-8", "replace")
+    lines = text.splitlines()
+    if "Ctrl-C to stop" not in text:
+        raise AssertionError(f"stack-live did not start: {lines}")
+    return lines
+
+
+@contextlib.contextmanager
+def live_stack(namespace: str, *args: str, startup: float = 20.0) -> Iterator[Running]:
+    """Run ``stack-live ARGS`` inside ``namespace``; on exit send SIGINT and collect
+    its output (into the yielded object) within 10 s, else kill it."""
+    proc = subprocess.Popen(["ip", "netns", "exec", namespace, *LIVE, *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    running = Running(proc, [])
+    try:
+        running.banner = _read_banner(proc, startup)
+        yield running
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            out, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate(timeout=5)
+        running.stdout, running.stderr, running.returncode = out, err, proc.returncode
+
+
+def ping(namespace: str, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    return run_in(namespace, ["ping", *args], timeout=timeout)
+
+
+def loss_of(output: str) -> str:
+    """The "N% packet loss" figure of ping's statistics."""
+    for part in output.replace(",", "\n").splitlines():
+        if "packet loss" in part:
+            return part.strip()
+    return f"no statistics in: {output[-300:]}"
+
+
+def wait_answering(namespace: str, address: str, seconds: float = 10.0) -> bool:
+    """Ping ``address`` once per try until it answers (the first echo of a fresh
+    device may race the kernel's set-up)."""
+    six = ["-6"] if ":" in address else []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ping(namespace, *six, "-c", "1", "-W", "1", address, timeout=5).returncode == 0:
+            return True
+    return False
