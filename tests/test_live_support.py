@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import pytest
 
 from stack.live.netns import run_in
+from stack.wire.checksum import checksum
 
 LIVE = [sys.executable, "-m", "stack"]
 
@@ -103,3 +104,46 @@ def wait_answering(namespace: str, address: str, seconds: float = 10.0) -> bool:
         if ping(namespace, *six, "-c", "1", "-W", "1", address, timeout=5).returncode == 0:
             return True
     return False
+
+
+def echo_reply_for(request: bytes) -> bytes | None:
+    """What a careful responder writes for an IPv4 echo request (as the experiment's
+    instruction file asks: swap the addresses, TTL 64, type 0, both checksums redone),
+    or None for anything else."""
+    if len(request) < 28 or request[0] != 0x45 or request[9] != 1 or request[20] != 8:
+        return None
+    header = bytearray(request[:20])
+    header[8] = 64
+    header[10:12] = b"\x00\x00"
+    header[12:16], header[16:20] = request[16:20], request[12:16]
+    header[10:12] = checksum(bytes(header)).to_bytes(2, "big")
+    message = bytearray(request[20:])
+    message[0] = 0
+    message[2:4] = b"\x00\x00"
+    message[2:4] = checksum(bytes(message)).to_bytes(2, "big")
+    return bytes(header + message)
+
+
+def fifo_ask(cmd: str, resp: str, line: str, seconds: float) -> str:
+    """Write ``line`` to the command pipe and return the answer line ("" if none came
+    within ``seconds``), the way ``echo … > cmd && timeout N cat resp`` does."""
+    writer = os.open(cmd, os.O_WRONLY)
+    try:
+        os.write(writer, (line + "\n").encode())
+    finally:
+        os.close(writer)
+    reader = os.open(resp, os.O_RDONLY | os.O_NONBLOCK)
+    data = b""
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([reader], [], [], 0.2)
+            if not ready:
+                continue
+            chunk = os.read(reader, 1 << 20)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(reader)
+    return data.decode().strip()

@@ -103,6 +103,13 @@ class FifoReferee:
         # O_RDWR on a FIFO (Linux fifo(7)): we are a writer too, so the read end never
         # sees end-of-file between clients and the open does not wait for one.
         self._cmd_fd = os.open(cmd_path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        # The answer pipe is opened anew for each answer, after root is dropped, and the
+        # directory may not be searchable by the account we drop to. An O_PATH handle,
+        # reopened through /proc/self/fd, checks only the pipe's own permissions.
+        self._resp_handle = os.open(resp_path, os.O_PATH | os.O_CLOEXEC)
+        self._resp_open_path = f"/proc/self/fd/{self._resp_handle}"
+        if not os.path.exists(self._resp_open_path):  # /proc not mounted
+            self._resp_open_path = resp_path
         self._buffer = b""
         self._queue: deque[bytes] = deque()
         self._read_deadline: float | None = None  # a READ waiting for a packet
@@ -121,8 +128,9 @@ class FifoReferee:
         return self._cmd_fd
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._cmd_fd)
+        for fd in (self._cmd_fd, self._resp_handle):
+            with contextlib.suppress(OSError):
+                os.close(fd)
         for path in self._created:
             with contextlib.suppress(OSError):
                 os.unlink(path)
@@ -142,7 +150,8 @@ class FifoReferee:
         while self._answers:
             line, give_up = self._answers[0]
             try:
-                fd = os.open(self.resp_path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+                fd = os.open(self._resp_open_path,
+                             os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             except OSError as exc:
                 if exc.errno != errno.ENXIO:  # ENXIO: no reader yet (fifo(7))
                     self._log(now, f"cannot open {self.resp_path}: {exc.strerror}")
