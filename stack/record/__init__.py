@@ -1,0 +1,1 @@
+"""The probe set and ``stack-record``: the kernel and tunstack recorders."""

@@ -1,0 +1,200 @@
+"""The kernel recorder: play the probe set against the running Linux kernel.
+
+One network namespace per run (``temporary_netns("ts-rec")``, always deleted). Before the
+TUN device exists, the namespace's ``default`` interface configuration is set so that the
+device comes up quiet: no router solicitations, no duplicate address detection, no
+automatic link-local address. The device gets the host addresses (172.16.0.2/24,
+fd00:16::2/64 and fe80::2/64, ``nodad``) and default routes, so every peer is reachable
+through it. Each probe is written into the TUN file descriptor at its delay, and every
+packet the kernel writes back during the listen time is recorded.
+
+What the kernel says unasked is not an answer and is filtered out (and counted in the
+capture's metadata as ``filtered``):
+
+- MLD reports and done messages (ICMPv6 types 131, 132, 143) and router solicitations
+  (133): the sysctls cannot stop the report sent when the device joins its
+  solicited-node group, so it is dropped by type;
+- IGMP (protocol 2);
+- anything not addressed to a source of the case's own probes or to ff02::1 (where a
+  Neighbour Advertisement answering a DAD probe goes): e.g. a Time Exceeded that an
+  earlier case's reassembly queue sends 30 s later to that case's peer.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import platform
+import select
+import time
+from collections.abc import Callable, Iterable
+
+from stack.live.netns import inside_netns, run_in, temporary_netns
+from stack.live.tun import open_tun
+from stack.record.probes import HOST_CONFIG, Case
+from stack.record.recording import RecordError, Recording, probe_sources
+
+__all__ = ["record_kernel", "QUIET_SYSCTLS", "REPORTED_SYSCTLS", "is_chatter"]
+
+# Set in the namespace before the device exists, so the device inherits them.
+QUIET_SYSCTLS: dict[str, str] = {
+    "net.ipv6.conf.default.router_solicitations": "0",
+    "net.ipv6.conf.default.accept_dad": "0",
+    "net.ipv6.conf.default.dad_transmits": "0",
+    "net.ipv6.conf.default.addr_gen_mode": "1",  # no automatic link-local address
+    "net.ipv6.conf.default.accept_ra": "0",  # nothing we send may reconfigure the host
+    "net.ipv6.conf.all.accept_dad": "0",
+}
+
+# Recorded in every capture's metadata: the settings the answers depend on.
+REPORTED_SYSCTLS: tuple[str, ...] = (
+    "net.ipv4.icmp_echo_ignore_all", "net.ipv4.icmp_echo_ignore_broadcasts",
+    "net.ipv4.icmp_ratelimit", "net.ipv4.icmp_ratemask", "net.ipv4.icmp_msgs_per_sec",
+    "net.ipv4.icmp_msgs_burst", "net.ipv4.icmp_errors_use_inbound_ifaddr",
+    "net.ipv4.ip_default_ttl", "net.ipv4.ip_forward", "net.ipv4.ip_no_pmtu_disc",
+    "net.ipv4.ipfrag_time", "net.ipv4.ipfrag_high_thresh", "net.ipv4.ipfrag_max_dist",
+    "net.ipv4.route.min_pmtu", "net.ipv4.route.mtu_expires",
+    "net.ipv4.conf.all.accept_source_route", "net.ipv4.conf.all.rp_filter",
+    "net.ipv4.conf.all.accept_redirects", "net.ipv4.tcp_rfc1337",
+    "net.ipv6.icmp.ratelimit", "net.ipv6.icmp.ratemask", "net.ipv6.icmp.echo_ignore_all",
+    "net.ipv6.icmp.echo_ignore_multicast", "net.ipv6.icmp.echo_ignore_anycast",
+    "net.ipv6.ip6frag_time", "net.ipv6.ip6frag_high_thresh",
+    "net.ipv6.max_hbh_opts_number", "net.ipv6.max_dst_opts_number",
+    "net.ipv6.conf.all.forwarding", "net.ipv6.conf.all.hop_limit",
+    "net.ipv6.conf.all.accept_source_route", "net.ipv6.conf.all.seg6_enabled",
+    "net.ipv6.flowlabel_reflect", "net.ipv6.auto_flowlabels",
+    *QUIET_SYSCTLS,
+)
+
+MLD_AND_RS = frozenset({130, 131, 132, 133, 143})
+SETTLE = 0.5  # seconds of start-up chatter drained before the first case
+MAX_PACKET = 65535 + 4096
+
+
+def is_chatter(packet: bytes, answer_to: Iterable[bytes]) -> bool:
+    """True for what the kernel sends unasked (see the module docstring)."""
+    if len(packet) >= 20 and packet[0] >> 4 == 4:
+        return packet[9] == 2 or packet[16:20] not in answer_to
+    if len(packet) >= 40 and packet[0] >> 4 == 6:
+        destination = packet[24:40]
+        if _icmpv6_type(packet) in MLD_AND_RS:
+            return True
+        return destination not in answer_to and destination != ALL_NODES_PACKED
+    return True
+
+
+ALL_NODES_PACKED = ipaddress.IPv6Address("ff02::1").packed
+
+
+def _icmpv6_type(packet: bytes) -> int | None:
+    """The ICMPv6 type behind the fixed header and any Hop-by-Hop header (MLD reports
+    carry Router Alert in one), or None when it is not ICMPv6."""
+    next_header, offset = packet[6], 40
+    if next_header == 0 and len(packet) >= 42:
+        next_header, offset = packet[40], 40 + (packet[41] + 1) * 8
+    if next_header == 58 and len(packet) > offset:
+        return packet[offset]
+    return None
+
+
+def _read_sysctls(netns: str, names: Iterable[str]) -> dict[str, str]:
+    values = {}
+    for name in names:
+        done = run_in(netns, ["sysctl", "-n", name])
+        values[name] = done.stdout.strip() if done.returncode == 0 else "unavailable"
+    return values
+
+
+def _quiet(netns: str) -> None:
+    settings = [f"{k}={v}" for k, v in QUIET_SYSCTLS.items()]
+    done = run_in(netns, ["sysctl", "-q", "-w", *settings])
+    if done.returncode != 0:
+        raise RecordError(f"cannot set sysctls in {netns}: {done.stderr.strip()}")
+
+
+def _configure_device(netns: str, device: str) -> None:
+    ipv6 = HOST_CONFIG["ipv6"]
+    assert isinstance(ipv6, list)
+    commands = [["ip", "link", "set", device, "mtu", str(HOST_CONFIG["mtu"])],
+                ["ip", "addr", "add", str(HOST_CONFIG["ipv4"]), "dev", device]]
+    commands += [["ip", "-6", "addr", "add", a, "dev", device, "nodad"] for a in ipv6]
+    commands += [["ip", "link", "set", device, "up"],
+                 ["ip", "route", "add", "default", "dev", device],
+                 ["ip", "-6", "route", "add", "default", "dev", device]]
+    for argv in commands:
+        done = run_in(netns, argv)
+        if done.returncode != 0:
+            raise RecordError(f"{' '.join(argv)}: {done.stderr.strip() or 'failed'}")
+
+
+def _drain(fd: int, until: float, sink: Callable[[bytes], None]) -> None:
+    """Read every packet the kernel writes until monotonic time ``until``."""
+    while True:
+        left = until - time.monotonic()
+        if left <= 0:
+            return
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            return
+        while True:
+            try:
+                sink(os.read(fd, MAX_PACKET))
+            except BlockingIOError:
+                break
+
+
+def _play(fd: int, case: Case) -> tuple[list[tuple[float, int, bytes, str]], int]:
+    """Play one case; return its records (wall time, direction, packet, comment) and the
+    number of chatter packets filtered out."""
+    probes = sorted(case.probes, key=lambda item: item[0])
+    answer_to = probe_sources(case)
+    records: list[tuple[float, int, bytes, str]] = []
+    filtered = 0
+
+    def keep(packet: bytes) -> None:
+        nonlocal filtered
+        if is_chatter(packet, answer_to):
+            filtered += 1
+        else:
+            records.append((time.time(), 2, packet, ""))
+
+    start = time.monotonic()
+    for delay, packet in probes:
+        _drain(fd, start + delay, keep)
+        comment = ""
+        try:
+            os.write(fd, packet)
+        except OSError as exc:
+            # The TUN driver refuses what is neither IPv4 nor IPv6 (tun_get_user): the
+            # probe is still recorded, the kernel never saw it.
+            comment = f"not delivered: {errno.errorcode.get(exc.errno or 0, exc.strerror)}"
+        records.append((time.time(), 1, packet, comment))
+    _drain(fd, start + case.duration, keep)
+    return records, filtered
+
+
+def record_kernel(cases: list[Case], *, device_index: int = 0,
+                  progress: Callable[[str], None] | None = None) -> list[Recording]:
+    """Play ``cases`` against this machine's kernel, in one temporary namespace."""
+    device = f"tsr{os.getpid() % 100000}{device_index}"[:15]
+    recordings = []
+    with temporary_netns("ts-rec") as netns:
+        _quiet(netns)
+        with inside_netns(netns):
+            fd = open_tun(device)
+        try:
+            _configure_device(netns, device)
+            sysctls = _read_sysctls(netns, REPORTED_SYSCTLS)
+            kernel = platform.release()
+            _drain(fd, time.monotonic() + SETTLE, lambda _packet: None)
+            for index, case in enumerate(cases):
+                if progress:
+                    progress(f"[{index + 1}/{len(cases)}] {case.name} ({case.duration:.1f} s)")
+                records, filtered = _play(fd, case)
+                recordings.append(Recording.of(case, "linux", records, extra={
+                    "kernel": kernel, "sysctls": sysctls, "filtered": filtered,
+                    "device": "tun"}))
+        finally:
+            os.close(fd)
+    return recordings
