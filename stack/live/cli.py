@@ -26,14 +26,16 @@ from stack.capture import LINKTYPE_ETHERNET, LINKTYPE_RAW, CaptureError, Capture
 from stack.host.config import ConfigError, HostConfig
 from stack.host.host import Host
 from stack.link import EthernetError, LinkHost, format_mac, parse_mac
+from stack.link.describe import describe_frame
 from stack.live.device import DeviceError, DevicePlan, configure_device, device_mtu
 from stack.live.fifo import FifoError, FifoReferee
 from stack.live.loop import Answerer, LiveLoop
 from stack.live.output import Reporter, format_summary
 from stack.live.privileges import Account, PrivilegeError, drop_privileges, resolve_account
 from stack.live.tun import TunError, open_tun
+from stack.wire.inspect import describe
 
-__all__ = ["main", "build_parser", "LiveError", "host_metadata"]
+__all__ = ["main", "build_parser", "check_arguments", "LiveError", "Settings", "host_metadata"]
 
 DEFAULT_MAC = "02:00:00:00:00:02"
 
@@ -304,7 +306,8 @@ def run(settings: Settings) -> int:
                                      LINKTYPE_ETHERNET if settings.tap else LINKTYPE_RAW,
                                      host_metadata(settings))
             os.chown(settings.record, account.uid, account.gid)
-        reporter = Reporter(sys.stdout, settings.mode)
+        reporter = Reporter(sys.stdout, settings.mode,
+                            describe_frame if settings.tap else describe)
         loop = LiveLoop(fd, answerer, reporter, recorder)
         if settings.fifo_cmd is not None and settings.fifo_resp is not None:
             if settings.fifo_dir is not None and not os.path.isdir(settings.fifo_dir):

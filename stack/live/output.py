@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import TextIO
 
 from stack.host.stats import Stats
@@ -32,6 +33,8 @@ def clock_text(now: float) -> str:
 
 def _outcome(reason: str, replies: list[bytes]) -> str:
     if not replies:
+        if reason.endswith(".held"):
+            return f"held for reassembly: {reason}"
         return f"dropped: {reason or 'no answer'}"
     size = sum(len(r) for r in replies)
     if len(replies) == 1:
@@ -41,13 +44,16 @@ def _outcome(reason: str, replies: list[bytes]) -> str:
 
 class Reporter:
     """Prints per-packet lines (``mode`` "lines"), JSON lines ("json") or nothing
-    ("quiet") to ``stream``; call ``flush()`` after each batch."""
+    ("quiet") to ``stream``; call ``flush()`` after each batch. ``describe`` summarises
+    one packet (a frame in TAP mode: ``stack.link.describe.describe_frame``)."""
 
-    def __init__(self, stream: TextIO, mode: str = "lines") -> None:
+    def __init__(self, stream: TextIO, mode: str = "lines",
+                 describe: Callable[[bytes], str] = describe) -> None:
         if mode not in ("lines", "json", "quiet"):
             raise ValueError(f"unknown output mode {mode!r}")
         self.stream = stream
         self.mode = mode
+        self.describe = describe
         self._pending: list[str] = []
 
     @property
@@ -59,14 +65,15 @@ class Reporter:
         if self.mode == "quiet":
             return
         if self.mode == "json":
-            record = {"time": round(now, 6), "in": describe(inbound), "length": len(inbound),
-                      "action": "reply" if replies else "drop", "reason": reason,
-                      "out": [describe(r) for r in replies],
+            describe_packet = self.describe
+            record = {"time": round(now, 6), "in": describe_packet(inbound),
+                      "length": len(inbound), "action": "reply" if replies else "drop",
+                      "reason": reason, "out": [describe_packet(r) for r in replies],
                       "out_lengths": [len(r) for r in replies]}
             self._pending.append(json.dumps(record))
             return
         self._pending.append(
-            f"{clock_text(now)} {describe(inbound)} ⇒ {_outcome(reason, replies)}")
+            f"{clock_text(now)} {self.describe(inbound)} ⇒ {_outcome(reason, replies)}")
 
     def timer(self, now: float, sent: list[bytes]) -> None:
         """Packets the host sent from a timer (``Host.poll``), e.g. a Time Exceeded."""
@@ -75,10 +82,10 @@ class Reporter:
         for packet in sent:
             if self.mode == "json":
                 self._pending.append(json.dumps({"time": round(now, 6), "timer": True,
-                                                 "out": describe(packet),
+                                                 "out": self.describe(packet),
                                                  "length": len(packet)}))
             else:
-                self._pending.append(f"{clock_text(now)} timer ⇒ {describe(packet)}")
+                self._pending.append(f"{clock_text(now)} timer ⇒ {self.describe(packet)}")
 
     def note(self, now: float, text: str, **fields: object) -> None:
         """A line that is not a packet (FIFO referee verdicts, warnings)."""
