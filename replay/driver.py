@@ -1,0 +1,355 @@
+"""The timeline driver: feed a capture's inbound packets to a fresh host per case, on the
+capture's clock, and compare what it sends with what the capture recorded.
+
+Timing: each inbound packet is handed to ``handle(packet, now=its timestamp)``; before
+it, ``poll`` runs at every ``next_timer()`` deadline that falls due, so reassembly
+timeouts replay deterministically. After the last packet of a case, timers run up to the
+case's last timestamp (plus ``--settle``, plus the timer tolerance under ``--expect``).
+
+Comparison (``--expect`` without faults): the recorded outbound packets between inbound
+packet *i* and *i+1* (in file order) are the answers to *i*, or timer outputs that fell
+due before *i+1*; they are compared in order with what the host sent over the same
+stretch of the timeline, field by field (:func:`stack.wire.inspect.diff`). Timer outputs
+must also fall within the profile's tolerance of the recorded time.
+
+Under faults, ``--expect`` checks invariants instead of bytes: no exception, every
+output valid, no forbidden reply (:mod:`stack.oracle`), host tables within their caps.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from replay.cases import (
+    DirectionClassifier,
+    SetupError,
+    build_config,
+    case_name,
+    config_to_metadata,
+)
+from replay.faults import FaultInjector, FaultSpec
+from replay.responder import ExternalResponder, ResponderError, ResponderStartError
+from replay.results import CaseResult, FileResult, Mismatch
+from stack.capture import (
+    DIRECTION_INBOUND,
+    DIRECTION_OUTBOUND,
+    CaptureError,
+    CaptureRecord,
+    CaptureWriter,
+    read_capture,
+)
+from stack.host.host import Host
+from stack.wire.inspect import describe, diff, format_dissection, validate
+
+try:  # the fuzz helper's invariants; inspect.validate alone when it is absent
+    from stack.oracle import check_host, find_violations
+    ORACLE = "stack.oracle"
+except ImportError:  # pragma: no cover - depends on the tree's state
+    find_violations = None  # type: ignore[assignment]
+    check_host = None  # type: ignore[assignment]
+    ORACLE = "inspect.validate"
+
+__all__ = ["Options", "replay_file", "GoldenWriter", "ORACLE"]
+
+PROGRESS_EVERY = 4096  # records between progress callbacks
+
+
+@dataclass(frozen=True)
+class Options:
+    expect: bool = False
+    addresses: tuple[str, ...] = ()
+    ignore: frozenset[str] = frozenset()
+    tolerance: float = 0.001
+    settle: float = 0.0
+    verbose: bool = False
+    faults: FaultSpec | None = None
+    responder: str | None = None
+    responder_timeout: float = 30.0
+
+
+class GoldenWriter:
+    """``--write``: one pcapng section per case, created when the case starts."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._writer: CaptureWriter | None = None
+
+    def start_case(self, metadata: dict[str, Any]) -> CaptureWriter:
+        if self._writer is None:
+            self._writer = CaptureWriter(self.path, metadata=metadata)
+        else:
+            self._writer.new_section(metadata)
+        return self._writer
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+def _at(time: float) -> str:
+    return f"t={time:.6f}"
+
+
+class _CaseDriver:
+    def __init__(self, path: str, section: int, metadata: dict[str, Any] | None,
+                 options: Options, golden: GoldenWriter | None) -> None:
+        self.options = options
+        self.config = build_config(metadata, options.addresses)
+        name = case_name(path, section, metadata)
+        self.result = CaseResult(name=name, section=section)
+        self.classifier = DirectionClassifier(self.config)
+        spec = options.faults
+        self.faults = (FaultInjector(spec, f"{os.path.basename(path)}/{section}")
+                       if spec is not None and spec.active else None)
+        self.compare = options.expect and self.faults is None
+        self.check = options.expect and self.faults is not None
+        self.result.checked_with = ("bytes" if self.compare else ORACLE if self.check else "")
+        self.host: Host | ExternalResponder = (
+            ExternalResponder(options.responder, options.responder_timeout)
+            if options.responder else Host(self.config))
+        self.writer: CaptureWriter | None = None
+        if golden is not None:
+            recorder: dict[str, object] = {"tool": "replay", "source": path, "section": section}
+            if self.faults is not None and spec is not None:
+                recorder["faults"] = spec.describe()
+            if options.responder:
+                recorder["responder"] = options.responder
+            self.writer = golden.start_case({
+                "case": name,
+                "description": f"replay of {os.path.basename(path)} section {section}",
+                "addresses": self.config.addresses(),
+                "config": config_to_metadata(self.config),
+                "recorder": recorder,
+            })
+        self.clock = float("-inf")
+        self.last_time: float | None = None
+        self.broken = False  # the host raised or the responder failed: stop feeding it
+        self.expected_window: list[tuple[int, float, bytes]] = []
+        self.got_window: list[tuple[float, bytes, bool]] = []  # (time, packet, from a timer)
+        self.window_label = "before the first inbound packet"
+        self.window_reason = ""
+
+    # -- feeding ---------------------------------------------------------------------
+    def feed(self, record: CaptureRecord) -> None:
+        result = self.result
+        time = record.timestamp
+        if self.last_time is None or time > self.last_time:
+            self.last_time = time
+        packet = record.data
+        if packet is None:
+            result.non_ip += 1
+            return
+        direction = self.classifier.classify(packet, record.direction)
+        if direction == DIRECTION_INBOUND:
+            result.inbound += 1
+            label = f"inbound #{record.index}"
+            if self.faults is None:
+                self._deliver(time, packet, label)
+            else:
+                for when, faulty, fault_label in self.faults.push(time, packet, label):
+                    self._deliver(when, faulty, fault_label)
+        elif direction == DIRECTION_OUTBOUND:
+            result.expected += 1
+            if self.compare:
+                self.expected_window.append((record.index, time, packet))
+        else:
+            result.foreign += 1
+
+    def _fail(self, where: str, summary: str) -> None:
+        self.result.mismatches.append(Mismatch("error", where, summary))
+        self.broken = True
+
+    def _deliver(self, time: float, packet: bytes, label: str) -> None:
+        self._run_timers(time)
+        self._close_window()
+        if self.broken:
+            return
+        if time > self.clock:
+            self.clock = time
+        now = self.clock
+        self.result.delivered += 1
+        try:
+            outputs = self.host.handle(packet, now)
+        except ResponderError as exc:
+            self._fail(f"{label} ({_at(now)})", str(exc))
+            return
+        except Exception as exc:  # the core must never raise: report it, don't crash
+            self._fail(f"{label} ({_at(now)})",
+                       f"host raised {type(exc).__name__}: {exc} on {describe(packet)}")
+            return
+        self.window_label = label
+        self.window_reason = self.host.last_reason
+        self._emitted(now, packet, outputs, label, timer=False)
+
+    def _emitted(self, now: float, inbound: bytes | None, outputs: list[bytes], label: str,
+                 timer: bool) -> None:
+        self.result.got += len(outputs)
+        if self.writer is not None:
+            if inbound is not None:
+                self.writer.write(inbound, now, DIRECTION_INBOUND)
+            for output in outputs:
+                self.writer.write(output, now, DIRECTION_OUTBOUND)
+        if self.compare:
+            self.got_window.extend((now, output, timer) for output in outputs)
+        elif self.check:
+            self._check_invariants(inbound, outputs, label, now)
+        if self.options.verbose and not self.options.expect:
+            trace = self.result.trace
+            if inbound is not None:
+                trace.append(f"{_at(now)} in  {label}: {describe(inbound)} -> "
+                             f"{self.host.last_reason or 'no reason'}")
+            for output in outputs:
+                trace.append(f"{_at(now)} out{' (timer)' if timer else ''}: {describe(output)}")
+
+    def _run_timers(self, until: float) -> None:
+        host = self.host
+        while not self.broken:
+            deadline = host.next_timer()
+            if deadline is None or deadline > until:
+                return
+            now = max(deadline, self.clock)
+            self.clock = now
+            try:
+                outputs = host.poll(now)
+            except Exception as exc:  # reported, never a traceback
+                self._fail(f"timer ({_at(now)})", f"host.poll raised {type(exc).__name__}: {exc}")
+                return
+            self._emitted(now, None, outputs, f"timer ({_at(now)})", timer=True)
+            if host.next_timer() == deadline:
+                self._fail(f"timer ({_at(now)})",
+                           f"next_timer() still says {deadline} after poll({now})")
+                return
+
+    # -- judging -----------------------------------------------------------------------
+    def _check_invariants(self, inbound: bytes | None, outputs: list[bytes], label: str,
+                          now: float) -> None:
+        where = f"{label} ({_at(now)})"
+        if find_violations is not None:
+            host = self.host if isinstance(self.host, Host) else None
+            for violation in find_violations(inbound, outputs, host):
+                details = []
+                if violation.output_index is not None:
+                    details.append(f"output: {describe(outputs[violation.output_index])}")
+                if inbound is not None:
+                    details.append(f"inbound: {describe(inbound)}")
+                self.result.mismatches.append(Mismatch("violation", where, str(violation),
+                                                       details))
+            return
+        for index, output in enumerate(outputs):
+            for problem in validate(output):
+                self.result.mismatches.append(Mismatch(
+                    "violation", where, f"output.invalid (output {index}): {problem}",
+                    [f"output: {describe(output)}"]))
+
+    def _close_window(self) -> None:
+        if not self.compare:
+            return
+        expected, got = self.expected_window, self.got_window
+        if not expected and not got:
+            return
+        options = self.options
+        for position in range(max(len(expected), len(got))):
+            if position < len(expected) and position < len(got):
+                index, expected_time, expected_packet = expected[position]
+                got_time, got_packet, timer = got[position]
+                lines = [str(d) for d in diff(expected_packet, got_packet, options.ignore)]
+                if timer and abs(got_time - expected_time) > options.tolerance:
+                    lines.append(f"time: expected {expected_time:.6f}, got {got_time:.6f} "
+                                 f"(timer output; tolerance {options.tolerance:g} s)")
+                if lines:
+                    dissection = (["expected:"] + format_dissection(expected_packet)
+                                  + ["got:"] + format_dissection(got_packet)
+                                  if options.verbose else [])
+                    self.result.mismatches.append(Mismatch(
+                        "diff", f"packet #{index} ({_at(expected_time)})",
+                        f"answer to {self.window_label}: expected {describe(expected_packet)}",
+                        lines, dissection))
+            elif position < len(expected):
+                index, expected_time, expected_packet = expected[position]
+                reason = f" ({self.window_reason})" if self.window_reason else ""
+                self.result.mismatches.append(Mismatch(
+                    "missing", f"packet #{index} ({_at(expected_time)})",
+                    f"expected {describe(expected_packet)}; got nothing after "
+                    f"{self.window_label}{reason}",
+                    [], (["expected:"] + format_dissection(expected_packet)
+                         if options.verbose else [])))
+            else:
+                got_time, got_packet, timer = got[position]
+                origin = "timer output" if timer else f"answer to {self.window_label}"
+                self.result.mismatches.append(Mismatch(
+                    "unexpected", f"{origin} ({_at(got_time)})",
+                    f"unexpected {describe(got_packet)}",
+                    [], (["got:"] + format_dissection(got_packet) if options.verbose else [])))
+        expected.clear()
+        got.clear()
+
+    def finish(self) -> CaseResult:
+        try:
+            if self.faults is not None:
+                for when, packet, label in self.faults.flush():
+                    self._deliver(when, packet, label)
+                log = self.faults.log
+                self.result.faults = log.counts()
+                self.result.fault_events = list(log.events)
+            end = self.last_time if self.last_time is not None else self.clock
+            end += self.options.settle
+            if self.options.expect:
+                end += self.options.tolerance
+            self._run_timers(end)
+            self._close_window()
+            if self.check and check_host is not None and isinstance(self.host, Host):
+                for violation in check_host(self.host):
+                    self.result.mismatches.append(Mismatch("violation", "end of case",
+                                                           str(violation)))
+        finally:
+            if isinstance(self.host, ExternalResponder):
+                self.host.close()
+        stats = self.host.stats
+        self.result.drops = dict(sorted(stats.drops.items()))
+        self.result.replies = dict(sorted(stats.replies.items()))
+        self.result.events = dict(sorted(stats.events.items()))
+        return self.result
+
+    def abandon(self) -> None:
+        if isinstance(self.host, ExternalResponder):
+            self.host.close()
+
+
+def replay_file(path: str, options: Options, golden: GoldenWriter | None = None,
+                progress: Callable[[int], None] | None = None) -> FileResult:
+    """Replay every case of ``path``. Unreadable input and bad setup end up in
+    ``FileResult.error`` (one line), as do a failing ``--write`` target and a
+    responder that cannot start; nothing raises."""
+    result = FileResult(path)
+    driver: _CaseDriver | None = None
+    count = 0
+    try:
+        for record in read_capture(path):
+            count += 1
+            if driver is None or record.section != driver.result.section:
+                if driver is not None:
+                    result.cases.append(driver.finish())
+                    driver = None
+                driver = _CaseDriver(path, record.section, record.metadata, options, golden)
+            driver.feed(record)
+            if progress is not None and count % PROGRESS_EVERY == 0:
+                progress(PROGRESS_EVERY)
+        if driver is not None:
+            result.cases.append(driver.finish())
+            driver = None
+    except CaptureError as exc:
+        result.error = str(exc)
+    except SetupError as exc:
+        result.error = f"{path}: {exc}"
+    except ResponderStartError as exc:
+        result.error = str(exc)
+    finally:
+        if driver is not None:
+            driver.abandon()
+    if progress is not None:
+        progress(count % PROGRESS_EVERY)
+    result.packets = count
+    return result

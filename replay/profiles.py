@@ -1,0 +1,52 @@
+"""Comparison profiles: which fields may differ and how far timer outputs may drift.
+
+A recording of Linux differs from tunstack's answers in values that are random or
+clock-derived on Linux and counters in tunstack:
+
+- ``ipv4.id``: Linux draws the IP ID of its datagrams from a per-destination hash seeded
+  at boot (``ip_select_ident``, net/ipv4/route.c); tunstack counts.
+- ``ipv6.flow_label``: Linux hashes the flow (``ip6_make_flowlabel``, auto flow labels,
+  RFC 6437); tunstack sends 0.
+- ``ipv6.frag.id``: the Fragment header identification (``ipv6_select_ident``), random.
+- ``icmp.timestamp.receive`` / ``icmp.timestamp.transmit``: the wall clock at the host
+  that answered (RFC 792), which no replay reproduces.
+
+Timer outputs (reassembly Time Exceeded) fire on the kernel's timer wheel: the linux
+profile accepts them within one second of the recorded time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Profile", "PROFILES", "get_profile"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    ignore: frozenset[str]
+    timer_tolerance: float  # seconds a timer output may be early or late
+    description: str
+
+
+PROFILES: dict[str, Profile] = {
+    "exact": Profile(
+        "exact", frozenset(), 0.001,
+        "every field equal; timer outputs within 1 ms (goldens written by replay are exact)"),
+    "linux": Profile(
+        "linux",
+        frozenset({"ipv4.id", "ipv6.flow_label", "ipv6.frag.id", "icmp.timestamp.receive",
+                   "icmp.timestamp.transmit"}),
+        1.0,
+        "Linux recordings: IPv4 ID, IPv6 flow label and fragment ID, ICMP timestamp "
+        "receive/transmit times may differ; timer outputs within 1 s"),
+}
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called ``name``; KeyError names the known ones."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise KeyError(f"unknown profile {name!r} (known: {', '.join(PROFILES)})") from None

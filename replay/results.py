@@ -1,0 +1,68 @@
+"""What a replay found, as plain values: picklable (for ``-j``) and JSON-ready."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["Mismatch", "CaseResult", "FileResult"]
+
+
+@dataclass
+class Mismatch:
+    """One difference or broken rule.
+
+    ``kind``: ``diff`` (fields differ), ``missing`` (an expected output was not sent),
+    ``unexpected`` (an output nobody expected), ``violation`` (an invariant broken under
+    faults), ``error`` (the host raised, or the responder failed)."""
+
+    kind: str
+    where: str  # "packet #12 (t=1.000100 s)"
+    summary: str  # one line
+    details: list[str] = field(default_factory=list)  # "ipv4.ttl: expected 64, got 63"
+    dissection: list[str] = field(default_factory=list)  # -v only
+
+    def lines(self) -> list[str]:
+        return [f"{self.where}: {self.summary}"] + [f"    {line}" for line in self.details] \
+            + [f"    {line}" for line in self.dissection]
+
+
+@dataclass
+class CaseResult:
+    name: str
+    section: int
+    inbound: int = 0  # inbound packets in the capture
+    delivered: int = 0  # inbound packets handed to the host (after faults)
+    expected: int = 0  # outbound packets in the capture
+    got: int = 0  # packets the host sent
+    foreign: int = 0  # IP packets neither to nor from the host
+    non_ip: int = 0  # frames that carry no IP (ARP ...)
+    mismatches: list[Mismatch] = field(default_factory=list)
+    drops: dict[str, int] = field(default_factory=dict)
+    replies: dict[str, int] = field(default_factory=dict)
+    events: dict[str, int] = field(default_factory=dict)
+    faults: dict[str, int] | None = None
+    fault_events: list[str] = field(default_factory=list)
+    checked_with: str = ""  # how outputs were judged: "bytes", "stack.oracle", ...
+    trace: list[str] = field(default_factory=list)  # -v without --expect
+
+    @property
+    def passed(self) -> bool:
+        return not self.mismatches
+
+
+@dataclass
+class FileResult:
+    path: str
+    cases: list[CaseResult] = field(default_factory=list)
+    error: str | None = None  # unreadable input or bad setup: exit 2
+    packets: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return any(not case.passed for case in self.cases)
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        for case, original in zip(data["cases"], self.cases, strict=True):
+            case["passed"] = original.passed
+        return data
