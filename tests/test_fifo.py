@@ -209,3 +209,29 @@ def test_a_regular_file_in_the_way_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "cmd").write_text("not a pipe")
     with pytest.raises(FifoError, match="exists and is not a FIFO"):
         Client(tmp_path)
+
+
+def test_a_refused_write_does_not_use_up_the_comparison(client: Client) -> None:
+    client.referee.on_inbound(REQUEST, 99.0)
+    client.command("READ")
+    assert client.command("WRITE " + PUBLISHED_REPLY.hex()).startswith("ERR")
+    assert client.command("WRITE " + CORRECTED_REPLY.hex()) == "OK\n"
+    last = client.log.getvalue().splitlines()[-1]
+    assert "harmless differences from the core's answer: ipv4.id" in last, last
+    # A second packet for the same READ has nothing left to be compared with.
+    assert client.command("WRITE " + CORRECTED_REPLY.hex()) == "OK\n"
+    last = client.log.getvalue().splitlines()[-1]
+    assert last.endswith("-> OK; not compared: the core would have sent 1 packet(s) for "
+                         "the last READ (icmp.echo_reply)"), last
+
+
+def test_the_summary_tells_what_the_referee_did(client: Client) -> None:
+    client.referee.on_inbound(REQUEST, 99.0)
+    client.command("READ")
+    client.command("WRITE " + PUBLISHED_REPLY.hex())
+    client.command("WRITE " + CORRECTED_REPLY.hex())
+    assert client.referee.summary("tun0", 1.5) == (
+        "--- tun0 tunstack referee statistics ---\n"
+        "1 packets read by the responder (0 READs timed out), 1 WRITEs sent, 1 refused, "
+        "0 sent invalid, time 1500ms\n"
+        "the core would have answered: icmp.echo_reply 1")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import pwd
+import signal
 import subprocess
 import sys
 import textwrap
@@ -207,3 +208,34 @@ def test_privileges_dropped_to_nobody() -> None:
     # real, effective, saved and filesystem uid: all nobody's, no capability left.
     assert uid_line.split()[1:] == [str(pwd.getpwnam("nobody").pw_uid)] * 4
     assert int(cap_line.split()[1], 16) == 0
+
+
+def test_no_configure_uses_the_device_as_the_user_set_it_up() -> None:
+    with temporary_netns("ts-live") as namespace:
+        try:
+            for command in (["tuntap", "add", "dev", "tsl6", "mode", "tun"],
+                            ["link", "set", "tsl6", "mtu", "1400", "up"],
+                            ["addr", "add", "10.77.0.1/24", "dev", "tsl6"]):
+                made = subprocess.run(["ip", "-n", namespace, *command], capture_output=True,
+                                      text=True, timeout=30, check=False)
+                assert made.returncode == 0, made.stderr
+            with live_stack(namespace, "tsl6", "--no-configure", "--no-ipv6",
+                            "--ipv4", "10.77.0.2/24") as live:
+                assert "(TUN, mtu 1400)" in live.banner[0]
+                assert wait_answering(namespace, "10.77.0.2")
+                # 1500-byte datagrams over a 1400-byte device: fragmented both ways.
+                done = ping(namespace, "-c", "3", "-i", "0.05", "-W", "2", "-s", "1472",
+                            "10.77.0.2")
+        finally:
+            subprocess.run(["ip", "-n", namespace, "link", "del", "tsl6"], capture_output=True,
+                           timeout=30, check=False)
+    assert "3 received, 0% packet loss" in done.stdout, done.stdout
+
+
+def test_sigterm_ends_the_loop_with_the_summary() -> None:
+    with temporary_netns("ts-live") as namespace, live_stack(namespace, "tsl8", "-q") as live:
+        assert wait_answering(namespace, "172.16.0.2")
+        live.proc.send_signal(signal.SIGTERM)
+        live.proc.wait(timeout=10)
+    assert live.returncode == 0
+    assert live.stdout.startswith("--- tsl8 tunstack statistics ---\n")

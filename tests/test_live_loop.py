@@ -127,12 +127,13 @@ def test_summary_reads_like_ping_statistics() -> None:
     stats = Stats()
     stats.received, stats.sent = 5, 3
     stats.replies["icmp.echo_reply"] = 3
-    stats.drops.update({"ipv4.bad_checksum": 1, "ipv6.not_member": 1})
+    stats.drops.update({"ipv4.bad_checksum": 1, "ipv6.not_member": 1, "frag.held": 2})
     assert format_summary("tun0", stats, 2.5, {"core exceptions": 1}) == (
         "--- tun0 tunstack statistics ---\n"
-        "5 packets received, 3 answered (3 packets sent), 2 dropped, time 2500ms\n"
+        "5 packets received, 3 answered (3 packets sent), 2 held for reassembly, 2 dropped, "
+        "time 2500ms\n"
         "replies: icmp.echo_reply 3\n"
-        "drops: ipv4.bad_checksum 1, ipv6.not_member 1\n"
+        "drops: frag.held 2, ipv4.bad_checksum 1, ipv6.not_member 1\n"
         "core exceptions 1")
 
 

@@ -342,11 +342,13 @@ def run(settings: Settings) -> int:
             extra["core exceptions"] = loop.core_exceptions
         if loop.write_errors:
             extra["device write errors"] = loop.write_errors
-        if referee is not None:
-            extra.update({f"fifo {k.replace('_', ' ')}": v for k, v in referee.counts.items()})
         if settings.mode == "json":
+            fifo_counts = referee.counts if referee is not None else {}
             print(json.dumps({"summary": host.stats.as_dict(), "elapsed": round(elapsed, 3),
+                              "fifo": fifo_counts,
                               **{k.replace(" ", "_"): v for k, v in extra.items()}}))
+        elif referee is not None:
+            print(referee.summary(settings.device, elapsed))
         else:
             print(format_summary(settings.device, host.stats, elapsed, extra))
         sys.stdout.flush()

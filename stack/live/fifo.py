@@ -117,7 +117,7 @@ class FifoReferee:
         self._next_try = 0.0
         self._expected: list[bytes] = []
         self._expected_reason = ""
-        self._writes_since_read = 0
+        self._sent_since_read = 0
         self._have_read = False
         self.counts = {"reads": 0, "timeouts": 0, "writes_ok": 0, "writes_err": 0,
                        "sent_invalid": 0, "not_queued": 0, "queue_overflow": 0,
@@ -205,7 +205,7 @@ class FifoReferee:
         except Exception as exc:  # noqa: BLE001 - a core bug must not stop the referee
             self.host.stats.drops["live.core_exception"] += 1
             self._expected, self._expected_reason = [], f"core exception {exc!r}"
-        self._writes_since_read = 0
+        self._sent_since_read = 0
         self._have_read = True
         self.counts["reads"] += 1
         text = packet.hex()
@@ -260,35 +260,46 @@ class FifoReferee:
             self._verdict(now, compact, "ERR empty packet")
             return
         problems = [p.message for p in validate(packet)]
-        expected = self._expected_for_this_write()
-        differences, harmless = self._compare(expected, packet)
+        expected = self._expected_for_next_write()
+        wrong, harmless = self._compare(expected, packet)
         notes = []
+        if expected is None:
+            notes.append(self._no_comparison())
+        if wrong and problems:
+            notes.append("also differs from the core's answer: " + "; ".join(wrong))
         if harmless:
             notes.append("harmless differences from the core's answer: " + "; ".join(harmless))
         if problems and not self.send_invalid:
             self._verdict(now, compact, "ERR " + "; ".join(problems), notes)
             return
-        if differences and not problems:
-            self._verdict(now, compact, "ERR " + "; ".join(differences), notes)
+        if wrong and not problems:
+            self._verdict(now, compact, "ERR " + "; ".join(wrong), notes)
             return
         refusal = self.send(packet, time.time_ns())
         if refusal is not None:
             self._verdict(now, compact, f"ERR the kernel refused the packet: {refusal}", notes)
             return
+        self._sent_since_read += 1
         if problems:
             self.counts["sent_invalid"] += 1
             self._verdict(now, compact, "OK sent despite: " + "; ".join(problems), notes)
         else:
             self._verdict(now, compact, "OK", notes)
 
-    def _expected_for_this_write(self) -> bytes | None:
-        """The core's answer this WRITE stands for: the n-th packet of the core's answer
-        to the last READ for the n-th WRITE after it (a fragmented reply is n WRITEs)."""
-        index = self._writes_since_read
-        self._writes_since_read += 1
+    def _expected_for_next_write(self) -> bytes | None:
+        """The core's answer the next WRITE stands for: the n-th packet of the core's
+        answer to the last READ for the n-th packet sent after it (a fragmented reply is
+        n WRITEs). A refused WRITE does not use up a place."""
+        index = self._sent_since_read
         if not self._have_read or index >= len(self._expected):
             return None
         return self._expected[index]
+
+    def _no_comparison(self) -> str:
+        if not self._have_read:
+            return "no READ yet: nothing to compare with"
+        return (f"not compared: the core would have sent {len(self._expected)} packet(s) "
+                f"for the last READ ({self._expected_reason})")
 
     def _compare(self, expected: bytes | None, got: bytes) -> tuple[list[str], list[str]]:
         """(differences that make the WRITE wrong, harmless differences), as text."""
@@ -308,15 +319,34 @@ class FifoReferee:
             self.counts["writes_ok"] += 1
         else:
             self.counts["writes_err"] += 1
-        context = ""
-        if not self._have_read:
-            context = " (no READ yet: nothing to compare with)"
-        elif self._writes_since_read > len(self._expected):
-            context = (f" (the core would have sent {len(self._expected)} packet(s) for the "
-                       f"last READ: {self._expected_reason})")
         extra = "".join(f"; {note}" for note in notes or [])
-        self._log(now, f"WRITE {hex_text} -> {answer}{context}{extra}")
+        self._log(now, f"WRITE {hex_text} -> {answer}{extra}")
         self._answer(answer, now)
+
+    def summary(self, device: str, elapsed: float) -> str:
+        """The closing statistics of a referee session (the host's counters say what
+        the core would have answered, not what was sent)."""
+        counts = self.counts
+        lines = [f"--- {device} tunstack referee statistics ---",
+                 f"{counts['reads']} packets read by the responder ({counts['timeouts']} "
+                 f"READs timed out), {counts['writes_ok']} WRITEs sent, "
+                 f"{counts['writes_err']} refused, {counts['sent_invalid']} sent invalid, "
+                 f"time {int(round(elapsed * 1000))}ms"]
+        if counts["not_queued"]:
+            lines.append(f"{counts['not_queued']} inbound packets not addressed to the stack "
+                         "were not offered (--fifo-all offers them)")
+        if counts["queue_overflow"] or counts["answers_lost"]:
+            lines.append(f"{counts['queue_overflow']} packets dropped from a full queue, "
+                         f"{counts['answers_lost']} answers nobody read")
+        replies = self.host.stats.replies
+        if replies:
+            lines.append("the core would have answered: " + ", ".join(
+                f"{kind} {n}" for kind, n in sorted(replies.items())))
+        drops = self.host.stats.drops
+        if drops:
+            lines.append("the core would have dropped: " + ", ".join(
+                f"{reason} {n}" for reason, n in sorted(drops.items())))
+        return "\n".join(lines)
 
     # -- time ------------------------------------------------------------------------
     def poll(self, now: float) -> None:

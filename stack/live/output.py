@@ -118,10 +118,14 @@ def format_summary(device: str, stats: Stats, elapsed: float,
         drops: ipv6.unimplemented 3
     """
     answered = sum(stats.replies.values())
-    dropped = sum(stats.drops.values())
+    # A fragment kept for reassembly is counted with the drops by the core (no answer
+    # yet), but it is not lost: say so apart.
+    held = sum(n for reason, n in stats.drops.items() if reason.endswith(".held"))
+    dropped = sum(stats.drops.values()) - held
+    held_text = f", {held} held for reassembly" if held else ""
     lines = [f"--- {device} tunstack statistics ---",
              f"{stats.received} packets received, {answered} answered "
-             f"({stats.sent} packets sent), {dropped} dropped, "
+             f"({stats.sent} packets sent){held_text}, {dropped} dropped, "
              f"time {int(round(elapsed * 1000))}ms"]
     if stats.replies:
         lines.append(f"replies: {_counter_text(stats.replies)}")
