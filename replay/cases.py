@@ -5,8 +5,9 @@ in order of precedence, from:
 
 1. ``--addr`` on the command line (repeatable; IPv4 and IPv6; a bare address gets the
    prefix length /24 or /64), which replaces the addresses of
-2. the section metadata: ``config`` (a dict of HostConfig fields, as tunstack's own
-   recordings write it), else top-level ``ipv4``/``ipv6``, else ``addresses``.
+2. the section metadata: ``config`` or ``host`` (a dict of HostConfig fields, as
+   tunstack's own recordings write it), else top-level ``ipv4``/``ipv6``, else
+   ``addresses``.
 
 A case with neither is an error. Direction, when the capture does not say (pcapng
 ``epb_flags``, SLL packet type): a packet from one of the host's addresses to
@@ -84,13 +85,15 @@ def build_config(metadata: dict[str, Any] | None, cli_addresses: tuple[str, ...]
     known = {f.name for f in dataclasses.fields(HostConfig)}
     have_addresses = False
     if metadata:
-        config = metadata.get("config")
+        # "config" (stack-live, replay --write) or "host" (stack-record): HostConfig fields
+        key = "config" if "config" in metadata else "host"
+        config = metadata.get(key)
         if config is not None:
             if not isinstance(config, dict):
-                raise SetupError("section metadata: config is not a JSON object")
+                raise SetupError(f"section metadata: {key} is not a JSON object")
             for name, value in config.items():
                 if name not in known:
-                    raise SetupError(f"section metadata: unknown config field {name!r}")
+                    raise SetupError(f"section metadata: unknown {key} field {name!r}")
                 fields[name] = _field_value(name, value)
             have_addresses = True  # HostConfig's defaults are addresses too
         elif "ipv4" in metadata or "ipv6" in metadata:

@@ -6,11 +6,9 @@ it, ``poll`` runs at every ``next_timer()`` deadline that falls due, so reassemb
 timeouts replay deterministically. After the last packet of a case, timers run up to the
 case's last timestamp (plus ``--settle``, plus the timer tolerance under ``--expect``).
 
-Comparison (``--expect`` without faults): the recorded outbound packets between inbound
-packet *i* and *i+1* (in file order) are the answers to *i*, or timer outputs that fell
-due before *i+1*; they are compared in order with what the host sent over the same
-stretch of the timeline, field by field (:func:`stack.wire.inspect.diff`). Timer outputs
-must also fall within the profile's tolerance of the recorded time.
+Comparison (``--expect`` without faults): the host's outputs are compared in order with
+the recorded outbound packets, field by field (:mod:`replay.compare`); timer outputs must
+also fall within the profile's tolerance of the recorded time.
 
 Under faults, ``--expect`` checks invariants instead of bytes: no exception, every
 output valid, no forbidden reply (:mod:`stack.oracle`), host tables within their caps.
@@ -30,6 +28,7 @@ from replay.cases import (
     case_name,
     config_to_metadata,
 )
+from replay.compare import Comparator, Expected, Output
 from replay.faults import FaultInjector, FaultSpec
 from replay.responder import ExternalResponder, ResponderError, ResponderStartError
 from replay.results import CaseResult, FileResult, Mismatch
@@ -42,7 +41,7 @@ from stack.capture import (
     read_capture,
 )
 from stack.host.host import Host
-from stack.wire.inspect import describe, diff, format_dissection, validate
+from stack.wire.inspect import describe, validate
 
 try:  # the fuzz helper's invariants; inspect.validate alone when it is absent
     from stack.oracle import check_host, find_violations
@@ -127,10 +126,8 @@ class _CaseDriver:
         self.clock = float("-inf")
         self.last_time: float | None = None
         self.broken = False  # the host raised or the responder failed: stop feeding it
-        self.expected_window: list[tuple[int, float, bytes]] = []
-        self.got_window: list[tuple[float, bytes, bool]] = []  # (time, packet, from a timer)
-        self.window_label = "before the first inbound packet"
-        self.window_reason = ""
+        self.comparator = Comparator(options.ignore, options.tolerance, options.verbose)
+        self.last_inbound = "before the first inbound packet"
 
     # -- feeding ---------------------------------------------------------------------
     def feed(self, record: CaptureRecord) -> None:
@@ -154,7 +151,8 @@ class _CaseDriver:
         elif direction == DIRECTION_OUTBOUND:
             result.expected += 1
             if self.compare:
-                self.expected_window.append((record.index, time, packet))
+                self.comparator.add_expected(Expected(record.index, time, packet,
+                                                      self.last_inbound))
         else:
             result.foreign += 1
 
@@ -164,7 +162,6 @@ class _CaseDriver:
 
     def _deliver(self, time: float, packet: bytes, label: str) -> None:
         self._run_timers(time)
-        self._close_window()
         if self.broken:
             return
         if time > self.clock:
@@ -180,8 +177,8 @@ class _CaseDriver:
             self._fail(f"{label} ({_at(now)})",
                        f"host raised {type(exc).__name__}: {exc} on {describe(packet)}")
             return
-        self.window_label = label
-        self.window_reason = self.host.last_reason
+        reason = self.host.last_reason
+        self.last_inbound = f"after {label}: {reason}" if reason else f"after {label}"
         self._emitted(now, packet, outputs, label, timer=False)
 
     def _emitted(self, now: float, inbound: bytes | None, outputs: list[bytes], label: str,
@@ -193,7 +190,8 @@ class _CaseDriver:
             for output in outputs:
                 self.writer.write(output, now, DIRECTION_OUTBOUND)
         if self.compare:
-            self.got_window.extend((now, output, timer) for output in outputs)
+            for output in outputs:
+                self.comparator.add_output(Output(now, output, timer, label))
         elif self.check:
             self._check_invariants(inbound, outputs, label, now)
         if self.options.verbose and not self.options.expect:
@@ -244,48 +242,6 @@ class _CaseDriver:
                     "violation", where, f"output.invalid (output {index}): {problem}",
                     [f"output: {describe(output)}"]))
 
-    def _close_window(self) -> None:
-        if not self.compare:
-            return
-        expected, got = self.expected_window, self.got_window
-        if not expected and not got:
-            return
-        options = self.options
-        for position in range(max(len(expected), len(got))):
-            if position < len(expected) and position < len(got):
-                index, expected_time, expected_packet = expected[position]
-                got_time, got_packet, timer = got[position]
-                lines = [str(d) for d in diff(expected_packet, got_packet, options.ignore)]
-                if timer and abs(got_time - expected_time) > options.tolerance:
-                    lines.append(f"time: expected {expected_time:.6f}, got {got_time:.6f} "
-                                 f"(timer output; tolerance {options.tolerance:g} s)")
-                if lines:
-                    dissection = (["expected:"] + format_dissection(expected_packet)
-                                  + ["got:"] + format_dissection(got_packet)
-                                  if options.verbose else [])
-                    self.result.mismatches.append(Mismatch(
-                        "diff", f"packet #{index} ({_at(expected_time)})",
-                        f"answer to {self.window_label}: expected {describe(expected_packet)}",
-                        lines, dissection))
-            elif position < len(expected):
-                index, expected_time, expected_packet = expected[position]
-                reason = f" ({self.window_reason})" if self.window_reason else ""
-                self.result.mismatches.append(Mismatch(
-                    "missing", f"packet #{index} ({_at(expected_time)})",
-                    f"expected {describe(expected_packet)}; got nothing after "
-                    f"{self.window_label}{reason}",
-                    [], (["expected:"] + format_dissection(expected_packet)
-                         if options.verbose else [])))
-            else:
-                got_time, got_packet, timer = got[position]
-                origin = "timer output" if timer else f"answer to {self.window_label}"
-                self.result.mismatches.append(Mismatch(
-                    "unexpected", f"{origin} ({_at(got_time)})",
-                    f"unexpected {describe(got_packet)}",
-                    [], (["got:"] + format_dissection(got_packet) if options.verbose else [])))
-        expected.clear()
-        got.clear()
-
     def finish(self) -> CaseResult:
         try:
             if self.faults is not None:
@@ -299,7 +255,8 @@ class _CaseDriver:
             if self.options.expect:
                 end += self.options.tolerance
             self._run_timers(end)
-            self._close_window()
+            if self.compare:
+                self.result.mismatches.extend(self.comparator.finish())
             if self.check and check_host is not None and isinstance(self.host, Host):
                 for violation in check_host(self.host):
                     self.result.mismatches.append(Mismatch("violation", "end of case",

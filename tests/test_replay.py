@@ -243,8 +243,8 @@ def test_missing_and_unexpected_outputs(tmp_path: Path,
     assert (f"{tmp_path / 'g2.pcapng'} [g2.pcapng] answer to inbound #0 (t=1.000000): "
             f"unexpected {HOST} → {PEER} ICMP echo reply id=119 seq=1 36 B") in out
     assert (f"{tmp_path / 'g2.pcapng'} [g2.pcapng] packet #2 (t=2.000000): expected "
-            f"{HOST} → {PEER} UDP 7 → 1000 len=16 36 B; got nothing after inbound #1 "
-            "(responder.no_answer)") in out
+            f"{HOST} → {PEER} UDP 7 → 1000 len=16 36 B; not sent (after inbound #1: "
+            "responder.no_answer)") in out
 
 
 def test_sections_are_cases_with_a_fresh_host(tmp_path: Path,
