@@ -139,9 +139,13 @@ class CaptureRecord:
         self.timestamp = timestamp_ns / 1e9
         self.frame = frame
         self.linktype = linktype
-        data, link_direction = strip_link_header(frame, linktype)
-        self.data = data
-        self.direction = direction if direction else link_direction
+        if linktype in _RAW_TYPES:  # the common case, without a call
+            self.data: bytes | None = frame
+            self.direction = direction
+        else:
+            data, link_direction = strip_link_header(frame, linktype)
+            self.data = data
+            self.direction = direction if direction else link_direction
         self.section = section
         self.metadata = metadata
         self.index = index
@@ -364,117 +368,135 @@ def _json_comment(text: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+class _Order:
+    """The structs of one byte order, compiled once per section."""
+
+    def __init__(self, order: str) -> None:
+        self.order = order
+        self.block_head = struct.Struct(order + "II").unpack
+        self.u32_at = struct.Struct(order + "I").unpack_from
+        self.epb = struct.Struct(order + "IIIII").unpack_from
+        # the option list our writer emits: epb_flags (code 2, length 4), then end
+        self.flags_option = struct.pack(order + "HH", _OPT_EPB_FLAGS, 4)
+
+
+_ORDERS = {"<": _Order("<"), ">": _Order(">")}
+_NO_OPTIONS = b"\0\0\0\0"
+
+
 def _read_pcapng(src: _Source, head: bytes) -> Iterator[CaptureRecord]:
     section = -1
-    order = "<"
+    fmt = _ORDERS["<"]
     interfaces: list[_Interface] = []
     metadata: dict[str, Any] | None = None
     index = 0
     last_ns = 0
+    read = src.read
     pending_head: bytes | None = head
     while True:
         if pending_head is not None:  # the 4 bytes read_capture() took to find the format
             start = src.offset - len(pending_head)
-            block_head = pending_head + src.read(4)
+            block_head = pending_head + read(4)
             pending_head = None
         else:
             start = src.offset
-            block_head = src.read(8)
-        if not block_head:
-            return
+            block_head = read(8)
         if len(block_head) < 8:
+            if not block_head:
+                return
             raise src.error(f"truncated block header: needs 8 bytes, {len(block_head)} left",
                             start)
-        block_type_be = int.from_bytes(block_head[:4], "big")
-        if block_type_be == _PCAPNG_SHB:
+        if block_head[:4] == b"\x0a\x0d\x0d\x0a":  # a Section Header Block: new byte order
             magic_bytes = src.read_exact(4, "section header", start)
             if int.from_bytes(magic_bytes, "little") == _PCAPNG_BYTE_ORDER:
-                order = "<"
+                fmt = _ORDERS["<"]
             elif int.from_bytes(magic_bytes, "big") == _PCAPNG_BYTE_ORDER:
-                order = ">"
+                fmt = _ORDERS[">"]
             else:
                 raise src.error("bad pcapng byte-order magic "
                                 f"0x{int.from_bytes(magic_bytes, 'big'):08x}", start + 8)
             block_type = _PCAPNG_SHB
+            total = fmt.u32_at(block_head, 4)[0]
+            header_read = 12
         else:
-            block_type = struct.unpack(order + "I", block_head[:4])[0]
-        total = struct.unpack(order + "I", block_head[4:8])[0]
-        header_read = 12 if block_type == _PCAPNG_SHB else 8
-        if total < 12 or total % 4 or total > _MAX_RECORD:
+            block_type, total = fmt.block_head(block_head)
+            header_read = 8
+        if total < 12 or total & 3 or total > _MAX_RECORD:
             raise src.error(f"bad block length {total} (block type 0x{block_type:08x})", start)
-        rest = src.read_exact(total - header_read, f"block (type 0x{block_type:08x})", start)
-        if struct.unpack_from(order + "I", rest, len(rest) - 4)[0] != total:
+        want = total - header_read
+        rest = read(want)
+        if len(rest) != want:
+            raise src.error(f"truncated block (type 0x{block_type:08x}): needs {want} bytes, "
+                            f"{len(rest)} left", start)
+        end = want - 4  # the body ends where the trailing length begins
+        if fmt.u32_at(rest, end)[0] != total:
             raise src.error(f"block length {total} does not match its trailer "
                             f"(block type 0x{block_type:08x})", start)
-        body = rest[:-4]
+        if block_type == _BLOCK_EPB and section >= 0:
+            # the hot path: one Enhanced Packet Block
+            if end < 20:
+                raise src.error("enhanced packet block too short", start)
+            if_id, ts_high, ts_low, caplen, _origlen = fmt.epb(rest, 0)
+            if if_id >= len(interfaces):
+                raise src.error(f"packet names interface {if_id}, the section has "
+                                f"{len(interfaces)}", start)
+            if 20 + caplen > end:
+                raise src.error(f"packet claims {caplen} bytes, its block holds {end - 20}",
+                                start)
+            options_at = 20 + ((caplen + 3) & ~3)
+            direction = DIRECTION_UNKNOWN
+            comment = None
+            if options_at < end:
+                if rest[options_at:options_at + 4] == fmt.flags_option and (
+                        options_at + 8 == end or rest[options_at + 8:end] == _NO_OPTIONS):
+                    direction = fmt.u32_at(rest, options_at + 4)[0] & 0x3
+                else:
+                    direction, comment = _packet_options(rest[:end], options_at, fmt.order)
+                if direction == 3:  # reserved value: no information
+                    direction = DIRECTION_UNKNOWN
+            iface = interfaces[if_id]
+            last_ns = iface.to_ns((ts_high << 32) | ts_low)
+            yield CaptureRecord(last_ns, rest[20:20 + caplen], iface.linktype, direction,
+                                section, metadata, index, start, if_id, comment)
+            index += 1
+            continue
+        body = rest[:end]
         if block_type == _PCAPNG_SHB:
             # body: major(2) minor(2) section length(8) options
             if len(body) < 12:
                 raise src.error("section header too short", start)
-            major = struct.unpack_from(order + "H", body, 0)[0]
+            major = struct.unpack_from(fmt.order + "H", body, 0)[0]
             if major != 1:
                 raise src.error(f"unsupported pcapng version {major}", start)
             section += 1
             interfaces = []
             metadata = None
-            for code, value in _options(body, 12, order):
+            for code, value in _options(body, 12, fmt.order):
                 if code == _OPT_COMMENT and metadata is None:
                     metadata = _json_comment(value.decode("utf-8", "replace"))
             continue
         if section < 0:
             raise src.error("pcapng block before the section header", start)
         if block_type == _BLOCK_IDB:
-            if len(body) < 8:
-                raise src.error("interface description too short", start)
-            linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", body, 0)
-            iface = _Interface(linktype, snaplen)
-            for code, value in _options(body, 8, order):
-                if code == _OPT_IF_TSRESOL and value:
-                    resolution = value[0]
-                    exponent = resolution & 0x7F
-                    if exponent > 30 and not resolution & 0x80:
-                        raise src.error(f"if_tsresol 10^-{exponent} out of range", start)
-                    iface.units_per_second = (2 ** exponent if resolution & 0x80
-                                              else 10 ** exponent)
-                elif code == _OPT_IF_TSOFFSET and len(value) == 8:
-                    iface.offset_seconds = struct.unpack(order + "q", value)[0]
-                elif code == _OPT_IF_NAME:
-                    iface.name = value.decode("utf-8", "replace")
-            interfaces.append(iface)
+            interfaces.append(_interface(src, body, fmt.order, start))
             continue
-        if block_type in (_BLOCK_EPB, _BLOCK_PB):
-            if block_type == _BLOCK_EPB:
-                if len(body) < 20:
-                    raise src.error("enhanced packet block too short", start)
-                if_id, ts_high, ts_low, caplen, _origlen = struct.unpack_from(
-                    order + "IIIII", body, 0)
-            else:
-                if len(body) < 20:
-                    raise src.error("packet block too short", start)
-                if_id, _drops, ts_high, ts_low, caplen, _origlen = struct.unpack_from(
-                    order + "HHIIII", body, 0)
+        if block_type == _BLOCK_PB:  # obsolete Packet Block: 16-bit interface, drops
+            if len(body) < 20:
+                raise src.error("packet block too short", start)
+            if_id, _drops, ts_high, ts_low, caplen, _origlen = struct.unpack_from(
+                fmt.order + "HHIIII", body, 0)
             if if_id >= len(interfaces):
                 raise src.error(f"packet names interface {if_id}, the section has "
                                 f"{len(interfaces)}", start)
             if 20 + caplen > len(body):
                 raise src.error(f"packet claims {caplen} bytes, its block holds "
                                 f"{len(body) - 20}", start)
-            frame = body[20:20 + caplen]
-            direction = DIRECTION_UNKNOWN
-            comment = None
-            options_at = 20 + ((caplen + 3) & ~3)
-            if options_at < len(body):
-                for code, value in _options(body, options_at, order):
-                    if code == _OPT_EPB_FLAGS and len(value) == 4:
-                        direction = struct.unpack(order + "I", value)[0] & 0x3
-                        if direction == 3:  # reserved value: no information
-                            direction = DIRECTION_UNKNOWN
-                    elif code == _OPT_COMMENT and comment is None:
-                        comment = value.decode("utf-8", "replace")
+            direction, comment = _packet_options(body, 20 + ((caplen + 3) & ~3), fmt.order)
             iface = interfaces[if_id]
             last_ns = iface.to_ns((ts_high << 32) | ts_low)
-            yield CaptureRecord(last_ns, frame, iface.linktype, direction, section, metadata,
-                                index, start, if_id, comment)
+            yield CaptureRecord(last_ns, body[20:20 + caplen], iface.linktype,
+                                DIRECTION_UNKNOWN if direction == 3 else direction, section,
+                                metadata, index, start, if_id, comment)
             index += 1
             continue
         if block_type == _BLOCK_SPB:
@@ -482,7 +504,7 @@ def _read_pcapng(src: _Source, head: bytes) -> Iterator[CaptureRecord]:
                 raise src.error("simple packet block without an interface", start)
             if len(body) < 4:
                 raise src.error("simple packet block too short", start)
-            origlen = struct.unpack_from(order + "I", body, 0)[0]
+            origlen = struct.unpack_from(fmt.order + "I", body, 0)[0]
             snaplen = interfaces[0].snaplen or origlen
             frame = body[4:4 + min(origlen, snaplen)]
             # A Simple Packet Block has no timestamp: it shares the previous packet's.
@@ -492,6 +514,38 @@ def _read_pcapng(src: _Source, head: bytes) -> Iterator[CaptureRecord]:
             continue
         # Other blocks (name resolution, statistics, decryption secrets, custom) carry no
         # packets: skip them.
+
+
+def _packet_options(body: bytes, options_at: int, order: str) -> tuple[int, str | None]:
+    """(epb_flags direction bits, the first comment) from a packet block's options."""
+    direction = DIRECTION_UNKNOWN
+    comment = None
+    for code, value in _options(body, options_at, order):
+        if code == _OPT_EPB_FLAGS and len(value) == 4:
+            direction = struct.unpack(order + "I", value)[0] & 0x3
+        elif code == _OPT_COMMENT and comment is None:
+            comment = value.decode("utf-8", "replace")
+    return direction, comment
+
+
+def _interface(src: _Source, body: bytes, order: str, start: int) -> _Interface:
+    """An Interface Description Block: link type, snap length, timestamp resolution."""
+    if len(body) < 8:
+        raise src.error("interface description too short", start)
+    linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", body, 0)
+    iface = _Interface(linktype, snaplen)
+    for code, value in _options(body, 8, order):
+        if code == _OPT_IF_TSRESOL and value:
+            resolution = value[0]
+            exponent = resolution & 0x7F
+            if exponent > 30 and not resolution & 0x80:
+                raise src.error(f"if_tsresol 10^-{exponent} out of range", start)
+            iface.units_per_second = 2 ** exponent if resolution & 0x80 else 10 ** exponent
+        elif code == _OPT_IF_TSOFFSET and len(value) == 8:
+            iface.offset_seconds = struct.unpack(order + "q", value)[0]
+        elif code == _OPT_IF_NAME:
+            iface.name = value.decode("utf-8", "replace")
+    return iface
 
 
 # -- writing ---------------------------------------------------------------------------
