@@ -235,3 +235,13 @@ def test_the_summary_tells_what_the_referee_did(client: Client) -> None:
         "1 packets read by the responder (0 READs timed out), 1 WRITEs sent, 1 refused, "
         "0 sent invalid, time 1500ms\n"
         "the core would have answered: icmp.echo_reply 1")
+
+
+def test_the_responder_instructions_worked_example_is_accepted(client: Client) -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "fifo-responder.md").read_text()
+    example = text[text.index("## Worked example"):]
+    request = bytes.fromhex(example.split("READ  → ")[1].split()[0])
+    reply = example.split("WRITE ")[1].split()[0]
+    client.referee.on_inbound(request, 99.0)
+    assert client.command("READ") == request.hex() + "\n"
+    assert client.command("WRITE " + reply) == "OK\n"
