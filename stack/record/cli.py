@@ -36,14 +36,20 @@ def _parser() -> argparse.ArgumentParser:
                         help="list the cases: name, what it sends, what a correct host does")
     parser.add_argument("--case", metavar="PATTERN", action="append",
                         help="only cases matching this shell pattern (repeatable)")
+    parser.add_argument("--markdown", action="store_true",
+                        help="with --list: one Markdown bullet per case (corpus/README.md)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     return parser
 
 
-def _list(cases: list[Case]) -> None:
+def _list(cases: list[Case], markdown: bool) -> None:
     for case in cases:
         where = "" if case.on_kernel else " [tunstack only]"
-        print(f"{case.name}{where}: sends {case.description}; expects {case.expect}")
+        if markdown:
+            print(f"- `{case.name}`{where}: sends {case.description}. "
+                  f"A correct host: {case.expect}.")
+        else:
+            print(f"{case.name}{where}: sends {case.description}; expects {case.expect}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stack-record: no case matches {' '.join(args.case or [])}", file=sys.stderr)
         return 2
     if args.list:
-        _list(cases)
+        try:
+            _list(cases, args.markdown)
+        except BrokenPipeError:  # `stack-record --list | head`: the reader left
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     outdir: Path = args.kernel or args.tunstack
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr))

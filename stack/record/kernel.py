@@ -70,6 +70,8 @@ REPORTED_SYSCTLS: tuple[str, ...] = (
 MLD_AND_RS = frozenset({130, 131, 132, 133, 143})
 SETTLE = 0.5  # seconds of start-up chatter drained before the first case
 MAX_PACKET = 65535 + 4096
+QUIET_GAP = 0.005  # seconds without output after a probe before the next one is sent
+MAX_ANSWERS_PER_PROBE = 1000  # bounds the loop; a 65535-byte reply is 45 fragments
 
 
 def is_chatter(packet: bytes, answer_to: Iterable[bytes]) -> bool:
@@ -144,6 +146,18 @@ def _drain(fd: int, until: float, sink: Callable[[bytes], None]) -> None:
                 break
 
 
+def _drain_until_quiet(fd: int, sink: Callable[[bytes], None]) -> None:
+    """Read what the kernel has queued, until it stays quiet for :data:`QUIET_GAP`."""
+    for _ in range(MAX_ANSWERS_PER_PROBE):
+        ready, _, _ = select.select([fd], [], [], QUIET_GAP)
+        if not ready:
+            return
+        try:
+            sink(os.read(fd, MAX_PACKET))
+        except BlockingIOError:
+            return
+
+
 def _play(fd: int, case: Case) -> tuple[list[tuple[float, int, bytes, str]], int]:
     """Play one case; return its records (wall time, direction, packet, comment) and the
     number of chatter packets filtered out."""
@@ -170,6 +184,10 @@ def _play(fd: int, case: Case) -> tuple[list[tuple[float, int, bytes, str]], int
             # probe is still recorded, the kernel never saw it.
             comment = f"not delivered: {errno.errorcode.get(exc.errno or 0, exc.strerror)}"
         records.append((time.time(), 1, packet, comment))
+        # The kernel answers a TUN write in the writer's own softirq, so its answers are
+        # queued by now; reading them before the next probe keeps each answer after the
+        # probe that caused it, which is how replay attributes answers.
+        _drain_until_quiet(fd, keep)
     _drain(fd, start + case.duration, keep)
     return records, filtered
 

@@ -192,13 +192,13 @@ def _echo_empty(p: Peer) -> list[bytes]:
 
 
 @case("echo_tos_ecn", "Echo Request with TOS 0xb9 (DSCP 46, ECN CE bits 01)",
-      "Echo Reply whose TOS Linux derives from the request's (icmp_reply copies it)")
+      "Echo Reply with TOS 0xb9: Linux copies the whole byte, ECN bits included")
 def _echo_tos(p: Peer) -> list[bytes]:
     return [echo4(p.v4, HOST4, tos=0xB9)]
 
 
 @case("echo_tos_ce", "Echo Request with TOS 0x03 (ECN CE)",
-      "Echo Reply; shows what Linux does with the ECN bits")
+      "Echo Reply with TOS 0x03: the ECN bits are copied too")
 def _echo_ce(p: Peer) -> list[bytes]:
     return [echo4(p.v4, HOST4, tos=0x03)]
 
@@ -322,7 +322,8 @@ def _src_bcast(p: Peer) -> list[bytes]:
 
 
 @case("src_subnet_broadcast", "Echo Request from 172.16.0.255 (our subnet's broadcast)",
-      "nothing: a broadcast source is a martian")
+      "an Echo Reply to 172.16.0.255: Linux's martian check covers limited broadcast, "
+      "not a subnet's")
 def _src_sbcast(p: Peer) -> list[bytes]:
     return [echo4(SUBNET_BROADCAST, HOST4)]
 
@@ -421,7 +422,8 @@ def _ts_over15(p: Peer) -> list[bytes]:
 
 
 @case("opt_ts_bad_flag", "Echo Request with Timestamp flag 2 (undefined)",
-      "Parameter Problem pointing at the flag byte")
+      "Echo Reply with the option echoed untouched: Linux accepts an unknown flag on "
+      "input")
 def _ts_flag2(p: Peer) -> list[bytes]:
     return [echo4(p.v4, HOST4, options=timestamp(2, 2))]
 
@@ -481,7 +483,7 @@ def _unknown_opt(p: Peer) -> list[bytes]:
 
 
 @case("opt_security", "Echo Request with the Security option (130), length 11",
-      "what Linux does with a basic security option it does not interpret")
+      "Echo Reply without options: the security option is accepted, not echoed")
 def _sec(p: Peer) -> list[bytes]:
     return [echo4(p.v4, HOST4, options=bytes([130, 11]) + bytes(9))]
 
@@ -617,7 +619,8 @@ def _ov_last(p: Peer) -> list[bytes]:
 
 
 @case("frag_nonfinal_not_multiple_of_8", "fragment 0..60 (not a multiple of 8, MF) then 56..end",
-      "what Linux does: it trims a non-final fragment to a multiple of 8 (ip_frag_queue)")
+      "Echo Reply: Linux trims the non-final fragment to 56 bytes and the next one "
+      "fills from 56 (ip_frag_queue)")
 def _frag_odd(p: Peer) -> list[bytes]:
     whole = echo4(p.v4, HOST4, size=200, ident=0x5007)
     header, payload = whole[:20], whole[20:]
@@ -705,7 +708,7 @@ def _df_only(p: Peer) -> list[bytes]:
 
 @case("frag_timeout", "fragment 0 of one Echo and a later fragment of another, then silence",
       "after 30 s one Time Exceeded code 1 quoting fragment 0; none for the datagram "
-      "whose fragment 0 never came (RFC 792, ip_expire)", listen=32.0)
+      "whose fragment 0 never came (ip_expire)", listen=32.0)
 def _timeout(p: Peer) -> list[bytes]:
     first = three_fragments(p, 0x5012)[0]
     later = three_fragments(p, 0x5013)[2]
@@ -723,20 +726,22 @@ def frag_needed(p: Peer, mtu: int) -> bytes:
 
 
 @case("pmtu_frag_needed_1280", "Fragmentation Needed (MTU 1280) for our replies, then a "
-      "1400-byte ping in two fragments", "the Echo Reply is fragmented to 1280 bytes (RFC 1191)")
+      "1400-byte ping in two fragments",
+      "the Echo Reply in fragments of at most 1280 bytes (RFC 1191)")
 def _pmtu(p: Peer) -> Probes:
     ping = fragment4(echo4(p.v4, HOST4, size=1400, ident=0x6001), [1000])
     return [(0.0, frag_needed(p, 1280)), (0.05, ping[0]), (0.05, ping[1])]
 
 
 @case("pmtu_frag_needed_below_min", "Fragmentation Needed with MTU 300, then a 1000-byte ping",
-      "the Echo Reply is fragmented at 552: Linux never goes below min_pmtu")
+      "the Echo Reply in 548-byte fragments: MTU 300 is clamped to min_pmtu 552")
 def _pmtu_low(p: Peer) -> Probes:
     return [(0.0, frag_needed(p, 300)), (0.05, echo4(p.v4, HOST4, size=1000, ident=0x6002))]
 
 
 @case("pmtu_frag_needed_zero", "Fragmentation Needed with MTU 0 (pre-RFC 1191 router), "
-      "then a 1400-byte ping", "what Linux does without a next-hop MTU")
+      "then a 1400-byte ping",
+      "the Echo Reply in 548-byte fragments: MTU 0 is clamped to min_pmtu 552")
 def _pmtu_zero(p: Peer) -> Probes:
     return [(0.0, frag_needed(p, 0)), (0.05, echo4(p.v4, HOST4, size=1400, ident=0x6003))]
 
@@ -763,7 +768,7 @@ def _lbcast(p: Peer) -> list[bytes]:
 
 
 @case("bcast_echo_network", "Echo Request to 172.16.0.0, the subnet's network address",
-      "what Linux does with the all-zeros host number")
+      "nothing: the network address is not ours and forwarding is off")
 def _net0(p: Peer) -> list[bytes]:
     return [echo4(p.v4, "172.16.0.0")]
 
@@ -821,7 +826,8 @@ def _ts(p: Peer) -> list[bytes]:
 
 
 @case("icmp_timestamp_short", "Timestamp Request with only the originate field (12 bytes)",
-      "what Linux does: icmp_timestamp needs 4 bytes after the header")
+      "Timestamp Reply of 20 bytes: 4 bytes of originate time are enough "
+      "(icmp_timestamp)")
 def _ts_short_req(p: Peer) -> list[bytes]:
     return [timestamp_request(p, struct.pack("!I", 12345678))]
 
@@ -932,7 +938,8 @@ def _proto(p: Peer) -> list[bytes]:
 
 
 @case("proto_unknown_tos", "protocol 253 with TOS 0x28",
-      "Protocol Unreachable; shows the error's TOS (precedence 0xc0 | the request's?)")
+      "Protocol Unreachable with TOS 0xc8: precedence 0xc0 plus the request's TOS "
+      "bits (icmp_send)")
 def _proto_tos(p: Peer) -> list[bytes]:
     return [ipv4(p.v4, HOST4, 253, b"experimental payload", tos=0x28)]
 
@@ -972,7 +979,7 @@ def _udp_long(p: Peer) -> list[bytes]:
 
 
 @case("udp_length_short", "UDP whose length field is 8 bytes less than the IP payload",
-      "what Linux does: it trims the datagram to the UDP length")
+      "Port Unreachable: Linux trims the datagram to the UDP length (udp_rcv)")
 def _udp_shortlen(p: Peer) -> list[bytes]:
     return [udp4(p.v4, HOST4, 40000, 9, b"abcdefghijklmnop", udp_length=16, udp_checksum=0)]
 
@@ -1059,17 +1066,20 @@ def _synack(p: Peer) -> list[bytes]:
     return [tcp_to_host(p, SYN | ACK)]
 
 
-@case("tcp_syn_fin", "TCP SYN+FIN", "what Linux does with a SYN+FIN to a closed port")
+@case("tcp_syn_fin", "TCP SYN+FIN",
+      "RST+ACK acknowledging seq + 2 (SYN and FIN count one each)")
 def _synfin(p: Peer) -> list[bytes]:
     return [tcp_to_host(p, SYN | FIN)]
 
 
-@case("tcp_null", "TCP with no flags", "what Linux does: RST+ACK acknowledging seq + 0?")
+@case("tcp_null", "TCP with no flags",
+      "RST+ACK acknowledging seq (no SYN, FIN or data to count)")
 def _null(p: Peer) -> list[bytes]:
     return [tcp_to_host(p, 0)]
 
 
-@case("tcp_xmas", "TCP FIN+PSH+URG", "what Linux does with a Christmas-tree segment")
+@case("tcp_xmas", "TCP FIN+PSH+URG",
+      "RST+ACK acknowledging seq + 1 (the FIN)")
 def _xmas(p: Peer) -> list[bytes]:
     return [tcp_to_host(p, FIN | PSH | URG, urgent=1)]
 
@@ -1090,7 +1100,7 @@ def _tcp_short(p: Peer) -> list[bytes]:
 
 
 @case("tcp_syn_df_tos", "TCP SYN with DF and TOS 0x10",
-      "RST+ACK; shows the RST's DF, TOS and IP ID as Linux builds them")
+      "RST+ACK with DF set, IP ID 0 and the SYN's TOS 0x10")
 def _syn_tos(p: Peer) -> list[bytes]:
     return [tcp_to_host(p, SYN, ip={"df": True, "tos": 0x10})]
 
@@ -1111,13 +1121,14 @@ def _v6ll(p: Peer) -> list[bytes]:
 
 
 @case("v6_echo_traffic_class", "Echo Request with traffic class 0xb9",
-      "Echo Reply; shows how Linux copies the traffic class")
+      "Echo Reply with traffic class 0xb9, copied whole")
 def _v6tc(p: Peer) -> list[bytes]:
     return [echo6(p.v6, HOST6, traffic_class=0xB9)]
 
 
 @case("v6_echo_flow_label", "Echo Request with flow label 0x12345",
-      "Echo Reply; the reply's flow label is Linux's own (hashed) and ignored in comparison")
+      "Echo Reply; its flow label is Linux's own hash (auto_flowlabels) and ignored "
+      "in comparisons")
 def _v6fl(p: Peer) -> list[bytes]:
     return [echo6(p.v6, HOST6, flow_label=0x12345)]
 
@@ -1132,7 +1143,8 @@ def _v6empty(p: Peer) -> list[bytes]:
     return [echo6(p.v6, HOST6, size=0)]
 
 
-@case("v6_echo_code_nonzero", "Echo Request with code 3", "what Linux does with the code")
+@case("v6_echo_code_nonzero", "Echo Request with code 3",
+      "Echo Reply keeping code 3")
 def _v6code(p: Peer) -> list[bytes]:
     return [echo6(p.v6, HOST6, code=3)]
 
@@ -1179,7 +1191,8 @@ def _v6srcm(p: Peer) -> list[bytes]:
     return [echo6("ff02::1", HOST6)]
 
 
-@case("v6_src_unspecified", "Echo Request from ::", "nothing: no one to answer")
+@case("v6_src_unspecified", "Echo Request from ::",
+      "an Echo Reply to ::: Linux answers even the unspecified source")
 def _v6src0(p: Peer) -> list[bytes]:
     return [echo6("::", HOST6)]
 
@@ -1189,7 +1202,8 @@ def _v6srclo(p: Peer) -> list[bytes]:
     return [echo6("::1", HOST6)]
 
 
-@case("v6_src_ours", "Echo Request from fd00:16::2, our own address", "what Linux does")
+@case("v6_src_ours", "Echo Request from fd00:16::2, our own address",
+      "nothing: Linux drops a packet from its own address")
 def _v6srcours(p: Peer) -> list[bytes]:
     return [echo6(HOST6, HOST6)]
 
@@ -1201,7 +1215,7 @@ def _v6allnodes(p: Peer) -> list[bytes]:
 
 
 @case("v6_echo_all_nodes_global_src", "Echo Request from a global peer to ff02::1",
-      "Echo Reply from the address Linux selects for that peer")
+      "Echo Reply from fd00:16::2, the source Linux selects for a global peer")
 def _v6allnodes_g(p: Peer) -> list[bytes]:
     return [echo6(p.v6, ALL_NODES)]
 
@@ -1213,7 +1227,7 @@ def _v6allrouters(p: Peer) -> list[bytes]:
 
 
 @case("v6_echo_solicited_node", "Echo Request to our solicited-node group ff02::1:ff00:2",
-      "Echo Reply: we are a member of that group")
+      "nothing: on a TUN device (IFF_NOARP) Linux joins no solicited-node group")
 def _v6sn(p: Peer) -> list[bytes]:
     return [echo6(p.ll, SOLICITED_NODE)]
 
@@ -1237,7 +1251,8 @@ def _v6unh2(p: Peer) -> list[bytes]:
 
 
 @case("v6_unknown_next_header_multicast", "Next Header 253 to ff02::1",
-      "what Linux does: a Parameter Problem about a multicast destination")
+      "nothing: no code 1 Parameter Problem about a multicast destination (RFC 4443 "
+      "§2.4(e.3))")
 def _v6unh_m(p: Peer) -> list[bytes]:
     return [ipv6(p.ll, ALL_NODES, 253, b"unknown payload!")]
 
@@ -1346,7 +1361,7 @@ def _hbh_dst(p: Peer) -> list[bytes]:
 
 
 @case("v6_option_overruns_header", "Destination Options whose option length runs past it",
-      "Parameter Problem (or drop) as ip6_parse_tlv decides")
+      "nothing: ip6_parse_tlv discards a malformed option list silently")
 def _opt_over(p: Peer) -> list[bytes]:
     return [echo_behind(p, [(NH_DSTOPTS, lambda nh: bytes([nh, 0, 0x1E, 10, 0, 0, 0, 0]))])]
 
@@ -1379,7 +1394,7 @@ def _rh0_1(p: Peer) -> list[bytes]:
 
 
 @case("v6_rh2_segments_left_1", "Echo Request behind Routing type 2, Segments Left 1",
-      "what Linux does with a Mobile IPv6 routing header")
+      "Parameter Problem code 0 at the routing type: Mobile IPv6 is not enabled")
 def _rh2_1(p: Peer) -> list[bytes]:
     return [routed(p, 2, 1)]
 
@@ -1397,13 +1412,13 @@ def _rhu_1(p: Peer) -> list[bytes]:
 
 
 @case("v6_srh_segments_left_0", "Echo Request behind a Segment Routing Header, Segments Left 0",
-      "what Linux does by default (seg6_enabled=0)")
+      "nothing: with seg6_enabled=0 Linux discards any packet carrying an SRH")
 def _srh0(p: Peer) -> list[bytes]:
     return [routed(p, 4, 0, reserved=b"\x00\x00\x00\x00")]
 
 
 @case("v6_srh_segments_left_1", "Echo Request behind a Segment Routing Header, Segments Left 1",
-      "what Linux does by default (seg6_enabled=0)")
+      "nothing: with seg6_enabled=0 Linux discards any packet carrying an SRH")
 def _srh1(p: Peer) -> list[bytes]:
     return [routed(p, 4, 1, reserved=b"\x00\x00\x00\x00")]
 
@@ -1494,7 +1509,8 @@ def _v6fudp(p: Peer) -> list[bytes]:
 
 
 @case("v6_frag_ping_of_death", "fragments reassembling to a payload over 65535 bytes",
-      "Parameter Problem at the fragment that ends past 65535, nothing else")
+      "Parameter Problem code 0 pointing at the Fragment Offset (42) of the fragment "
+      "ending past 65535")
 def _v6pod(p: Peer) -> list[bytes]:
     message = echo6_message(p.v6, HOST6, size=65535 - 8 + 16)
     return fragment6(p.v6, HOST6, PROTO_ICMPV6, message, list(range(1448, len(message), 1448)),
@@ -1520,7 +1536,8 @@ def _v6pmtu(p: Peer) -> Probes:
 
 
 @case("v6_pmtu_ptb_below_minimum", "Packet Too Big with MTU 600, then a 1400-byte ping",
-      "fragments of at most 1280 bytes: the path MTU never goes below 1280 (RFC 8201 §4)")
+      "one unfragmented Echo Reply: Linux ignores a Packet Too Big below 1280 (RFC "
+      "8201 §4)")
 def _v6pmtu_low(p: Peer) -> Probes:
     return [(0.0, packet_too_big(p, 600)), (0.05, echo6(p.v6, HOST6, size=1400))]
 
@@ -1569,9 +1586,18 @@ def _v6udpm(p: Peer) -> list[bytes]:
 
 
 @case("v6_udp_closed_ratelimit", "ten UDP datagrams to a closed port at once, same peer",
-      "as many Port Unreachables as Linux's per-peer bucket allows")
+      "six Port Unreachables: Linux's per-peer token bucket allows a burst of 6")
 def _v6udprl(p: Peer) -> list[bytes]:
     return [udp6(p.v6, HOST6, 40000 + i, 9, b"burst") for i in range(10)]
+
+
+@case("v6_udp_closed_ratelimit_refill", "seven UDP datagrams to a closed port at once, then "
+      "one 0.2 s and one 1.1 s later",
+      "six, then one for each later datagram: the IPv6 bucket refills every "
+      "net.ipv6.icmp.ratelimit ms (100 on Linux 6.x), scaled by the route's prefix length")
+def _v6udprl2(p: Peer) -> Probes:
+    return [(0.0, udp6(p.v6, HOST6, 41000 + i, 9, b"burst")) for i in range(7)] + \
+        [(0.2, udp6(p.v6, HOST6, 41100, 9, b"after")), (1.1, udp6(p.v6, HOST6, 41101, 9, b"late"))]
 
 
 @case("v6_tcp_syn", "TCP SYN to closed port 9", "RST+ACK, ack = seq + 1")
@@ -1670,7 +1696,8 @@ def solicitation(src: str, dst: str, target: str, *, hop_limit: int = 255, code:
 
 
 @case("ns_global_multicast", "Neighbour Solicitation for fd00:16::2 to its solicited-node group",
-      "Neighbour Advertisement: Solicited set, no options on TUN, hop limit 255")
+      "nothing: on a TUN device (IFF_NOARP) Linux joins no solicited-node group "
+      "(addrconf_join_solict)")
 def _ns1(p: Peer) -> list[bytes]:
     return [solicitation(p.v6, SOLICITED_NODE, HOST6)]
 
@@ -1699,7 +1726,8 @@ def _ns5(p: Peer) -> list[bytes]:
 
 
 @case("ns_dad", "Duplicate Address Detection probe (from ::) for fd00:16::2",
-      "Neighbour Advertisement to ff02::1 with Solicited clear (RFC 4861 §7.2.4)")
+      "nothing: on a TUN device Linux joins no solicited-node group, so the probe is "
+      "not for us")
 def _ns6(p: Peer) -> list[bytes]:
     return [solicitation("::", SOLICITED_NODE, HOST6)]
 
