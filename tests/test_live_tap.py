@@ -3,6 +3,8 @@ discovery, and ping / ping -6 are answered through Ethernet frames."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from test_live_support import live_stack, needs_root, ping, wait_answering
@@ -44,3 +46,8 @@ def test_tap_mode_answers_arp_nd_ping_and_ping6(tmp_path: Path) -> None:
     assert {r.linktype for r in records} == {LINKTYPE_ETHERNET}
     assert any(r.frame[12:14] == b"\x08\x06" for r in records)
     assert records[0].metadata is not None and records[0].metadata["mode"] == "tap"
+    # The IP packets of an Ethernet recording replay against the core alone: the
+    # metadata carries our MAC, so the Neighbour Advertisements match too.
+    replay = subprocess.run([sys.executable, "-m", "replay", str(record), "--expect"],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert replay.returncode == 0, replay.stdout[-2000:] + replay.stderr[-2000:]
