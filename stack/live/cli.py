@@ -378,6 +378,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # stdout closed by a reader (stack-live | head): stop quietly, like cat does.
         return 0
+    except KeyboardInterrupt:
+        # Ctrl-C during set-up, before the loop's own handler is installed.
+        print("stack-live: interrupted during set-up", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
