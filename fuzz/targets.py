@@ -206,7 +206,11 @@ def run_capture(data: bytes) -> None:
     if not records:
         return
     linktype = records[0].linktype
-    same = [r for r in records if r.linktype == linktype]
+    # pcapng stores 64-bit timestamps: a file may claim more (a huge if_tsresol or
+    # if_tsoffset), which can be read but not written back.
+    same = [r for r in records if r.linktype == linktype and 0 <= r.timestamp_ns < 1 << 64]
+    if not same:
+        return
     buffer = io.BytesIO()
     try:
         writer = CaptureWriter(buffer, linktype=linktype, metadata=same[0].metadata)
@@ -228,6 +232,10 @@ def run_capture(data: bytes) -> None:
 
 
 _REFEREE_EXPECTED: list[bytes] = []
+# Oracle rules that inspect.validate deliberately leaves alone: it judges formats, and
+# an ICMP message of 4-7 bytes is well formed as far as RFC 4443 §2.1's general format
+# goes (the host core drops it; the oracle forbids the host from sending one).
+REFEREE_TOLERATED = frozenset({"output.short_icmp"})
 
 
 def run_referee(data: bytes) -> None:
@@ -257,6 +265,8 @@ def run_referee(data: bytes) -> None:
         found.append(Violation("referee.diff_empty", "two different packets, no difference"))
     if not problems:
         for violation in format_violations(data):
+            if violation.rule in REFEREE_TOLERATED:
+                continue
             found.append(Violation("referee.validate_accepts",
                                    f"validate() found nothing but {violation}"))
     if found:

@@ -10,6 +10,9 @@ other people). The rules, by name:
 ``output.unparseable``        not IPv4/IPv6, or shorter than its own header
 ``output.bad_length``         a length field disagrees with the bytes (IP total/payload
                               length, IHL, UDP length, TCP data offset, extension header)
+``output.short_icmp``         an ICMP/ICMPv6 message under 8 bytes: every message type has
+                              a 32-bit word after the checksum (RFC 792, RFC 4443 §2.1;
+                              Linux's icmp_rcv/icmpv6_rcv drop shorter ones)
 ``output.bad_ip_checksum``    IPv4 header checksum (RFC 791 §3.1)
 ``output.bad_l4_checksum``    ICMP, ICMPv6, UDP or TCP checksum (RFC 792, 4443 §2.3, 768, 9293)
 ``output.invalid``            ``inspect.validate`` reported a problem
@@ -38,6 +41,7 @@ other people). The rules, by name:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import struct
 from collections.abc import Callable, Iterable, Sequence
@@ -49,6 +53,7 @@ import dpkt
 from stack.wire.checksum import is_valid, pseudo_header_sum_v4, pseudo_header_sum_v6
 
 if TYPE_CHECKING:
+    from stack.host.config import HostConfig
     from stack.host.host import Host
 
 __all__ = [
@@ -69,6 +74,7 @@ RULES: dict[str, str] = {
     "output.not_bytes": "an output is not bytes",
     "output.unparseable": "an output is not a whole IPv4/IPv6 packet",
     "output.bad_length": "a length field disagrees with the bytes",
+    "output.short_icmp": "an ICMP/ICMPv6 message shorter than its 8-byte header",
     "output.bad_ip_checksum": "IPv4 header checksum is wrong",
     "output.bad_l4_checksum": "ICMP/ICMPv6/UDP/TCP checksum is wrong",
     "output.invalid": "inspect.validate reported a problem",
@@ -91,6 +97,9 @@ ICMP6_ERRORS = frozenset(range(0, 128))  # RFC 4443 §2.1: types 0-127 are error
 ICMP6_LINK_MULTICAST_TYPES = frozenset({130, 131, 132, 133, 134, 135, 136, 137, 143})
 IPV6_EXTENSION_HEADERS = frozenset({0, 43, 60, 51})  # hop-by-hop, routing, dest opts, AH
 IPV6_FRAGMENT = 44
+# Exceptions dpkt raises from its own bugs rather than from malformed bytes (e.g. an
+# AttributeError on a fragment header after destination options): not a disagreement.
+DPKT_OWN_BUGS = (AttributeError, KeyError, TypeError)
 IPV4_ERROR_LIMIT = 576  # RFC 1812 §4.3.2.3
 IPV6_ERROR_LIMIT = 1280  # RFC 4443 §2.4 (c)
 
@@ -231,12 +240,12 @@ def _check_upper(parsed: ParsedPacket) -> None:
                                       len(data))
     if protocol == 1 and parsed.version == 4:
         if len(data) < 8:
-            raise _Bad("output.bad_length", f"ICMP message of {len(data)} bytes")
+            raise _Bad("output.short_icmp", f"ICMP message of {len(data)} bytes")
         if not is_valid(data):
             raise _Bad("output.bad_l4_checksum", "ICMP checksum")
     elif protocol == 58 and parsed.version == 6:
         if len(data) < 8:
-            raise _Bad("output.bad_length", f"ICMPv6 message of {len(data)} bytes")
+            raise _Bad("output.short_icmp", f"ICMPv6 message of {len(data)} bytes")
         if not is_valid(data, pseudo):
             raise _Bad("output.bad_l4_checksum", "ICMPv6 checksum")
     elif protocol == 17:
@@ -261,25 +270,32 @@ def _check_upper(parsed: ParsedPacket) -> None:
 
 # -- addresses ----------------------------------------------------------------------
 
-def _host_addresses(host: Host | None) -> set[bytes] | None:
-    if host is None:
-        return None
-    config = host.config
+def _host_addresses(host: Host | None) -> frozenset[bytes] | None:
+    return None if host is None else _addresses_of(host.config)
+
+
+def _v4_broadcasts(host: Host | None) -> frozenset[bytes]:
+    return _broadcasts_of(host.config if host is not None else None)
+
+
+@functools.lru_cache(maxsize=64)
+def _addresses_of(config: HostConfig) -> frozenset[bytes]:
     found: set[bytes] = set()
     if config.ipv4_interface is not None:
         found.add(config.ipv4_interface.ip.packed)
     for iface in config.ipv6_interfaces:
         found.add(iface.ip.packed)
-    return found
+    return frozenset(found)
 
 
-def _v4_broadcasts(host: Host | None) -> set[bytes]:
+@functools.lru_cache(maxsize=64)
+def _broadcasts_of(config: HostConfig | None) -> frozenset[bytes]:
     found = {b"\xff\xff\xff\xff", b"\x00\x00\x00\x00"}
-    if host is not None and host.config.ipv4_interface is not None:
-        network = host.config.ipv4_interface.network
+    if config is not None and config.ipv4_interface is not None:
+        network = config.ipv4_interface.network
         if network.prefixlen < 31:  # RFC 3021: a /31 has no broadcast address
             found.add(network.broadcast_address.packed)
-    return found
+    return frozenset(found)
 
 
 def _is_v4_multicast(address: bytes) -> bool:
@@ -322,6 +338,8 @@ def _quoted_header(message: bytes, version: int) -> ParsedPacket | None:
             position += size
         elif next_header == IPV6_FRAGMENT and position + 4 <= len(quoted):
             offset = struct.unpack_from("!H", quoted, position + 2)[0] & 0xFFF8
+            if offset:
+                break  # a non-first fragment: what follows is data (ipv6_skip_exthdr)
             next_header = quoted[position]
             position += 8
         else:
@@ -334,7 +352,7 @@ def _quoted_header(message: bytes, version: int) -> ParsedPacket | None:
 # -- the rules ----------------------------------------------------------------------
 
 def _rules_for_packet(parsed: ParsedPacket, size: int, host: Host | None,
-                      ours: set[bytes] | None, add: Callable[[str, str], None]) -> None:
+                      ours: frozenset[bytes] | None, add: Callable[[str, str], None]) -> None:
     mtu = host.config.mtu if host is not None else 65535
     if size > mtu:
         add("output.exceeds_mtu", f"{size} bytes over MTU {mtu}")
@@ -436,9 +454,14 @@ def _cross_check_dpkt(packet: bytes, parsed: ParsedPacket,
                       add: Callable[[str, str], None]) -> None:
     try:
         fields = _dpkt_fields(packet)
-    except (dpkt.UnpackError, struct.error, ValueError, IndexError) as exc:
-        add("output.dpkt_disagrees", f"dpkt cannot read it: {type(exc).__name__}: {exc}")
-        return
+    except Exception as exc:  # noqa: BLE001 - dpkt raises many types on bytes it dislikes
+        cut_fields = _dpkt_without_quote(packet, parsed)
+        if cut_fields is None:
+            if isinstance(exc, DPKT_OWN_BUGS):
+                return  # dpkt tripped over itself, not over the packet: no verdict
+            add("output.dpkt_disagrees", f"dpkt cannot read it: {type(exc).__name__}: {exc}")
+            return
+        fields = cut_fields
     prefix = "ipv4" if parsed.version == 4 else "ipv6"
     ours: dict[str, object] = {f"{prefix}.src": _ntop(parsed.src),
                                f"{prefix}.dst": _ntop(parsed.dst)}
@@ -446,7 +469,7 @@ def _cross_check_dpkt(packet: bytes, parsed: ParsedPacket,
     if parsed.version == 4:
         ours["ipv4.protocol"] = parsed.protocol
     for name, value in ours.items():
-        if fields.get(name) != value:
+        if _normalise(fields.get(name)) != _normalise(value):
             add("output.dpkt_disagrees", f"{name}: dpkt {fields.get(name)!r}, ours {value!r}")
     icmp_type = _icmp_type(parsed)
     icmp_field = "icmp.type" if parsed.version == 4 else "icmpv6.type"
@@ -460,13 +483,42 @@ def _cross_check_dpkt(packet: bytes, parsed: ParsedPacket,
                 f"{name}: dpkt {fields[name]!r}, inspect.dissect {value!r}")
 
 
+def _dpkt_without_quote(packet: bytes, parsed: ParsedPacket) -> dict[str, object] | None:
+    """dpkt parses the datagram an ICMP error quotes, and has bugs of its own there
+    (e.g. an AttributeError on a quoted hop-by-hop header). When the message is an ICMP
+    error, read the packet cut after the ICMP header instead and compare the fields that
+    the cut does not change; None when that fails too (a real disagreement)."""
+    icmp_type = _icmp_type(parsed)
+    errors = ICMP4_ERRORS if parsed.version == 4 else ICMP6_ERRORS
+    if icmp_type is None or icmp_type not in errors or parsed.fragment is not None:
+        return None
+    cut = bytearray(packet[:parsed.header_len + 8])
+    if parsed.version == 4:
+        struct.pack_into("!H", cut, 2, len(cut))
+    else:
+        struct.pack_into("!H", cut, 4, len(cut) - 40)
+    try:
+        fields = _dpkt_fields(bytes(cut))
+    except Exception:  # noqa: BLE001 - see above
+        return None
+    for changed in ("ipv4.total_length", "ipv4.checksum", "ipv6.payload_length",
+                    "icmp.checksum", "icmpv6.checksum"):
+        fields.pop(changed, None)
+    return fields
+
+
 def _normalise(value: object) -> object:
+    """One form for values both parsers may spell differently: booleans as ints and
+    addresses as their bytes (``::ffff:172.16.0.2`` and ``::ffff:ac10:2`` are one)."""
     if isinstance(value, bool):
         return int(value)
-    if isinstance(value, bytes) and len(value) in (4, 16):
-        return _ntop(value)
     if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
-        return str(value)
+        return value.packed
+    if isinstance(value, str) and (":" in value or value.count(".") == 3):
+        try:
+            return ipaddress.ip_address(value).packed
+        except ValueError:
+            return value
     return value
 
 
@@ -575,8 +627,7 @@ def check_host(host: Any) -> list[Violation]:
     from stack.host.reassembly import Reassembler
 
     found: list[Violation] = []
-    seen: set[int] = set()
-    for name, table in _tables(host, "host", seen, depth=0):
+    for name, table in _tables_of(host):
         if isinstance(table, Reassembler):
             if len(table) > table._max_datagrams:
                 found.append(Violation("state.over_cap", f"{name}: {len(table)} datagrams"))
@@ -606,9 +657,33 @@ def _declared_cap(table: object) -> int | None:
     return None
 
 
-def _tables(owner: object, name: str, seen: set[int], depth: int) -> Iterable[tuple[str, object]]:
+_TABLE_PATHS: dict[type, list[tuple[str, ...]]] = {}
+
+
+def _tables_of(host: object) -> list[tuple[str, object]]:
+    """The host's tables. Where they live is learnt once per host class (a walk over
+    the attributes is slow) and learnt again when a remembered path has gone."""
+    paths = _TABLE_PATHS.get(type(host))
+    if paths is not None:
+        found: list[tuple[str, object]] = []
+        for path in paths:
+            value: object = host
+            for attribute in path:
+                value = getattr(value, attribute, None)
+            if value is None:
+                break
+            found.append((".".join(("host", *path)), value))
+        else:
+            return found
+    walked = list(_tables(host, (), set(), depth=0))
+    _TABLE_PATHS[type(host)] = [path for path, _ in walked]
+    return [(".".join(("host", *path)), value) for path, value in walked]
+
+
+def _tables(owner: object, path: tuple[str, ...], seen: set[int], depth: int
+            ) -> Iterable[tuple[tuple[str, ...], object]]:
     """Walk the attributes of the host and its layers (a few levels deep) and yield
-    every object that might be a bounded table."""
+    every object of the stack's own classes: the candidates for bounded tables."""
     if id(owner) in seen or depth > 3:
         return
     seen.add(id(owner))
@@ -621,11 +696,9 @@ def _tables(owner: object, name: str, seen: set[int], depth: int) -> Iterable[tu
         if value is None or isinstance(value, int | float | str | bytes | bool | dict | list
                                        | tuple | set | frozenset):
             continue
-        qualified = f"{name}.{attribute}"
-        module = type(value).__module__
-        if module.startswith("stack."):
-            yield qualified, value
-            yield from _tables(value, qualified, seen, depth + 1)
+        if type(value).__module__.startswith("stack."):
+            yield (*path, attribute), value
+            yield from _tables(value, (*path, attribute), seen, depth + 1)
 
 
 def assert_clean(inbound: bytes | None, outputs: Sequence[object],

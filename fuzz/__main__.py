@@ -1,0 +1,7 @@
+"""``python -m fuzz`` is ``stack-fuzz``."""
+
+import sys
+
+from fuzz.cli import main
+
+sys.exit(main())

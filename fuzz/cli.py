@@ -1,0 +1,359 @@
+"""``stack-fuzz``: run the fuzz targets, measure them, and turn findings into regressions.
+
+    stack-fuzz list
+    stack-fuzz run TARGET [--time S] [--runs N] [--jobs N] [--plain] [--seed N]
+    stack-fuzz ci [--time-per-target S] [--targets T ...]
+    stack-fuzz coverage [TARGET ...] [--runs N]
+    stack-fuzz compare TARGET [--time S] [--seed N]
+    stack-fuzz seeds TARGET (--out DIR | --zip FILE)
+    stack-fuzz reproduce CRASH ... [--target T]
+    stack-fuzz minimize CRASH [--target T] [-o OUT]
+    stack-fuzz export CRASH [--target T] [--name NAME] [--force]
+
+Exit status: 0 nothing found, 1 a finding (or a failed export), 2 bad usage or files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from tabulate import tabulate
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """Bad input from the user: one line on stderr, exit status 2."""
+
+
+def _targets() -> dict[str, object]:
+    from fuzz.targets import TARGETS
+
+    return dict(TARGETS)
+
+
+def _target(name: str):  # type: ignore[no-untyped-def]
+    from fuzz.targets import TARGETS
+
+    if name not in TARGETS:
+        raise UsageError(f"unknown target {name!r}; choose from {', '.join(TARGETS)}")
+    return TARGETS[name]
+
+
+def _target_of(path: Path, given: str | None):  # type: ignore[no-untyped-def]
+    """The target named, or the one whose work directory holds ``path``."""
+    from fuzz.targets import TARGETS
+
+    if given:
+        return _target(given)
+    for part in reversed(path.resolve().parts):
+        if part in TARGETS:
+            return TARGETS[part]
+    raise UsageError(f"{path}: cannot tell its target from the path; pass --target")
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _hex_block(data: bytes, width: int = 64) -> str:
+    text = data.hex()
+    return "\n".join(text[i:i + width] for i in range(0, len(text), width)) or "(empty)"
+
+
+def _report_finding(target_name: str, artifact: Path) -> None:
+    from fuzz.regress import reproduce
+
+    data = artifact.read_bytes()
+    kind = artifact.name.split("-", 1)[0]
+    print(f"FINDING in {target_name}: {kind} {artifact}")
+    if kind == "crash":
+        try:
+            violation = reproduce(_target(target_name), data)
+        except Exception as exc:  # noqa: BLE001 - a bug in the harness itself: say which
+            print(f"the harness itself raised {type(exc).__name__}: {exc}")
+        else:
+            print(str(violation) if violation is not None else
+                  "(does not reproduce in-process: an error outside the oracle)")
+    print(f"reproducer ({len(data)} bytes, hex):")
+    print(_hex_block(data))
+    print(f"replay it: stack-fuzz reproduce {artifact} --target {target_name}")
+
+
+# -- commands ---------------------------------------------------------------------------
+
+def cmd_list(_: argparse.Namespace) -> int:
+    from fuzz.targets import TARGETS
+
+    rows = [(t.name, t.summary, "structured" if t.mutate else "libFuzzer",
+             len(t.seeds()), t.max_len) for t in TARGETS.values()]
+    print(tabulate(rows, headers=["target", "what", "mutator", "seeds", "max_len"]))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from fuzz.workspace import run_libfuzzer
+
+    target = _target(args.target)
+    if args.time is None and args.runs is None:
+        raise UsageError("give a bound: --time SECONDS and/or --runs N")
+    result = run_libfuzzer(target, workdir=args.workdir, seconds=args.time, runs=args.runs,
+                           jobs=args.jobs, plain=args.plain, corpus=args.corpus,
+                           seed=args.seed, echo=args.verbose)
+    print(f"{target.name}: {result.executions} runs in {result.seconds:.1f} s, "
+          f"{result.exec_per_sec:.0f} exec/s, cov {result.coverage}, ft {result.features}, "
+          f"corpus {result.corpus_size}")
+    for artifact in result.artifacts:
+        _report_finding(target.name, artifact)
+    if result.found and not result.artifacts:
+        print(result.log[-3000:])
+        print(f"{target.name}: libFuzzer exited with status {result.returncode}")
+    return 1 if result.found else 0
+
+
+def cmd_ci(args: argparse.Namespace) -> int:
+    from fuzz.workspace import run_libfuzzer
+
+    names = args.targets or list(_targets())
+    rows = []
+    failed = False
+    for name in names:
+        target = _target(name)
+        result = run_libfuzzer(target, workdir=args.workdir, seconds=args.time_per_target,
+                               jobs=args.jobs, corpus=args.corpus, seed=args.seed)
+        rows.append((name, f"{result.seconds:.0f}", result.executions,
+                     f"{result.exec_per_sec:.0f}", result.coverage, result.corpus_size,
+                     "FOUND" if result.found else "none"))
+        print(f"{name}: {result.exec_per_sec:.0f} exec/s over {result.seconds:.0f} s, "
+              f"{'FINDING' if result.found else 'no finding'}", flush=True)
+        for artifact in result.artifacts:
+            _report_finding(name, artifact)
+        if result.found and not result.artifacts:
+            print(result.log[-3000:])
+        failed |= result.found
+    print(tabulate(rows, headers=["target", "seconds", "runs", "exec/s", "cov", "corpus",
+                                  "finding"]))
+    return 1 if failed else 0
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from fuzz.measure import measure
+    from fuzz.workspace import run_libfuzzer
+
+    names = args.targets or list(_targets())
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="stack-fuzz-cov-") as work:
+        for name in names:
+            target = _target(name)
+            result = run_libfuzzer(target, workdir=Path(work), runs=args.runs,
+                                   corpus=args.corpus, seed=args.seed, fresh=True)
+            base = Path(work) / name
+            seeds_only = measure(name, [base / "seeds"])
+            fuzzed = measure(name, [base / "seeds", base / "corpus"])
+            rows.append((name, args.runs, f"{seeds_only.percent:.1f}%",
+                         f"{fuzzed.percent:.1f}%", f"{fuzzed.covered}/{fuzzed.statements}",
+                         result.coverage, "FOUND" if result.found else "none"))
+    print(f"line coverage of each target's part of stack/ (coverage.py), seeds alone and "
+          f"after {args.runs} libFuzzer runs")
+    print(tabulate(rows, headers=["target", "runs", "seeds", "fuzzed", "lines", "lf cov",
+                                  "finding"]))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from fuzz.measure import measure
+    from fuzz.workspace import run_libfuzzer
+
+    target = _target(args.target)
+    if target.mutate is None:
+        raise UsageError(f"{target.name} has no custom mutator to compare")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="stack-fuzz-cmp-") as work:
+        for label, plain in (("structured", False), ("plain libFuzzer", True)):
+            workdir = Path(work) / label.split()[0]
+            result = run_libfuzzer(target, workdir=workdir, seconds=args.time, plain=plain,
+                                   corpus=args.corpus, seed=args.seed, fresh=True)
+            lines = measure(target.name, [workdir / target.name / "corpus",
+                                          workdir / target.name / "seeds"])
+            rows.append((label, f"{result.seconds:.0f}", result.executions,
+                         f"{result.exec_per_sec:.0f}", result.coverage, result.features,
+                         result.corpus_size, f"{lines.covered}/{lines.statements}",
+                         f"{lines.percent:.1f}%", "FOUND" if result.found else "none"))
+    print(f"{target.name}: the same seeds, {args.time} s each, seed {args.seed}")
+    print(tabulate(rows, headers=["mutator", "s", "runs", "exec/s", "cov", "ft", "corpus",
+                                  "lines", "line %", "finding"]))
+    return 0
+
+
+def cmd_seeds(args: argparse.Namespace) -> int:
+    from fuzz.workspace import prepare_seeds
+
+    target = _target(args.target)
+    if args.out is None and args.zip is None:
+        raise UsageError("give --out DIR or --zip FILE")
+    with tempfile.TemporaryDirectory(prefix="stack-fuzz-seeds-") as work:
+        directory = Path(args.out) if args.out else Path(work)
+        count = prepare_seeds(target, directory, args.corpus)
+        if args.zip:
+            with zipfile.ZipFile(args.zip, "w", zipfile.ZIP_DEFLATED) as archive:
+                for path in sorted(directory.iterdir()):
+                    archive.write(path, path.name)
+    print(f"{target.name}: {count} seeds written to {args.zip or args.out}")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from fuzz.regress import reproduce
+
+    failed = 0
+    for name in args.inputs:
+        path = Path(name)
+        target = _target_of(path, args.target)
+        violation = reproduce(target, _read(path))
+        if violation is None:
+            print(f"{path}: {target.name}: no violation")
+        else:
+            failed += 1
+            print(f"{path}: {target.name}: {violation}")
+    return 1 if failed else 0
+
+
+def cmd_minimize(args: argparse.Namespace) -> int:
+    from fuzz.regress import ExportError, minimize
+
+    path = Path(args.input)
+    target = _target_of(path, args.target)
+    data = _read(path)
+    try:
+        small, rule = minimize(target, data, max_attempts=args.attempts)
+    except ExportError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    out = Path(args.output) if args.output else path.with_name(path.name + ".min")
+    out.write_bytes(small)
+    print(f"{path}: {len(data)} -> {len(small)} bytes, still breaks {rule}; written to {out}")
+    print(_hex_block(small))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from fuzz.regress import ExportError, export, reproduce
+
+    path = Path(args.input)
+    target = _target_of(path, args.target)
+    if not target.exportable:
+        raise UsageError(f"{target.name} inputs are not packet timelines; keep the file as a "
+                         f"test input instead")
+    data = _read(path)
+    before = reproduce(target, data)
+    name = args.name or f"fuzz-{target.name}-{path.name.split('-')[-1][:12]}"
+    try:
+        written = export(target, data, Path(args.directory), name,
+                         rule=before.rules[0] if before else None, force=args.force)
+    except ExportError as exc:
+        print(f"stack-fuzz: {path}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{path}: written {written}; check it with: replay {written} --expect")
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    from fuzz.workspace import DEFAULT_CORPUS, DEFAULT_WORKDIR
+
+    parser = argparse.ArgumentParser(prog="stack-fuzz", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
+                         help="where corpora and artifacts go (default fuzz/work)")
+        sub.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS,
+                         help="captures whose packets become seeds (default corpus/)")
+        sub.add_argument("--seed", type=int, default=None, help="libFuzzer -seed")
+
+    sub = commands.add_parser("list", help="the targets")
+    sub.set_defaults(func=cmd_list)
+
+    sub = commands.add_parser("run", help="fuzz one target")
+    sub.add_argument("target")
+    sub.add_argument("--time", type=float, help="seconds (libFuzzer -max_total_time)")
+    sub.add_argument("--runs", type=int, help="executions (libFuzzer -runs)")
+    sub.add_argument("--jobs", type=int, default=1, help="processes (libFuzzer -fork=N)")
+    sub.add_argument("--plain", action="store_true", help="libFuzzer's mutations only")
+    sub.add_argument("-v", "--verbose", action="store_true", help="show libFuzzer's output")
+    common(sub)
+    sub.set_defaults(func=cmd_run)
+
+    sub = commands.add_parser("ci", help="every target for a bounded time; fail on a finding")
+    sub.add_argument("--time-per-target", type=float, default=60.0)
+    sub.add_argument("--targets", nargs="*")
+    sub.add_argument("--jobs", type=int, default=1)
+    common(sub)
+    sub.set_defaults(func=cmd_ci)
+
+    sub = commands.add_parser("coverage", help="coverage.py line coverage per target")
+    sub.add_argument("targets", nargs="*")
+    sub.add_argument("--runs", type=int, default=2000)
+    common(sub)
+    sub.set_defaults(func=cmd_coverage)
+
+    sub = commands.add_parser("compare", help="custom mutator against plain libFuzzer")
+    sub.add_argument("target")
+    sub.add_argument("--time", type=float, default=30.0)
+    common(sub)
+    sub.set_defaults(func=cmd_compare, seed=1)
+
+    sub = commands.add_parser("seeds", help="write a target's seed inputs")
+    sub.add_argument("target")
+    sub.add_argument("--out", help="directory")
+    sub.add_argument("--zip", help="zip file (ClusterFuzzLite's <target>_seed_corpus.zip)")
+    sub.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    sub.set_defaults(func=cmd_seeds)
+
+    sub = commands.add_parser("reproduce", help="run inputs through the oracle")
+    sub.add_argument("inputs", nargs="+")
+    sub.add_argument("--target", "-t")
+    sub.set_defaults(func=cmd_reproduce)
+
+    sub = commands.add_parser("minimize", help="shrink an input that breaks a rule")
+    sub.add_argument("input")
+    sub.add_argument("--target", "-t")
+    sub.add_argument("--output", "-o")
+    sub.add_argument("--attempts", type=int, default=4000)
+    sub.set_defaults(func=cmd_minimize)
+
+    sub = commands.add_parser("export", help="write an input as a replay case")
+    sub.add_argument("input")
+    sub.add_argument("--target", "-t")
+    sub.add_argument("--name")
+    sub.add_argument("--directory", default=str(DEFAULT_CORPUS / "regress"))
+    sub.add_argument("--force", action="store_true",
+                     help="record the current answer even though it breaks a rule")
+    sub.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"stack-fuzz: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stack-fuzz: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

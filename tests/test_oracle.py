@@ -1,0 +1,159 @@
+"""The output oracle: each rule fires on a packet that breaks it and stays quiet on
+correct answers of the real host."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from fuzz import packets as p
+from fuzz import seeds
+from stack import Host, HostConfig
+from stack.oracle import (
+    RULES,
+    OracleViolation,
+    assert_clean,
+    check_host,
+    check_outputs,
+    find_violations,
+    format_violations,
+)
+
+HOST4, PEER4, HOST6, PEER6 = seeds.HOST4, seeds.PEER4, seeds.HOST6, seeds.PEER6
+
+
+def echo_reply4(**ip: object) -> bytes:
+    return p.ipv4(HOST4, PEER4, 1, p.icmp4(0, 0, b"\x00\x01\x00\x01", b"payload!"), **ip)  # type: ignore[arg-type]
+
+
+def echo_reply6(dst: str = PEER6) -> bytes:
+    return p.ipv6(HOST6, dst, 58, p.icmp6(HOST6, dst, 129, 0, b"\x00\x01\x00\x01", b"x" * 8))
+
+
+def flip(packet: bytes, at: int) -> bytes:
+    mutable = bytearray(packet)
+    mutable[at] ^= 0x01
+    return bytes(mutable)
+
+
+@pytest.fixture
+def host() -> Host:
+    return Host(HostConfig())
+
+
+def test_correct_answers_break_no_rule(host: Host) -> None:
+    for packet in list(seeds.ipv4_seeds().values()) + list(seeds.ipv6_seeds().values()):
+        outputs = host.handle(packet, 1000.0)
+        assert check_outputs(packet, outputs, host) == [], packet.hex()
+    assert check_outputs(None, [echo_reply4(), echo_reply6()], host) == []
+
+
+@pytest.mark.parametrize(("output", "rule"), [
+    (flip(echo_reply4(), 10), "output.bad_ip_checksum"),
+    (flip(echo_reply4(), 22), "output.bad_l4_checksum"),
+    (flip(echo_reply6(), 42), "output.bad_l4_checksum"),
+    (echo_reply4() + b"\x00", "output.bad_length"),
+    (echo_reply6()[:-1], "output.bad_length"),
+    (p.ipv4(HOST4, PEER4, 1, p.icmp4(0, 0, b"")[:6]), "output.short_icmp"),
+    (p.ipv4(HOST4, PEER4, 17, struct.pack("!HHHH", 7, 9, 99, 0)), "output.bad_length"),
+    (p.ipv6(HOST6, PEER6, 17, struct.pack("!HHHH", 7, 9, 8, 0)), "output.bad_l4_checksum"),
+    (b"\x50" + bytes(30), "output.unparseable"),
+    (echo_reply4(ttl=0), "output.zero_ttl"),
+    (p.ipv4("172.16.0.9", PEER4, 1, p.icmp4(0, 0)), "output.foreign_source"),
+    (p.ipv4(HOST4, "172.16.0.255", 1, p.icmp4(0, 0)), "output.broadcast_destination"),
+    (p.ipv4(HOST4, "255.255.255.255", 1, p.icmp4(0, 0)), "output.broadcast_destination"),
+    (p.ipv4(HOST4, "224.0.0.1", 1, p.icmp4(0, 0)), "output.multicast_destination"),
+    (echo_reply6("ff02::1"), "output.multicast_destination"),
+], ids=lambda value: value if isinstance(value, str) else "")
+def test_each_rule_fires(host: Host, output: bytes, rule: str) -> None:
+    assert rule in RULES
+    assert rule in check_outputs(None, [output], host)
+
+
+def _error4(quoted: bytes, icmp_type: int = 3, code: int = 3) -> bytes:
+    return p.ipv4(HOST4, PEER4, 1, p.icmp4(icmp_type, code, bytes(4), quoted))
+
+
+def test_icmp_error_rules(host: Host) -> None:
+    inbound_error = p.ipv4(PEER4, HOST4, 1, p.icmp4(3, 1, bytes(4), bytes(28)))
+    assert check_outputs(None, [_error4(inbound_error[:28])], host) == \
+        ["icmp.error_about_error"]
+    fragment = p.ipv4(PEER4, HOST4, 17, bytes(16), flags_offset=0x2000 | 3)
+    assert check_outputs(None, [_error4(fragment)], host) == ["icmp.error_about_fragment"]
+    to_broadcast = p.ipv4(PEER4, "172.16.0.255", 17, p.udp(PEER4, "172.16.0.255", 1, 2, b""))
+    assert check_outputs(None, [_error4(to_broadcast)], host) == ["icmp.error_about_multicast"]
+    big = _error4(p.ipv4(PEER4, HOST4, 17, bytes(600)))
+    assert len(big) > 576
+    assert check_outputs(None, [big], host) == ["icmp.error_too_big"]
+    # An echo request quoted is no error about an error: the rule is quiet.
+    assert check_outputs(None, [_error4(seeds.ipv4_seeds()["echo"][:28])], host) == []
+
+
+def test_icmpv6_error_rules(host: Host) -> None:
+    def error6(quoted: bytes, icmp_type: int = 1, code: int = 4) -> bytes:
+        return p.ipv6(HOST6, PEER6, 58, p.icmp6(HOST6, PEER6, icmp_type, code, bytes(4), quoted))
+
+    inbound_error = p.ipv6(PEER6, HOST6, 58, p.icmp6(PEER6, HOST6, 3, 0, bytes(4), bytes(40)))
+    assert check_outputs(None, [error6(inbound_error)], host) == ["icmp.error_about_error"]
+    multicast = p.ipv6(PEER6, "ff02::1", 17, p.udp(PEER6, "ff02::1", 1, 2, b""))
+    assert check_outputs(None, [error6(multicast)], host) == ["icmp.error_about_multicast"]
+    # RFC 4443 §2.4 (e.3): Packet Too Big may answer a multicast packet.
+    assert check_outputs(None, [error6(multicast, 2, 0)], host) == []
+    assert check_outputs(None, [error6(bytes(1300))], host) == ["icmp.error_too_big"]
+
+
+def test_neighbour_discovery_may_go_to_link_multicast(host: Host) -> None:
+    advert = p.ipv6(seeds.HOST6_LL, "ff02::1", 58, p.icmp6(
+        seeds.HOST6_LL, "ff02::1", 136, 0, bytes(4), p.address(HOST6)), hop_limit=255)
+    assert check_outputs(None, [advert], host) == []
+
+
+def test_fragmented_reply_is_reassembled_and_checked(host: Host) -> None:
+    whole = p.ipv4(HOST4, PEER4, 1, p.icmp4(0, 0, b"\x00\x01\x00\x01", bytes(range(200))))
+    pieces = p.fragment_v4(whole, [96])
+    assert check_outputs(None, pieces, host) == []
+    broken = [pieces[0], p.repair(flip(pieces[1], 40))]
+    assert check_outputs(None, broken, host) == ["output.bad_l4_checksum"]
+    assert check_outputs(None, [pieces[0]], host) == ["output.bad_fragments"]
+    small = Host(HostConfig(mtu=100, ipv6=()))
+    assert "output.exceeds_mtu" in check_outputs(None, [whole], small)
+
+
+def test_violation_message_names_the_rule_first(host: Host) -> None:
+    with pytest.raises(OracleViolation) as caught:
+        assert_clean(None, [flip(echo_reply4(), 10), echo_reply4(ttl=0)], host)
+    assert str(caught.value).splitlines()[0] == \
+        "oracle: output.bad_ip_checksum, output.zero_ttl"
+    assert caught.value.rules == ["output.bad_ip_checksum", "output.zero_ttl"]
+    assert [v.output_index for v in caught.value.violations] == [0, 1]
+
+
+def test_non_bytes_output_is_a_violation(host: Host) -> None:
+    assert check_outputs(None, ["not bytes"], host) == ["output.not_bytes"]
+
+
+def test_dpkt_and_dissect_disagreement_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    import stack.oracle as oracle
+
+    monkeypatch.setattr(oracle, "_dissect", lambda packet: {"ipv4.ttl": 1})
+    found = format_violations(echo_reply4())
+    assert [v.rule for v in found] == ["output.dpkt_disagrees"]
+    assert "ipv4.ttl: dpkt 64, inspect.dissect 1" in found[0].detail
+
+
+def test_host_over_its_caps_is_reported() -> None:
+    host = Host(HostConfig(frag_max_datagrams=2))
+    first = p.fragment_v4(seeds.ipv4_seeds()["echo_large"], [512])[0]
+    host.handle(first, 1000.0)
+    assert check_host(host) == []
+    reassembler = host.ipv4.reassembler
+    reassembler._max_datagrams = 0  # as if the table had outgrown its cap
+    found = check_host(host)
+    assert [v.rule for v in found] == ["state.over_cap"]
+    assert "reassembler" in found[0].detail
+
+
+def test_without_a_host_the_host_rules_are_skipped() -> None:
+    foreign = p.ipv4("10.9.9.9", PEER4, 1, p.icmp4(0, 0))
+    assert find_violations(None, [foreign]) == []
