@@ -222,23 +222,26 @@ def strip_link_header(frame: bytes, linktype: int) -> tuple[bytes | None, int]:
 
 
 # -- reading ---------------------------------------------------------------------------
+def _open(target: str | os.PathLike[str] | IO[bytes], mode: str) -> tuple[str, IO[bytes], bool]:
+    """(name for messages, binary stream, whether we opened it and must close it)."""
+    if not isinstance(target, (str, os.PathLike)):
+        return str(getattr(target, "name", "<stream>")), target, False
+    name = os.fspath(target)
+    try:
+        stream: IO[bytes] = open(name, mode, buffering=1 << 20)  # noqa: SIM115
+    except OSError as exc:
+        verb = "open" if mode == "rb" else "create"
+        raise CaptureError(f"{name}: cannot {verb}: {exc.strerror}") from None
+    return name, stream, True
+
+
 class _Source:
     """A binary stream that knows its byte offset and its name for error messages."""
 
     __slots__ = ("stream", "name", "offset", "_owned")
 
     def __init__(self, source: str | os.PathLike[str] | IO[bytes]) -> None:
-        if isinstance(source, (str, os.PathLike)):
-            self.name = os.fspath(source)
-            try:
-                self.stream: IO[bytes] = open(self.name, "rb", buffering=1 << 20)  # noqa: SIM115
-            except OSError as exc:
-                raise CaptureError(f"{self.name}: cannot open: {exc.strerror}") from None
-            self._owned = True
-        else:
-            self.name = str(getattr(source, "name", "<stream>"))
-            self.stream = source
-            self._owned = False
+        self.name, self.stream, self._owned = _open(source, "rb")
         self.offset = 0
 
     def error(self, message: str, offset: int | None = None) -> CaptureError:
@@ -568,17 +571,7 @@ class CaptureWriter:
 
     def __init__(self, target: str | os.PathLike[str] | IO[bytes], linktype: int = LINKTYPE_RAW,
                  metadata: dict[str, Any] | None = None, application: str = "tunstack") -> None:
-        if isinstance(target, (str, os.PathLike)):
-            self.name = os.fspath(target)
-            try:
-                self._stream: IO[bytes] = open(self.name, "wb")  # noqa: SIM115
-            except OSError as exc:
-                raise CaptureError(f"{self.name}: cannot create: {exc.strerror}") from None
-            self._owned = True
-        else:
-            self.name = str(getattr(target, "name", "<stream>"))
-            self._stream = target
-            self._owned = False
+        self.name, self._stream, self._owned = _open(target, "wb")
         self.linktype = linktype
         self.application = application
         self.packets = 0
