@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
                              f"{', '.join(BENCHMARKS)}")
     parser.add_argument("--repetitions", type=int, default=5, metavar="N",
                         help="repetitions of each timed loop in a full run (default 5)")
+    parser.add_argument("--fuzz-seconds", type=int, default=0, metavar="S",
+                        help="seconds per fuzz target (default 30, 3 with --quick)")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     parser.add_argument("--markdown", action="store_true",
                         help="print the README table (GitHub markdown, with date and machine)")
@@ -105,7 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
     if args.repetitions < 1:
         parser.error("--repetitions must be at least 1")
-    opts = Options(quick=args.quick, repetitions=args.repetitions)
+    if args.fuzz_seconds < 0:
+        parser.error("--fuzz-seconds must not be negative")
+    opts = Options(quick=args.quick, repetitions=args.repetitions,
+                   fuzz_seconds=args.fuzz_seconds)
     machine = Machine.probe()
     rows = run_benchmarks(names or list(BENCHMARKS), opts)
     machine.finish()

@@ -22,6 +22,7 @@ class Options:
 
     quick: bool = False
     repetitions: int = 5
+    fuzz_seconds: int = 0  # 0: 30 s per fuzz target (3 s with quick)
 
     def count(self, full: int, quick: int) -> int:
         return quick if self.quick else full
