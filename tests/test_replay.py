@@ -4,6 +4,7 @@ timers, --responder, reports and -j."""
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -544,3 +545,70 @@ def test_console_entry_points(tmp_path: Path) -> None:
                               check=False)
         assert (done.returncode, done.stdout, done.stderr) == (
             2, "", f"replay: {path}: offset 0: empty file\n")
+
+
+def test_linux_profile_ignores_the_ip_id_but_not_the_ttl(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    golden = _golden(tmp_path, capsys)
+    reply = _reply(_request(1), 0)
+    other_id = _fix_ip_checksum(reply[:4] + struct.pack("!H", 0xBEEF) + reply[6:])
+    golden.write_bytes(golden.read_bytes().replace(reply, other_id))
+    code, out, _err = _run(capsys, str(golden), "--expect", "--responder", RESPONDER)
+    assert code == 1
+    assert "    ipv4.id: expected 48879, got 0" in out.splitlines()
+    assert _run(capsys, str(golden), "--expect", "--profile", "linux",
+                "--responder", RESPONDER)[0] == 0
+    code, out, _err = _run(capsys, str(golden), "--expect", "--profile", "linux",
+                           "--responder", f"{RESPONDER} --ttl 60")
+    assert code == 1
+    assert "    ipv4.ttl: expected 64, got 60" in out.splitlines()
+    assert "ipv4.id" not in out
+
+
+def test_verbose_trace_without_expect(tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "t.pcap"
+    path.write_bytes(pcap_file([(1.0, _request(1)), (2.0, udp_v4(PEER, HOST, 5, 6))]))
+    code, out, _err = _run(capsys, str(path), "--addr", HOST, "-v", "--responder", RESPONDER)
+    assert code == 0
+    prefix = f"{path} [t.pcap] "
+    assert out.splitlines()[:3] == [
+        f"{prefix}t=1.000000 in  inbound #0: {PEER} → {HOST} ICMP echo request id=119 seq=1 "
+        "36 B -> responder.answer",
+        f"{prefix}t=1.000000 out: {HOST} → {PEER} ICMP echo reply id=119 seq=1 36 B",
+        f"{prefix}t=2.000000 in  inbound #1: {PEER} → {HOST} UDP 5 → 6 len=13 33 B -> "
+        "responder.no_answer"]
+
+
+class _Terminal:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+        self.written: list[str] = []
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> int:
+        self.written.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_only_on_a_terminal() -> None:
+    from replay.report import Progress
+
+    quiet = _Terminal(tty=False)
+    progress = Progress(2, quiet)  # type: ignore[arg-type]
+    progress.packets_done(10)
+    progress.file_done()
+    progress.close()
+    assert quiet.written == []
+    terminal = _Terminal(tty=True)
+    progress = Progress(2, terminal)  # type: ignore[arg-type]
+    progress.file_done(5)
+    progress.file_done(7)
+    progress.close()
+    assert terminal.written == ["\rreplay: 1/2 files, 5 packets ",
+                                "\rreplay: 2/2 files, 12 packets ", "\r\033[K"]
