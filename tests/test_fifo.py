@@ -245,3 +245,25 @@ def test_the_responder_instructions_worked_example_is_accepted(client: Client) -
     client.referee.on_inbound(request, 99.0)
     assert client.command("READ") == request.hex() + "\n"
     assert client.command("WRITE " + reply) == "OK\n"
+
+
+def test_a_packet_larger_than_the_pipe_is_handed_out_across_turns(client: Client) -> None:
+    # 40000 bytes are 80001 characters of answer: more than a pipe holds (64 KiB), so
+    # the referee writes what fits and finishes as the reader drains, never blocking.
+    big = REQUEST[:2] + (40000).to_bytes(2, "big") + REQUEST[4:] + bytes(40000 - 84)
+    client.referee.on_inbound(big, 99.0)
+    reader = os.open(client.resp, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        writer = os.open(client.cmd, os.O_WRONLY)
+        os.write(writer, b"READ\n")
+        os.close(writer)
+        client.referee.on_command_readable(100.0)
+        received = b""
+        for turn in range(100):
+            received += Client._collect(reader).encode()
+            if received.endswith(b"\n"):
+                break
+            client.referee.poll(100.0 + turn * 0.01)
+    finally:
+        os.close(reader)
+    assert received == big.hex().encode() + b"\n"

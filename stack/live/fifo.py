@@ -114,6 +114,7 @@ class FifoReferee:
         self._queue: deque[bytes] = deque()
         self._read_deadline: float | None = None  # a READ waiting for a packet
         self._answers: deque[tuple[str, float]] = deque()  # (line, give-up time)
+        self._writing: tuple[int, bytes, float] | None = None  # an answer being written
         self._next_try = 0.0
         self._expected: list[bytes] = []
         self._expected_reason = ""
@@ -128,6 +129,10 @@ class FifoReferee:
         return self._cmd_fd
 
     def close(self) -> None:
+        if self._writing is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._writing[0])
+            self._writing = None
         for fd in (self._cmd_fd, self._resp_handle):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -146,32 +151,46 @@ class FifoReferee:
         self._deliver(now)
 
     def _deliver(self, now: float) -> None:
-        """Hand queued answers to readers of resp, one line per open, in order."""
-        while self._answers:
-            line, give_up = self._answers[0]
+        """Hand queued answers to readers of resp, one line per open, in order. Writes
+        never block the loop: a long line that does not fit the pipe is finished on
+        later turns, as the reader drains it."""
+        while True:
+            if self._writing is None:
+                if not self._answers:
+                    return
+                line, give_up = self._answers[0]
+                try:
+                    fd = os.open(self._resp_open_path,
+                                 os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+                except OSError as exc:
+                    if exc.errno != errno.ENXIO:  # ENXIO: no reader yet (fifo(7))
+                        self._log(now, f"cannot open {self.resp_path}: {exc.strerror}")
+                    if now >= give_up:
+                        self._answers.popleft()
+                        self.counts["answers_lost"] += 1
+                        self._log(now, f"nobody read the answer {line[:40]!r}; dropped it")
+                        continue
+                    self._next_try = now + RETRY_OPEN
+                    return
+                self._answers.popleft()
+                self._writing = (fd, (line + "\n").encode(), give_up)
+            fd, rest, give_up = self._writing
             try:
-                fd = os.open(self._resp_open_path,
-                             os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            except OSError as exc:
-                if exc.errno != errno.ENXIO:  # ENXIO: no reader yet (fifo(7))
-                    self._log(now, f"cannot open {self.resp_path}: {exc.strerror}")
-                if now >= give_up:
-                    self._answers.popleft()
-                    self.counts["answers_lost"] += 1
-                    self._log(now, f"nobody read the answer {line[:40]!r}; dropped it")
-                    continue
+                rest = rest[os.write(fd, rest):]
+            except BlockingIOError:
+                pass
+            except OSError as exc:  # EPIPE: the reader went away
+                self._log(now, f"writing the answer failed: {exc.strerror}")
+                rest = b""
+            if rest and now < give_up:
+                self._writing = (fd, rest, give_up)
                 self._next_try = now + RETRY_OPEN
                 return
-            try:
-                # The reader is there, so a short line goes in at once; a long hex line
-                # is written blocking (the reader is draining it).
-                os.set_blocking(fd, True)
-                os.write(fd, (line + "\n").encode())
-            except OSError as exc:
-                self._log(now, f"writing the answer failed: {exc.strerror}")
-            finally:
-                os.close(fd)
-            self._answers.popleft()
+            if rest:
+                self.counts["answers_lost"] += 1
+                self._log(now, "the reader stopped reading an answer; gave it up")
+            os.close(fd)
+            self._writing = None
 
     # -- inbound packets -------------------------------------------------------------
     def _for_stack(self, packet: bytes) -> bool:
@@ -355,13 +374,13 @@ class FifoReferee:
             self.counts["timeouts"] += 1
             self._log(now, f"READ -> TIMEOUT (no packet in {self.wait:g} s)")
             self._answer("TIMEOUT", now)
-        if self._answers and now >= self._next_try:
+        if (self._answers or self._writing) and now >= self._next_try:
             self._deliver(now)
 
     def next_deadline(self) -> float | None:
         deadlines = []
         if self._read_deadline is not None:
             deadlines.append(self._read_deadline)
-        if self._answers:
+        if self._answers or self._writing:
             deadlines.append(self._next_try)
         return min(deadlines) if deadlines else None
