@@ -1593,8 +1593,8 @@ def _v6udprl(p: Peer) -> list[bytes]:
 
 @case("v6_udp_closed_ratelimit_refill", "seven UDP datagrams to a closed port at once, then "
       "one 0.2 s and one 1.1 s later",
-      "six, then one for each later datagram: the IPv6 bucket refills every "
-      "net.ipv6.icmp.ratelimit ms (100 on Linux 6.x), scaled by the route's prefix length")
+      "six, then one for each later datagram: the IPv6 bucket refills within "
+      "net.ipv6.icmp.ratelimit (100 ms on Linux 6.18)")
 def _v6udprl2(p: Peer) -> Probes:
     return [(0.0, udp6(p.v6, HOST6, 41000 + i, 9, b"burst")) for i in range(7)] + \
         [(0.2, udp6(p.v6, HOST6, 41100, 9, b"after")), (1.1, udp6(p.v6, HOST6, 41101, 9, b"late"))]
