@@ -18,6 +18,7 @@ time.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from replay.results import Mismatch
@@ -68,13 +69,14 @@ def _comparable(expected: bytes, got: bytes) -> bool:
 
 
 class Comparator:
-    def __init__(self, ignore: frozenset[str], tolerance: float, verbose: bool) -> None:
+    def __init__(self, ignore: frozenset[str], tolerance: float, verbose: bool,
+                 report: Callable[[Mismatch], None]) -> None:
         self.ignore = ignore
         self.tolerance = tolerance
         self.verbose = verbose
         self.expected: deque[Expected] = deque()
         self.got: deque[Output] = deque()
-        self.mismatches: list[Mismatch] = []
+        self.report = report
 
     def add_expected(self, item: Expected) -> None:
         self.expected.append(item)
@@ -84,9 +86,8 @@ class Comparator:
         self.got.append(item)
         self._step(final=False)
 
-    def finish(self) -> list[Mismatch]:
+    def finish(self) -> None:
         self._step(final=True)
-        return self.mismatches
 
     # -- pairing ------------------------------------------------------------------------
     def _differences(self, want: Expected, have: Output) -> list[str]:
@@ -145,19 +146,19 @@ class Comparator:
         dissection = (["expected:"] + format_dissection(want.packet) + ["got:"]
                       + format_dissection(have.packet)) if self.verbose else []
         origin = "timer output" if have.timer else f"answer to {have.origin}"
-        self.mismatches.append(Mismatch(
+        self.report(Mismatch(
             "diff", f"packet #{want.index} ({_at(want.time)})",
             f"{origin}: expected {describe(want.packet)}", lines, dissection))
 
     def _missing(self, want: Expected) -> None:
         dissection = ["expected:"] + format_dissection(want.packet) if self.verbose else []
-        self.mismatches.append(Mismatch(
+        self.report(Mismatch(
             "missing", f"packet #{want.index} ({_at(want.time)})",
             f"expected {describe(want.packet)}; not sent ({want.context})", [], dissection))
 
     def _unexpected(self, have: Output) -> None:
         dissection = ["got:"] + format_dissection(have.packet) if self.verbose else []
         origin = "timer output" if have.timer else f"answer to {have.origin}"
-        self.mismatches.append(Mismatch(
+        self.report(Mismatch(
             "unexpected", f"{origin} ({_at(have.time)})", f"unexpected {describe(have.packet)}",
             [], dissection))

@@ -31,7 +31,7 @@ from replay.cases import (
 from replay.compare import Comparator, Expected, Output
 from replay.faults import FaultInjector, FaultSpec
 from replay.responder import ExternalResponder, ResponderError, ResponderStartError
-from replay.results import CaseResult, FileResult, Mismatch
+from replay.results import KEEP_LINES, CaseResult, FileResult, Mismatch
 from stack.capture import (
     DIRECTION_INBOUND,
     DIRECTION_OUTBOUND,
@@ -126,7 +126,8 @@ class _CaseDriver:
         self.clock = float("-inf")
         self.last_time: float | None = None
         self.broken = False  # the host raised or the responder failed: stop feeding it
-        self.comparator = Comparator(options.ignore, options.tolerance, options.verbose)
+        self.comparator = Comparator(options.ignore, options.tolerance, options.verbose,
+                                     self.result.add)
         self.last_inbound = "before the first inbound packet"
 
     # -- feeding ---------------------------------------------------------------------
@@ -157,7 +158,7 @@ class _CaseDriver:
             result.foreign += 1
 
     def _fail(self, where: str, summary: str) -> None:
-        self.result.mismatches.append(Mismatch("error", where, summary))
+        self.result.add(Mismatch("error", where, summary))
         self.broken = True
 
     def _deliver(self, time: float, packet: bytes, label: str) -> None:
@@ -195,12 +196,12 @@ class _CaseDriver:
         elif self.check:
             self._check_invariants(inbound, outputs, label, now)
         if self.options.verbose and not self.options.expect:
-            trace = self.result.trace
+            trace = self.result.note
             if inbound is not None:
-                trace.append(f"{_at(now)} in  {label}: {describe(inbound)} -> "
+                trace(f"{_at(now)} in  {label}: {describe(inbound)} -> "
                              f"{self.host.last_reason or 'no reason'}")
             for output in outputs:
-                trace.append(f"{_at(now)} out{' (timer)' if timer else ''}: {describe(output)}")
+                trace(f"{_at(now)} out{' (timer)' if timer else ''}: {describe(output)}")
 
     def _run_timers(self, until: float) -> None:
         host = self.host
@@ -233,12 +234,12 @@ class _CaseDriver:
                     details.append(f"output: {describe(outputs[violation.output_index])}")
                 if inbound is not None:
                     details.append(f"inbound: {describe(inbound)}")
-                self.result.mismatches.append(Mismatch("violation", where, str(violation),
+                self.result.add(Mismatch("violation", where, str(violation),
                                                        details))
             return
         for index, output in enumerate(outputs):
             for problem in validate(output):
-                self.result.mismatches.append(Mismatch(
+                self.result.add(Mismatch(
                     "violation", where, f"output.invalid (output {index}): {problem}",
                     [f"output: {describe(output)}"]))
 
@@ -249,17 +250,17 @@ class _CaseDriver:
                     self._deliver(when, packet, label)
                 log = self.faults.log
                 self.result.faults = log.counts()
-                self.result.fault_events = list(log.events)
+                self.result.fault_events = log.events[:KEEP_LINES]
             end = self.last_time if self.last_time is not None else self.clock
             end += self.options.settle
             if self.options.expect:
                 end += self.options.tolerance
             self._run_timers(end)
             if self.compare:
-                self.result.mismatches.extend(self.comparator.finish())
+                self.comparator.finish()
             if self.check and check_host is not None and isinstance(self.host, Host):
                 for violation in check_host(self.host):
-                    self.result.mismatches.append(Mismatch("violation", "end of case",
+                    self.result.add(Mismatch("violation", "end of case",
                                                            str(violation)))
         finally:
             if isinstance(self.host, ExternalResponder):

@@ -57,6 +57,11 @@ class FaultLog:
     corrupted: int = 0
     delayed: int = 0
     events: list[str] = field(default_factory=list)
+    keep_events: int = 100_000  # the counts stay exact beyond it
+
+    def event(self, line: str) -> None:
+        if len(self.events) < self.keep_events:
+            self.events.append(line)
 
     def counts(self) -> dict[str, int]:
         return {"lost": self.lost, "duplicated": self.duplicated, "reordered": self.reordered,
@@ -113,7 +118,7 @@ class FaultInjector:
         copies: list[bytes] = []
         if spec.loss and rng.random() < spec.loss:
             log.lost += 1
-            log.events.append(f"{label} lost")
+            log.event(f"{label} lost")
         else:
             if spec.corrupt and rng.random() < spec.corrupt and packet:
                 bit = rng.randrange(len(packet) * 8)
@@ -121,12 +126,12 @@ class FaultInjector:
                 flipped[bit // 8] ^= 0x80 >> (bit % 8)
                 packet = bytes(flipped)
                 log.corrupted += 1
-                log.events.append(f"{label} corrupted: bit {bit} (byte {bit // 8}) flipped")
+                log.event(f"{label} corrupted: bit {bit} (byte {bit // 8}) flipped")
             copies.append(packet)
             if spec.duplicate and rng.random() < spec.duplicate:
                 copies.append(packet)
                 log.duplicated += 1
-                log.events.append(f"{label} duplicated")
+                log.event(f"{label} duplicated")
         for number, copy in enumerate(copies):
             copy_label = label if number == 0 else f"{label} (copy)"
             when = now
@@ -135,11 +140,11 @@ class FaultInjector:
                 if shift > 0:
                     when = now + shift
                     log.delayed += 1
-                    log.events.append(f"{copy_label} delayed {shift:.6f} s")
+                    log.event(f"{copy_label} delayed {shift:.6f} s")
             if spec.reorder and rng.random() < spec.reorder:
                 wait = rng.randint(1, max(1, spec.reorder_window))
                 log.reordered += 1
-                log.events.append(f"{copy_label} held back behind {wait} later packet(s)")
+                log.event(f"{copy_label} held back behind {wait} later packet(s)")
                 self._held.append(_Held(wait, copy, copy_label, when))
                 continue
             self._schedule(when, copy, copy_label)

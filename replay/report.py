@@ -23,7 +23,7 @@ def _drops(case: CaseResult) -> str:
 
 
 def _status(case: CaseResult, expect: bool) -> str:
-    if case.mismatches:
+    if case.mismatch_count:
         return "FAIL"
     return "ok" if expect else "ran"
 
@@ -38,7 +38,7 @@ def totals(results: list[FileResult]) -> dict[str, int]:
         "inbound": sum(c.inbound for c in cases),
         "expected": sum(c.expected for c in cases),
         "got": sum(c.got for c in cases),
-        "mismatches": sum(len(c.mismatches) for c in cases),
+        "mismatches": sum(c.mismatch_count for c in cases),
     }
 
 
@@ -59,10 +59,10 @@ def print_human(results: list[FileResult], expect: bool, stream: TextIO,
                 print(f"{result.path} [{case.name}] {head}", file=stream)
                 for line in rest:
                     print(line, file=stream)
-            hidden = len(case.mismatches) - max_mismatches
+            hidden = case.mismatch_count - min(len(case.mismatches), max_mismatches)
             if hidden > 0:
                 print(f"{result.path} [{case.name}] … {hidden} more mismatches "
-                      "(all of them in --json)", file=stream)
+                      f"(the first {len(case.mismatches)} in --json)", file=stream)
     rows: list[list[object]] = []
     for result in results:
         if result.error and (result.cases or len(results) > 1):
@@ -70,7 +70,7 @@ def print_human(results: list[FileResult], expect: bool, stream: TextIO,
         for case in result.cases:
             rows.append([result.path, case.name, case.inbound,
                          case.expected if expect else "-", case.got,
-                         len(case.mismatches), _drops(case), _status(case, expect)])
+                         case.mismatch_count, _drops(case), _status(case, expect)])
     if rows:
         print(tabulate(rows, headers=["file", "case", "in", "out expected", "out got",
                                       "mismatches", "drops", "result"]), file=stream)
@@ -109,10 +109,10 @@ def write_junit(results: list[FileResult], path: str) -> None:
         for case_result in result.cases:
             case = ET.SubElement(suite, "testcase", classname=result.path,
                                  name=case_result.name)
-            if case_result.mismatches:
+            if case_result.mismatch_count:
                 first = case_result.mismatches[0]
                 failure = ET.SubElement(case, "failure",
-                                        message=f"{len(case_result.mismatches)} mismatch(es); "
+                                        message=f"{case_result.mismatch_count} mismatch(es); "
                                                 f"first: {first.where}: {first.summary}")
                 failure.text = "\n".join(line for m in case_result.mismatches
                                          for line in m.lines())

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["Mismatch", "CaseResult", "FileResult"]
+__all__ = ["Mismatch", "CaseResult", "FileResult", "KEEP_MISMATCHES", "KEEP_LINES"]
+
+# What one case keeps in memory, so a huge capture that differs everywhere (or a long
+# fault run, or -v) still replays in flat memory; the counts stay exact.
+KEEP_MISMATCHES = 1000
+KEEP_LINES = 100_000
 
 
 @dataclass
@@ -36,18 +41,31 @@ class CaseResult:
     got: int = 0  # packets the host sent
     foreign: int = 0  # IP packets neither to nor from the host
     non_ip: int = 0  # frames that carry no IP (ARP ...)
-    mismatches: list[Mismatch] = field(default_factory=list)
+    mismatches: list[Mismatch] = field(default_factory=list)  # the first KEEP_MISMATCHES
+    mismatch_count: int = 0
     drops: dict[str, int] = field(default_factory=dict)
     replies: dict[str, int] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
     faults: dict[str, int] | None = None
-    fault_events: list[str] = field(default_factory=list)
+    fault_events: list[str] = field(default_factory=list)  # the first KEEP_LINES
     checked_with: str = ""  # how outputs were judged: "bytes", "stack.oracle", ...
-    trace: list[str] = field(default_factory=list)  # -v without --expect
+    trace: list[str] = field(default_factory=list)  # -v without --expect; KEEP_LINES
 
     @property
     def passed(self) -> bool:
-        return not self.mismatches
+        return not self.mismatch_count
+
+    def add(self, mismatch: Mismatch) -> None:
+        self.mismatch_count += 1
+        if len(self.mismatches) < KEEP_MISMATCHES:
+            self.mismatches.append(mismatch)
+
+    def note(self, line: str) -> None:
+        """One -v trace line (kept up to KEEP_LINES, then one line saying so)."""
+        if len(self.trace) < KEEP_LINES:
+            self.trace.append(line)
+        elif len(self.trace) == KEEP_LINES:
+            self.trace.append(f"… trace cut at {KEEP_LINES} lines")
 
 
 @dataclass

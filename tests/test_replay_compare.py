@@ -5,6 +5,7 @@ from __future__ import annotations
 from test_replay_packets import icmp_echo, udp_v4
 
 from replay.compare import LOOKAHEAD, Comparator, Expected, Output
+from replay.results import Mismatch
 
 
 def _reply(seq: int, ttl: int = 64) -> bytes:
@@ -13,12 +14,14 @@ def _reply(seq: int, ttl: int = 64) -> bytes:
 
 def _compare(expected: list[bytes], got: list[bytes],
              ignore: frozenset[str] = frozenset()) -> list[tuple[str, str, list[str]]]:
-    comparator = Comparator(ignore, 0.001, verbose=False)
+    found: list[Mismatch] = []
+    comparator = Comparator(ignore, 0.001, verbose=False, report=found.append)
     for index, packet in enumerate(expected):
         comparator.add_expected(Expected(index, float(index), packet, "after inbound #0"))
     for packet in got:
         comparator.add_output(Output(0.0, packet, False, "inbound #0"))
-    return [(m.kind, m.where, m.details) for m in comparator.finish()]
+    comparator.finish()
+    return [(m.kind, m.where, m.details) for m in found]
 
 
 def test_identical_sequences_match() -> None:
@@ -59,3 +62,16 @@ def test_every_packet_differing_reports_each_pair() -> None:
 def test_different_kinds_are_missing_and_unexpected_not_a_diff() -> None:
     udp = udp_v4("172.16.0.2", "172.16.0.1", 7, 7)
     assert [kind for kind, _w, _d in _compare([udp], [_reply(1)])] == ["missing", "unexpected"]
+
+
+def test_a_case_keeps_the_first_mismatches_and_counts_all() -> None:
+    from replay.results import KEEP_MISMATCHES, CaseResult
+
+    case = CaseResult("c", 0)
+    assert case.passed
+    for index in range(KEEP_MISMATCHES + 5):
+        case.add(Mismatch("missing", f"packet #{index}", "x"))
+    assert case.mismatch_count == KEEP_MISMATCHES + 5
+    assert len(case.mismatches) == KEEP_MISMATCHES
+    assert case.mismatches[-1].where == f"packet #{KEEP_MISMATCHES - 1}"
+    assert not case.passed
