@@ -112,8 +112,8 @@ def test_kernel_still_answers_like_the_committed_captures() -> None:
     changed = []
     for recording in fresh:
         name = recording.case.name
-        committed = [r.data for r in read_all(CORPUS / "linux" / f"{name}.pcapng")
-                     if r.direction != DIRECTION_INBOUND]
+        committed = [r.frame for r in read_all(CORPUS / "linux" / f"{name}.pcapng")
+                     if r.direction != DIRECTION_INBOUND]  # link type 101: the IP packet
         now = recording.answers
         if len(committed) != len(now):
             changed.append(f"{name}: {len(committed)} answers committed, {len(now)} now")
