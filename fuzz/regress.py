@@ -11,7 +11,6 @@ outbound packets, and the host configuration in the section metadata, so
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,15 +22,14 @@ from fuzz.targets import (
     PACKET_CONFIG,
     SEQUENCE_CONFIGS,
     START_TIME,
-    TAP_CONFIG,
     Target,
     make_host,
 )
+from replay.cases import config_to_metadata
 from stack.host.config import HostConfig
 from stack.oracle import OracleViolation, find_violations
 
-__all__ = ["reproduce", "minimize", "export", "timeline", "drive", "config_to_dict",
-           "ExportError"]
+__all__ = ["reproduce", "minimize", "export", "timeline", "drive", "ExportError"]
 
 
 class ExportError(Exception):
@@ -128,8 +126,6 @@ def timeline(target: Target, data: bytes) -> tuple[HostConfig, list[tuple[float,
         version = 0x40 if target.name == "ipv4" else 0x60
         packet = bytes([version | (data[0] & 0x0F)]) + data[1:] if data else data
         return PACKET_CONFIG, [(START_TIME, packet)], START_TIME + FLUSH_AFTER
-    if target.name == "tap":
-        return TAP_CONFIG, [(START_TIME, data)], START_TIME + FLUSH_AFTER
     if target.name == "sequence":
         config, steps = decode(data)
         now = START_TIME
@@ -172,21 +168,6 @@ def drive(host: Any, events: list[tuple[float, bytes]], end: float
     return records
 
 
-def config_to_dict(config: HostConfig) -> dict[str, Any]:
-    """HostConfig as JSON-able values: sets as sorted lists, the MAC as hex."""
-    result: dict[str, Any] = {}
-    for spec in dataclasses.fields(config):
-        value = getattr(config, spec.name)
-        if isinstance(value, frozenset | set):
-            value = sorted(value)
-        elif isinstance(value, tuple):
-            value = list(value)
-        elif isinstance(value, bytes):
-            value = value.hex(":")
-        result[spec.name] = value
-    return result
-
-
 def export(target: Target, data: bytes, directory: Path, name: str, *,
            rule: str | None = None, force: bool = False) -> Path:
     """Write the case; refuses (ExportError) while the host still breaks a rule on it,
@@ -195,28 +176,21 @@ def export(target: Target, data: bytes, directory: Path, name: str, *,
 
     config, events, end = timeline(target, data)
     host: Any = make_host(config)
-    linktype = 101
-    if target.name == "tap":
-        from stack.link.linkhost import LinkHost
-
-        host = LinkHost(host)
-        linktype = 1
     try:
         records = drive(host, events, end)
     except Exception as exc:  # noqa: BLE001 - the core must not raise; say so clearly
         raise ExportError(f"the host raises on this input ({type(exc).__name__}: {exc}); "
                           "fix the core first") from None
-    if target.name != "tap":
-        problems = find_violations(None, [r[2] for r in records if r[1] == 2], host)
-        if problems and not force:
-            raise ExportError(f"the host still breaks {problems[0]}; fix the core first "
-                              "(or --force to record the current answer)")
+    problems = find_violations(None, [r[2] for r in records if r[1] == 2], host)
+    if problems and not force:
+        raise ExportError(f"the host still breaks {problems[0]}; fix the core first "
+                          "(or --force to record the current answer)")
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.pcapng"
     metadata = {"case": name, "origin": "stack-fuzz export", "target": target.name,
-                "rule": rule, "config": config_to_dict(config),
+                "rule": rule, "config": config_to_metadata(config),
                 "input_hex": data.hex() if len(data) <= 4096 else None}
-    with CaptureWriter(str(path), linktype=linktype, metadata=metadata) as writer:
+    with CaptureWriter(str(path), linktype=101, metadata=metadata) as writer:
         for when, direction, packet in records:
             writer.write(packet, when, direction)
     return path

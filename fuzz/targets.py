@@ -286,7 +286,10 @@ class Target:
     mutate: Mutate | None  # None: libFuzzer's own mutations only
     seeds: Callable[[], dict[str, bytes]]
     max_len: int
-    exportable: bool  # a finding can become a replay case in corpus/regress/
+    # A finding can become a replay case in corpus/regress/. Not for tap: replay feeds
+    # the IP packets of a capture to a Host, not frames to a LinkHost (export the IP
+    # packet through the ipv4/ipv6 target instead).
+    exportable: bool
 
     @property
     def dictionary(self) -> Path:
@@ -313,7 +316,7 @@ TARGETS: dict[str, Target] = {
     "sequence": Target("sequence", "packets and clock steps into one host", run_sequence,
                        _sequence_mutation, seed_sets.sequence_seeds, 16384, True),
     "tap": Target("tap", "an Ethernet frame into the TAP-mode host", run_tap,
-                  _frame_mutation, seed_sets.tap_seeds, 2048, True),
+                  _frame_mutation, seed_sets.tap_seeds, 2048, False),
     "capture": Target("capture", "bytes as a pcap/pcapng file into the reader", run_capture,
                       None, seed_sets.capture_seeds, 4096, False),
     "referee": Target("referee", "a reply into the referee's validate/diff", run_referee,
