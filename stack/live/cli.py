@@ -14,6 +14,7 @@ SIGINT/SIGTERM, printing the statistics on the way out. docs/live.md is the manu
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import ipaddress
 import json
 import os
@@ -273,7 +274,71 @@ def _banner(settings: Settings, account: Account, stream: TextIO) -> None:
     stream.flush()
 
 
+def _device_config(settings: Settings) -> HostConfig:
+    """The host's configuration once the device is open: with --no-configure and no
+    --mtu, the host answers with the MTU the device already has."""
+    config = settings.config
+    if settings.plan is not None or settings.mtu_given:
+        return config
+    mtu = device_mtu(settings.device)
+    if mtu == config.mtu:
+        return config
+    try:
+        return dataclasses.replace(config, mtu=mtu)
+    except ConfigError as exc:
+        raise LiveError(f"{settings.device}: {exc}") from None
+
+
+def _open_referee(settings: Settings, account: Account, host: Host, loop: LiveLoop,
+                  reporter: Reporter) -> tuple[FifoReferee, TextIO]:
+    """The pipes, their directory and the session log, made while still root and
+    handed to ``account``."""
+    assert settings.fifo_cmd and settings.fifo_resp and settings.fifo_log
+    if settings.fifo_dir is not None and not os.path.isdir(settings.fifo_dir):
+        try:
+            os.makedirs(settings.fifo_dir, mode=0o700)
+        except OSError as exc:
+            raise FifoError(f"cannot create {settings.fifo_dir}: {exc.strerror}") from None
+        os.chown(settings.fifo_dir, account.uid, account.gid)
+    try:
+        log = open(settings.fifo_log, "a", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise FifoError(f"cannot open the session log {settings.fifo_log}: "
+                        f"{exc.strerror}") from None
+    try:
+        os.chown(settings.fifo_log, account.uid, account.gid)
+        referee = FifoReferee(host, settings.fifo_cmd, settings.fifo_resp, send=loop.send,
+                              reporter=reporter, log=log, wait=settings.fifo_wait,
+                              send_invalid=settings.fifo_send_invalid,
+                              everything=settings.fifo_all, owner=(account.uid, account.gid))
+    except BaseException:
+        log.close()
+        raise
+    return referee, log
+
+
+def _print_summary(settings: Settings, host: Host, loop: LiveLoop,
+                   referee: FifoReferee | None, elapsed: float) -> None:
+    extra: dict[str, int] = {}
+    if loop.core_exceptions:
+        extra["core exceptions"] = loop.core_exceptions
+    if loop.write_errors:
+        extra["device write errors"] = loop.write_errors
+    if settings.mode == "json":
+        print(json.dumps({"summary": host.stats.as_dict(), "elapsed": round(elapsed, 3),
+                          "fifo": referee.counts if referee is not None else {},
+                          **{k.replace(" ", "_"): v for k, v in extra.items()}}))
+    elif referee is not None:
+        print(referee.summary(settings.device, elapsed))
+        if extra:
+            print("; ".join(f"{name} {count}" for name, count in extra.items()))
+    else:
+        print(format_summary(settings.device, host.stats, elapsed, extra))
+    sys.stdout.flush()
+
+
 def run(settings: Settings) -> int:
+    """Set up, drop root, answer until a signal, print the summary. Returns 0."""
     account = resolve_account(settings.user)
     if os.geteuid() != 0 and settings.plan is not None:
         raise LiveError("must run as root to create and configure the device "
@@ -285,21 +350,10 @@ def run(settings: Settings) -> int:
     log: TextIO | None = None
     loop: LiveLoop | None = None
     try:
-        config = settings.config
         if settings.plan is not None:
             configure_device(settings.plan)
-        elif not settings.mtu_given:
-            # --no-configure: answer with the MTU the device has.
-            mtu = device_mtu(settings.device)
-            if mtu != config.mtu:
-                try:
-                    config = HostConfig(ipv4=config.ipv4, ipv6=config.ipv6, mtu=mtu,
-                                        link_address=config.link_address,
-                                        udp_echo_ports=config.udp_echo_ports)
-                except ConfigError as exc:
-                    raise LiveError(f"{settings.device}: {exc}") from None
-                settings.config = config
-        host = Host(config)
+        settings.config = _device_config(settings)
+        host = Host(settings.config)
         answerer: Answerer = LinkHost(host) if settings.tap else host
         if settings.record:
             recorder = CaptureWriter(settings.record,
@@ -309,49 +363,15 @@ def run(settings: Settings) -> int:
         reporter = Reporter(sys.stdout, settings.mode,
                             describe_frame if settings.tap else describe)
         loop = LiveLoop(fd, answerer, reporter, recorder)
-        if settings.fifo_cmd is not None and settings.fifo_resp is not None:
-            if settings.fifo_dir is not None and not os.path.isdir(settings.fifo_dir):
-                try:
-                    os.makedirs(settings.fifo_dir, mode=0o700)
-                except OSError as exc:
-                    raise FifoError(f"cannot create {settings.fifo_dir}: {exc.strerror}") \
-                        from None
-                os.chown(settings.fifo_dir, account.uid, account.gid)
-            assert settings.fifo_log is not None
-            try:
-                log = open(settings.fifo_log, "a", encoding="utf-8")  # noqa: SIM115
-            except OSError as exc:
-                raise FifoError(f"cannot open the session log {settings.fifo_log}: "
-                                f"{exc.strerror}") from None
-            os.chown(settings.fifo_log, account.uid, account.gid)
-            referee = FifoReferee(host, settings.fifo_cmd, settings.fifo_resp,
-                                  send=loop.send, reporter=reporter, log=log,
-                                  wait=settings.fifo_wait,
-                                  send_invalid=settings.fifo_send_invalid,
-                                  everything=settings.fifo_all,
-                                  owner=(account.uid, account.gid))
+        if settings.fifo_cmd is not None:
+            referee, log = _open_referee(settings, account, host, loop, reporter)
             loop.referee = referee
         drop_privileges(account)
         _banner(settings, account, sys.stderr)
         loop.install_signal_handlers()
         started = time.monotonic()
         loop.run()
-        elapsed = time.monotonic() - started
-        extra: dict[str, int] = {}
-        if loop.core_exceptions:
-            extra["core exceptions"] = loop.core_exceptions
-        if loop.write_errors:
-            extra["device write errors"] = loop.write_errors
-        if settings.mode == "json":
-            fifo_counts = referee.counts if referee is not None else {}
-            print(json.dumps({"summary": host.stats.as_dict(), "elapsed": round(elapsed, 3),
-                              "fifo": fifo_counts,
-                              **{k.replace(" ", "_"): v for k, v in extra.items()}}))
-        elif referee is not None:
-            print(referee.summary(settings.device, elapsed))
-        else:
-            print(format_summary(settings.device, host.stats, elapsed, extra))
-        sys.stdout.flush()
+        _print_summary(settings, host, loop, referee, time.monotonic() - started)
         return 0
     finally:
         if referee is not None:
@@ -378,6 +398,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # stdout closed by a reader (stack-live | head): stop quietly, like cat does.
         return 0
+    except OSError as exc:
+        # Anything else the system refused during set-up (chown on a file system
+        # without owners, a full disk for the recording …): one line, no traceback.
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"stack-live: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         # Ctrl-C during set-up, before the loop's own handler is installed.
         print("stack-live: interrupted during set-up", file=sys.stderr)
