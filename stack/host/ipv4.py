@@ -130,7 +130,8 @@ class Ipv4Layer:
 
     __slots__ = ("host", "config", "address", "broadcast", "enabled", "pmtu",
                  "reassembler", "_reject_sources", "_mtu", "_safe_size", "_ttl_proto",
-                 "_peer_interval", "_ratemask", "_echo_ports", "fast_path")
+                 "_peer_interval", "_ratemask", "_echo_ports", "_echo_ignore_all",
+                 "_replies", "fast_path")
 
     def __init__(self, host: Host) -> None:
         self.host = host
@@ -152,6 +153,8 @@ class Ipv4Layer:
         self._peer_interval = config.icmp_ratelimit_ms / 1000.0
         self._ratemask = config.icmp_ratemask
         self._echo_ports = config.udp_echo_ports
+        self._echo_ignore_all = config.echo_ignore_all
+        self._replies = host.stats.replies
         self.pmtu = PathMtuCache(config.pmtu_cache_size, config.pmtu_expires)
         self.reassembler = Reassembler(
             timeout=config.frag_timeout, mem_limit=config.frag_mem_limit,
@@ -162,44 +165,48 @@ class Ipv4Layer:
     # -- the hot path ------------------------------------------------------------------
     def input(self, packet: bytes, now: float) -> list[bytes]:
         size = len(packet)
-        if (self.fast_path and size >= 28 and packet[0] == 0x45 and packet[9] == 1
-                and packet[20] == icmpv4.ECHO_REQUEST and not packet[6] & 0x3F
-                and not packet[7] and packet[16:20] == self.address
+        if (size >= 28 and packet[0] == 0x45 and packet[9] == 1
+                and packet[20] == icmpv4.ECHO_REQUEST
                 and ((packet[2] << 8) | packet[3]) == size
-                and packet[12] not in _MARTIAN_SOURCE_FIRST_OCTET
-                and packet[12:16] not in self._reject_sources
-                and not self.config.echo_ignore_all
-                # Header checksum (RFC 1071): a valid header sums to 0 mod 0xFFFF, and it
-                # is never all zeros (its first byte is 0x45).
-                and int.from_bytes(packet[:20], "big") % 0xFFFF == 0
-                and (size <= self._safe_size
-                     or size <= self.pmtu.get(packet[12:16], now, self._mtu))):
-            message_sum = int.from_bytes(packet[20:], "big")
-            if size & 1:
-                message_sum <<= 8
-            if message_sum % 0xFFFF == 0:  # never zero: its first byte is 8
-                return self._fast_echo_reply(packet, size)
+                and not packet[6] & 0x3F and not packet[7]
+                and packet[16:20] == self.address and self.fast_path):
+            # RFC 1071 by big integers: 2**16 == 1 (mod 0xFFFF), so a buffer's value mod
+            # 0xFFFF is the one's complement sum of its 16-bit words. A valid header sums
+            # to 0 (it is never all zeros: it starts with 0x45). Given that, the message
+            # is valid exactly when the whole packet sums to 0 too: the packet's value is
+            # header * 2**(8 * len(message)) + message, and 2**8 is invertible mod 0xFFFF,
+            # which covers the odd-length padding. One conversion serves both.
+            whole = int.from_bytes(packet, "big")
+            header = whole >> ((size - 20) << 3)
+            if (header % 0xFFFF == 0 and whole % 0xFFFF == 0
+                    and packet[12] not in _MARTIAN_SOURCE_FIRST_OCTET
+                    and packet[12:16] not in self._reject_sources
+                    and not self._echo_ignore_all
+                    and (size <= self._safe_size
+                         or size <= self.pmtu.get(packet[12:16], now, self._mtu))):
+                host = self.host
+                ident = host.next_ipv4_id()
+                tos = packet[1]
+                # The reply header's sum: the low 64 bits of the request header are the
+                # two addresses, whose sum does not change when they swap.
+                header_sum = (0x4500 + tos + size + ident + self._ttl_proto
+                              + (header & 0xFFFFFFFFFFFFFFFF))
+                header_checksum = 0xFFFF - (header_sum % 0xFFFF or 0xFFFF)
+                code = packet[21]
+                # RFC 1624: the type word goes from 0x08cc to 0x00cc, so the checksum
+                # gains 0x0800 in one's complement arithmetic.
+                message_checksum = ((packet[22] << 8) | packet[23]) + 0x0800
+                message_checksum = (message_checksum & 0xFFFF) + (message_checksum >> 16)
+                if message_checksum == 0xFFFF and (code or packet[24:].strip(b"\x00")):
+                    # Both zeros come out as 0xFFFF here; a full sum gives 0xFFFF only
+                    # for an all-zero message.
+                    message_checksum = 0
+                self._replies["icmp.echo_reply"] += 1
+                host.last_reason = "icmp.echo_reply"
+                return [_ECHO_REPLY_HEAD.pack(0x4500 | tos, size, ident, 0, self._ttl_proto,
+                                              header_checksum, packet[16:20], packet[12:16],
+                                              0, code, message_checksum) + packet[24:]]
         return self._input(packet, now)
-
-    def _fast_echo_reply(self, packet: bytes, size: int) -> list[bytes]:
-        host = self.host
-        ident = host.next_ipv4_id()
-        tos = packet[1]
-        header_sum = (0x4500 + tos + size + ident + self._ttl_proto
-                      + int.from_bytes(packet[12:20], "big"))
-        header_checksum = 0xFFFF - (header_sum % 0xFFFF or 0xFFFF)
-        code = packet[21]
-        # RFC 1624: the type word goes from 0x08cc to 0x00cc, so the checksum gains
-        # 0x0800 in one's complement arithmetic.
-        message_checksum = ((packet[22] << 8) | packet[23]) + 0x0800
-        message_checksum = (message_checksum & 0xFFFF) + (message_checksum >> 16)
-        if message_checksum == 0xFFFF and (code or packet[24:].strip(b"\x00")):
-            # Both zeros are 0xFFFF here; a full sum gives 0xFFFF only for all-zero data.
-            message_checksum = 0
-        host.replied("icmp.echo_reply")
-        return [_ECHO_REPLY_HEAD.pack(0x4500 | tos, size, ident, 0, self._ttl_proto,
-                                      header_checksum, packet[16:20], packet[12:16], 0,
-                                      code, message_checksum) + packet[24:]]
 
     # -- the general path -------------------------------------------------------------
     def _input(self, packet: bytes, now: float) -> list[bytes]:

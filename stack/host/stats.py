@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 
-__all__ = ["Stats"]
+__all__ = ["Stats", "Counts"]
+
+
+class Counts(Counter[str]):
+    """A ``Counter`` whose ``counts[key] += 1`` runs at plain-dict speed. Counter defines
+    ``__delitem__`` in Python, which makes CPython route every item assignment through a
+    Python-level slot (about 2.5x slower); taking dict's own ``__delitem__`` back
+    restores the C slot. The one difference: deleting a missing key raises KeyError."""
+
+    __slots__ = ()
+    __delitem__ = dict.__delitem__  # type: ignore[assignment]
 
 
 class Stats:
@@ -20,9 +30,9 @@ class Stats:
     def __init__(self) -> None:
         self.received = 0
         self.sent = 0
-        self.replies: Counter[str] = Counter()
-        self.drops: Counter[str] = Counter()
-        self.events: Counter[str] = Counter()
+        self.replies: Counter[str] = Counts()
+        self.drops: Counter[str] = Counts()
+        self.events: Counter[str] = Counts()
 
     def as_dict(self) -> dict[str, object]:
         return {
