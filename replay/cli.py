@@ -14,6 +14,7 @@ import os
 import sys
 from typing import NoReturn
 
+from replay.cases import SetupError, parse_addresses
 from replay.driver import ORACLE, GoldenWriter, Options, replay_file
 from replay.faults import FaultSpec
 from replay.profiles import PROFILES, get_profile
@@ -137,6 +138,10 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
         if not is_known_field(name):
             parser.error(f"--ignore {name}: unknown field (fields are named as in -v "
                          "dissections, e.g. ipv4.id, icmp.timestamp.receive)")
+    try:
+        parse_addresses(args.addr)
+    except SetupError as exc:
+        parser.error(f"--addr: {exc}")
     if args.responder is not None:
         try:
             split_command(args.responder)

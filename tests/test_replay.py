@@ -332,6 +332,8 @@ def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path:
         (["x.pcap", "--ignore", "ipv5.id"], "--ignore ipv5.id: unknown field"),
         (["x.pcap", "--profile", "bsd"], "argument --profile: invalid choice: 'bsd'"),
         (["x.pcap", "--responder", "'unclosed"], "--responder \"'unclosed\""),
+        (["x.pcap", "--addr", "bogus"], "--addr: bad address 'bogus'"),
+        (["x.pcap", "--addr", "10.0.0.1", "--addr", "10.0.0.2"], "--addr: two IPv4 addresses"),
     ]:
         with pytest.raises(SystemExit) as exited:
             main(argv)
