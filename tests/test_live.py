@@ -161,11 +161,38 @@ def test_error_bad_address() -> None:
     _one_line_failure(done, "outside the kernel side's network 172.16.0.0/24")
 
 
+AS_NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+
+
 def test_error_not_root() -> None:
     with temporary_netns("ts-live") as namespace:
-        done = run_in(namespace, ["setpriv", "--reuid=65534", "--regid=65534",
-                                  "--clear-groups", *LIVE, "tsl9"], timeout=60)
+        done = run_in(namespace, [*AS_NOBODY, *LIVE, "tsl9"], timeout=60)
     _one_line_failure(done, "must run as root")
+
+
+def test_without_root_on_a_device_the_user_owns() -> None:
+    # docs/live.md: a persistent device made for a user needs no root with --no-configure.
+    with temporary_netns("ts-live") as namespace:
+        try:
+            for command in (["tuntap", "add", "dev", "tsl10", "mode", "tun", "user", "65534"],
+                            ["addr", "add", "10.78.0.1/24", "dev", "tsl10"],
+                            ["link", "set", "tsl10", "up"]):
+                made = subprocess.run(["ip", "-n", namespace, *command], capture_output=True,
+                                      text=True, timeout=30, check=False)
+                assert made.returncode == 0, made.stderr
+            # Most distributions make /dev/net/tun mode 0666; this machine's is 0600, so
+            # the test gives itself such a node in a private mount namespace.
+            world_tun = ("unshare", "--mount", "--propagation", "private", "sh", "-c",
+                         "mount -t tmpfs tmpfs /dev/net && "
+                         "mknod -m 666 /dev/net/tun c 10 200 && exec \"$@\"", "sh")
+            with live_stack(namespace, "tsl10", "--no-configure", "--no-ipv6", "--ipv4",
+                            "10.78.0.2/24", "-q", runner=world_tun + AS_NOBODY) as live:
+                assert wait_answering(namespace, "10.78.0.2")
+        finally:
+            subprocess.run(["ip", "-n", namespace, "link", "del", "tsl10"],
+                           capture_output=True, timeout=30, check=False)
+    assert "running as nobody" in live.banner[-1]
+    assert live.returncode == 0, live.stderr
 
 
 def test_error_no_dev_net_tun() -> None:

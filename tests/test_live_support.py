@@ -63,10 +63,12 @@ def _read_banner(proc: subprocess.Popen[str], seconds: float) -> list[str]:
 
 
 @contextlib.contextmanager
-def live_stack(namespace: str, *args: str, startup: float = 20.0) -> Iterator[Running]:
-    """Run ``stack-live ARGS`` inside ``namespace``; on exit send SIGINT and collect
-    its output (into the yielded object) within 10 s, else kill it."""
-    proc = subprocess.Popen(["ip", "netns", "exec", namespace, *LIVE, *args],
+def live_stack(namespace: str, *args: str, startup: float = 20.0,
+               runner: tuple[str, ...] = ()) -> Iterator[Running]:
+    """Run ``stack-live ARGS`` inside ``namespace`` (through ``runner``, e.g. setpriv);
+    on exit send SIGINT and collect its output (into the yielded object) within 10 s,
+    else kill it."""
+    proc = subprocess.Popen(["ip", "netns", "exec", namespace, *runner, *LIVE, *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     running = Running(proc, [])
     try:

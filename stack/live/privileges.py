@@ -29,8 +29,14 @@ class Account:
 
 def resolve_account(requested: str | None, environ: dict[str, str] | None = None) -> Account:
     """The account to run as after set-up: ``requested`` (a name or a numeric uid), else
-    the user who ran sudo (``SUDO_USER``), else ``nobody``."""
+    the user who ran sudo (``SUDO_USER``), else ``nobody``. Without root there is
+    nothing to drop: the account is the caller's own, and ``requested`` must be it."""
     env = os.environ if environ is None else environ
+    if os.geteuid() != 0:
+        own = pwd.getpwuid(os.geteuid())
+        if requested and requested not in (own.pw_name, str(own.pw_uid)):
+            raise PrivilegeError(f"--user {requested} needs root (running as {own.pw_name})")
+        return Account(own.pw_name, own.pw_uid, own.pw_gid)
     name = requested or env.get("SUDO_USER") or "nobody"
     try:
         entry = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
