@@ -1003,6 +1003,25 @@ def _udp_rl2(p: Peer) -> Probes:
         [(1.1, udp4(p.v4, HOST4, 41100, 9, b"after"))]
 
 
+@case("udp_closed_src_zero", "UDP to a closed port from 0.0.0.0",
+      "nothing: no ICMP error to a source that is not a single host (RFC 1122 §3.2.2)")
+def _udp_src0(p: Peer) -> list[bytes]:
+    return [udp4("0.0.0.0", HOST4, 68, 9, b"from nobody")]
+
+
+@case("udp_closed_src_subnet_broadcast", "UDP to a closed port from 172.16.0.255",
+      "a Port Unreachable to 172.16.0.255: Linux's checks do not see a subnet broadcast "
+      "source as a broadcast")
+def _udp_srcb(p: Peer) -> list[bytes]:
+    return [udp4(SUBNET_BROADCAST, HOST4, 40000, 9, b"from broadcast")]
+
+
+@case("udp_closed_after_echo", "Echo Request then UDP to a closed port, same peer",
+      "Echo Reply then Port Unreachable: echo replies take no rate-limit token")
+def _udp_after_echo(p: Peer) -> list[bytes]:
+    return [echo4(p.v4, HOST4), udp4(p.v4, HOST4, 40000, 9, b"after echo")]
+
+
 TCP_SEQ = 0x01020304
 TCP_ACK = 0x0A0B0C0D
 
@@ -1082,6 +1101,11 @@ def _null(p: Peer) -> list[bytes]:
       "RST+ACK acknowledging seq + 1 (the FIN)")
 def _xmas(p: Peer) -> list[bytes]:
     return [tcp_to_host(p, FIN | PSH | URG, urgent=1)]
+
+
+@case("mcast_tcp_syn", "TCP SYN to 224.0.0.1", "nothing: no RST to a multicast address")
+def _msyn(p: Peer) -> list[bytes]:
+    return [tcp4(p.v4, "224.0.0.1", 40000, 9, TCP_SEQ, 0, SYN)]
 
 
 @case("tcp_bad_checksum", "TCP SYN with a wrong checksum", "nothing: dropped")
@@ -1598,6 +1622,28 @@ def _v6udprl(p: Peer) -> list[bytes]:
 def _v6udprl2(p: Peer) -> Probes:
     return [(0.0, udp6(p.v6, HOST6, 41000 + i, 9, b"burst")) for i in range(7)] + \
         [(0.2, udp6(p.v6, HOST6, 41100, 9, b"after")), (1.1, udp6(p.v6, HOST6, 41101, 9, b"late"))]
+
+
+@case("v6_udp_closed_src_unspecified", "UDP to a closed port from ::",
+      "nothing: no error to the unspecified source (RFC 4443 §2.4(e))")
+def _v6udp_src0(p: Peer) -> list[bytes]:
+    return [udp6("::", HOST6, 40000, 9, b"from nobody")]
+
+
+@case("v6_icmpv6_truncated", "an ICMPv6 message of 2 bytes", "nothing: shorter than a header")
+def _v6short(p: Peer) -> list[bytes]:
+    return [ipv6(p.v6, HOST6, PROTO_ICMPV6, b"\x80\x00")]
+
+
+@case("v6_tcp_syn_multicast", "TCP SYN to ff02::1", "nothing: no RST to a multicast address")
+def _v6msyn(p: Peer) -> list[bytes]:
+    return [tcp6(p.ll, ALL_NODES, 40000, 9, TCP_SEQ, 0, SYN)]
+
+
+@case("v6_echo_ll_to_global", "Echo Request from a link-local peer to fd00:16::2",
+      "Echo Reply from fd00:16::2 to the link-local peer")
+def _v6llg(p: Peer) -> list[bytes]:
+    return [echo6(p.ll, HOST6)]
 
 
 @case("v6_tcp_syn", "TCP SYN to closed port 9", "RST+ACK, ack = seq + 1")
