@@ -800,43 +800,44 @@ def _truncation(fields: dict[str, object]) -> str:
     return ""
 
 
+_ICMP_CODE_NAMES = {3: _UNREACH_NAMES, 11: _TIME_EXCEEDED_NAMES}
+_ICMPV6_CODE_NAMES = {1: _ICMPV6_UNREACH_NAMES}
+# (type, code or None for any) -> the (field, label) pairs shown as label=value
+_Details = dict[tuple[int, int | None], tuple[tuple[str, str], ...]]
+_ICMP_DETAILS: _Details = {(3, 4): (("next_hop_mtu", "mtu"),),
+                           (12, None): (("pointer", "pointer"),)}
+_ND_TARGET = (("nd.target", "target"),)
+_ICMPV6_DETAILS: _Details = {(2, None): (("mtu", "mtu"),), (4, None): (("pointer", "pointer"),),
+                             (135, None): _ND_TARGET, (136, None): _ND_TARGET,
+                             (137, None): _ND_TARGET}
+
+
+def _icmp_summary(fields: dict[str, object], layer: str, label: str, names: dict[int, str],
+                  code_names: dict[int, dict[int, str]],
+                  details: _Details) -> str:
+    kind, code = fields[layer + ".type"], fields[layer + ".code"]
+    assert isinstance(kind, int) and isinstance(code, int)
+    text = f"{label} {names.get(kind, f'type {kind}')}"
+    for group in ("echo", "timestamp"):
+        if f"{layer}.{group}.id" in fields:
+            return text + (f" id={fields[f'{layer}.{group}.id']}"
+                           f" seq={fields[f'{layer}.{group}.seq']}")
+    if kind in code_names:
+        text += f" ({code_names[kind].get(code, f'code {code}')})"
+    elif code:
+        text += f" code {code}"
+    for name, shown in details.get((kind, code), details.get((kind, None), ())):
+        text += f" {shown}={fields.get(f'{layer}.{name}')}"
+    return text
+
+
 def _summary(fields: dict[str, object]) -> str:
     if "icmp.type" in fields:
-        kind, code = fields["icmp.type"], fields["icmp.code"]
-        name = _ICMP_NAMES.get(kind, f"type {kind}")  # type: ignore[call-overload]
-        text = f"ICMP {name}"
-        if "icmp.echo.id" in fields:
-            text += f" id={fields['icmp.echo.id']} seq={fields['icmp.echo.seq']}"
-        elif "icmp.timestamp.id" in fields:
-            text += f" id={fields['icmp.timestamp.id']} seq={fields['icmp.timestamp.seq']}"
-        elif kind == 3:
-            text += f" ({_UNREACH_NAMES.get(code, f'code {code}')})"  # type: ignore[call-overload]
-            if code == 4:
-                text += f" mtu={fields.get('icmp.next_hop_mtu')}"
-        elif kind == 11:
-            text += f" ({_TIME_EXCEEDED_NAMES.get(code, f'code {code}')})"  # type: ignore[call-overload]
-        elif kind == 12:
-            text += f" pointer={fields.get('icmp.pointer')}"
-        elif code:
-            text += f" code {code}"
-        return text
+        return _icmp_summary(fields, "icmp", "ICMP", _ICMP_NAMES, _ICMP_CODE_NAMES,
+                             _ICMP_DETAILS)
     if "icmpv6.type" in fields:
-        kind, code = fields["icmpv6.type"], fields["icmpv6.code"]
-        name = _ICMPV6_NAMES.get(kind, f"type {kind}")  # type: ignore[call-overload]
-        text = f"ICMPv6 {name}"
-        if "icmpv6.echo.id" in fields:
-            text += f" id={fields['icmpv6.echo.id']} seq={fields['icmpv6.echo.seq']}"
-        elif kind == 1:
-            text += f" ({_ICMPV6_UNREACH_NAMES.get(code, f'code {code}')})"  # type: ignore[call-overload]
-        elif kind == 2:
-            text += f" mtu={fields.get('icmpv6.mtu')}"
-        elif kind == 4:
-            text += f" code {code} pointer={fields.get('icmpv6.pointer')}"
-        elif "icmpv6.nd.target" in fields:
-            text += f" target={fields['icmpv6.nd.target']}"
-        elif code:
-            text += f" code {code}"
-        return text
+        return _icmp_summary(fields, "icmpv6", "ICMPv6", _ICMPV6_NAMES, _ICMPV6_CODE_NAMES,
+                             _ICMPV6_DETAILS)
     if "udp.src_port" in fields:
         return f"UDP {fields['udp.src_port']} → {fields['udp.dst_port']} len={fields['udp.length']}"
     if "tcp.src_port" in fields:
