@@ -231,3 +231,27 @@ def test_any_changed_byte_shows_in_the_diff(position: int, value: int, kind: str
     position %= len(packet)
     changed = _set(packet, position, bytes([value]))
     assert bool(diff(packet, changed)) == (changed != packet)
+
+
+def _icmp_error(kind: int, code: int, rest: bytes) -> bytes:
+    body = bytes([kind, code, 0, 0]) + rest + icmp_echo("172.16.0.1", "172.16.0.2", 1, 1)[:28]
+    body = body[:2] + checksum(body).to_bytes(2, "big") + body[4:]
+    return ipv4_packet("172.16.0.2", "172.16.0.1", 1, body)
+
+
+def test_describe_names_errors_and_their_details() -> None:
+    head = "172.16.0.2 → 172.16.0.1 ICMP "
+    assert describe(_icmp_error(3, 4, b"\0\0\x05\xdc")) == (
+        head + "destination unreachable (fragmentation needed) mtu=1500 56 B")
+    assert describe(_icmp_error(11, 1, bytes(4))) == (
+        head + "time exceeded (fragment reassembly time exceeded) 56 B")
+    assert describe(_icmp_error(12, 0, b"\x05\0\0\0")) == head + "parameter problem pointer=5 56 B"
+    assert describe(_icmp_error(42, 0, bytes(4))) == head + "type 42 56 B"
+    inner = b"\x60" + bytes(39)
+    too_big = icmp6_message("fd00:16::2", "fd00:16::1", 2, 0, struct.pack("!I", 1280) + inner)
+    assert describe(too_big) == "fd00:16::2 → fd00:16::1 ICMPv6 packet too big mtu=1280 88 B"
+    problem = icmp6_message("fd00:16::2", "fd00:16::1", 4, 1, struct.pack("!I", 40) + inner)
+    assert describe(problem) == (
+        "fd00:16::2 → fd00:16::1 ICMPv6 parameter problem code 1 pointer=40 88 B")
+    assert dissect(problem)["icmpv6.quote.ipv6.version"] == 6
+    assert validate(too_big) == []
