@@ -121,3 +121,29 @@ def test_the_instruction_file_commands_work_unchanged() -> None:
     assert code == 0 and "1 received" in output, output
     assert live.returncode == 0, live.stderr
     assert not Path("/tmp/tun_cmd").exists() and not Path("/tmp/tun_resp").exists()
+
+
+def test_send_invalid_lets_the_kernel_drop_a_bad_reply(tmp_path: Path) -> None:
+    directory = tmp_path / "fifo"
+    cmd, resp = str(directory / "cmd"), str(directory / "resp")
+    with temporary_netns("ts-live") as namespace, \
+            live_stack(namespace, "tsf3", "--fifo", str(directory), "--fifo-wait", "10",
+                       "--fifo-send-invalid"):
+        pinger = _start_ping(namespace, "-c", "1", "-W", "3", "172.16.0.2")
+        try:
+            request = bytes.fromhex(fifo_ask(cmd, resp, "READ", 15))
+            reply = echo_reply_for(request)
+            assert reply is not None
+            broken = reply[:10] + bytes([reply[10] ^ 0xFF]) + reply[11:]
+            answer = fifo_ask(cmd, resp, "WRITE " + broken.hex(), 10)
+            code, output = _finish(pinger, 15)
+        finally:
+            if pinger.poll() is None:
+                pinger.kill()
+                pinger.wait(timeout=5)
+    stored, right = broken[10] << 8 | broken[11], reply[10] << 8 | reply[11]
+    assert answer == (f"OK sent despite: ipv4 header checksum 0x{stored:04x}, "
+                      f"expected 0x{right:04x}")
+    # The packet reached the kernel, which discarded it (ip_rcv_core checks the header
+    # checksum): ping saw no reply.
+    assert code != 0 and "100% packet loss" in output, output

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pwd
 import socket
 import threading
 import time
@@ -26,6 +28,7 @@ from stack.live.cli import (
 )
 from stack.live.loop import LiveLoop
 from stack.live.output import Reporter, format_summary
+from stack.live.privileges import PrivilegeError, resolve_account
 
 REQUEST = bytes.fromhex(
     "45000054812840004001615dac100001ac100002080054f5000d0001a1fb006a0000000041c4"
@@ -210,3 +213,15 @@ def test_stop_from_another_thread_wakes_an_idle_loop() -> None:
     ours.close()
     theirs.close()
     assert not alive
+
+
+def test_root_drops_to_the_sudo_user_then_nobody() -> None:
+    if os.geteuid() != 0:
+        assert resolve_account(None, {}).uid == os.geteuid()
+        return
+    nobody = pwd.getpwnam("nobody")
+    assert resolve_account(None, {"SUDO_USER": "nobody"}).uid == nobody.pw_uid
+    assert resolve_account(None, {}).name == "nobody"
+    assert resolve_account(str(nobody.pw_uid), {"SUDO_USER": "root"}).name == "nobody"
+    with pytest.raises(PrivilegeError, match="unknown user 'no-such-user-ts'"):
+        resolve_account("no-such-user-ts", {})
