@@ -1,9 +1,10 @@
 """Packet builders for the probe set: hand-made IPv4/IPv6 packets, malformed on purpose
 where a case needs it.
 
-These builders exist because a probe must be able to say things a well-behaved encoder
-refuses to (a wrong checksum, a length that lies, an option that overruns the header), so
-every field can be overridden. Checksums are computed with :mod:`stack.wire.checksum`.
+The well-formed part of every packet comes from the :mod:`stack.wire` codecs; these
+builders add what a probe must be able to say and a well-behaved encoder refuses to (a
+wrong checksum, a length that lies, an option that overruns the header), so every field
+can be overridden.
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from __future__ import annotations
 import ipaddress
 import struct
 
+from stack.wire import icmpv4 as wire_icmpv4
+from stack.wire import icmpv6 as wire_icmpv6
+from stack.wire import ipv6 as wire_ipv6
+from stack.wire import tcp as wire_tcp
+from stack.wire import udp as wire_udp
 from stack.wire.checksum import checksum
+from stack.wire.ipv4 import with_checksum
 
 __all__ = [
     "addr4", "addr6", "ipv4", "icmpv4", "echo4", "udp4", "tcp4", "fragment4",
@@ -60,18 +67,23 @@ def ipv4(src: str, dst: str, protocol: int, payload: bytes, *, ttl: int = 64, to
         total_length if total_length is not None else header_len + len(payload),
         ident, flags | (offset // 8), ttl, protocol, 0, addr4(src), addr4(dst)))
     header += options
-    value = header_checksum if header_checksum is not None else checksum(header)
-    header[10:12] = value.to_bytes(2, "big")
+    if header_checksum is None:
+        return with_checksum(bytes(header)) + payload
+    header[10:12] = header_checksum.to_bytes(2, "big")
     return bytes(header) + payload
 
 
 def icmpv4(icmp_type: int, code: int, rest: bytes = b"\x00" * 4, data: bytes = b"",
            *, bad_checksum: bool = False) -> bytes:
     """An ICMP message (RFC 792): type, code, checksum, 4 bytes of ``rest``, data."""
-    message = bytearray(struct.pack("!BBH", icmp_type, code, 0) + rest + data)
-    value = checksum(message) ^ (0x5555 if bad_checksum else 0)
-    message[2:4] = value.to_bytes(2, "big")
-    return bytes(message)
+    message = wire_icmpv4.emit(icmp_type, code, rest, data)
+    return _spoil_checksum(message, 2) if bad_checksum else message
+
+
+def _spoil_checksum(data: bytes, at: int) -> bytes:
+    """``data`` with the 16-bit checksum at ``at`` made wrong (never accidentally right)."""
+    value = int.from_bytes(data[at:at + 2], "big") ^ 0x5555
+    return data[:at] + value.to_bytes(2, "big") + data[at + 2:]
 
 
 def ping_data(size: int) -> bytes:
@@ -89,13 +101,18 @@ def echo4(src: str, dst: str, echo_id: int = 0x7473, seq: int = 1, size: int = 5
     return ipv4(src, dst, PROTO_ICMP, message, **ip)  # type: ignore[arg-type]
 
 
-def udp_header(sport: int, dport: int, payload: bytes, pseudo: bytes, *,
-               udp_checksum: int | None = None, udp_length: int | None = None) -> bytes:
-    length = udp_length if udp_length is not None else 8 + len(payload)
-    datagram = bytearray(struct.pack("!HHHH", sport, dport, length, 0) + payload)
-    # RFC 768: a computed 0 is sent as all ones; an override is used as given.
-    value = checksum(pseudo + datagram) or 0xFFFF if udp_checksum is None else udp_checksum
-    datagram[6:8] = value.to_bytes(2, "big")
+def udp_datagram(sport: int, dport: int, payload: bytes, address_sum: int, *,
+                 udp_checksum: int | None = None, udp_length: int | None = None) -> bytes:
+    """A UDP datagram from :func:`stack.wire.udp.emit`; ``udp_length`` makes the length
+    field lie (the checksum then covers the lie, as a sender's would), ``udp_checksum``
+    replaces the checksum (0: none sent)."""
+    datagram = bytearray(wire_udp.emit(sport, dport, payload, address_sum))
+    if udp_length is not None:
+        datagram[4:8] = udp_length.to_bytes(2, "big") + b"\x00\x00"
+        value = checksum(datagram, address_sum + PROTO_UDP + udp_length) or 0xFFFF
+        datagram[6:8] = value.to_bytes(2, "big")
+    if udp_checksum is not None:
+        datagram[6:8] = udp_checksum.to_bytes(2, "big")
     return bytes(datagram)
 
 
@@ -103,32 +120,40 @@ def udp4(src: str, dst: str, sport: int, dport: int, payload: bytes, *,
          udp_checksum: int | None = None, udp_length: int | None = None,
          **ip: object) -> bytes:
     """A UDP datagram in IPv4; ``udp_checksum`` overrides the computed checksum (0: none)."""
-    length = udp_length if udp_length is not None else 8 + len(payload)
-    pseudo = addr4(src) + addr4(dst) + struct.pack("!BBH", 0, PROTO_UDP, length)
-    datagram = udp_header(sport, dport, payload, pseudo, udp_checksum=udp_checksum,
-                          udp_length=udp_length)
+    datagram = udp_datagram(sport, dport, payload, address_sum(src, dst),
+                            udp_checksum=udp_checksum, udp_length=udp_length)
     return ipv4(src, dst, PROTO_UDP, datagram, **ip)  # type: ignore[arg-type]
 
 
-def tcp_segment(pseudo: bytes, sport: int, dport: int, seq: int, ack: int, flags: int, *,
-                window: int = 64240, options: bytes = b"", payload: bytes = b"",
+def tcp_segment(address_sum: int, sport: int, dport: int, seq: int, ack: int, flags: int,
+                *, window: int = 64240, options: bytes = b"", payload: bytes = b"",
                 data_offset: int | None = None, bad_checksum: bool = False,
                 urgent: int = 0) -> bytes:
-    """A TCP segment (RFC 9293 §3.1) whose checksum covers ``pseudo`` (without length)."""
-    if len(options) % 4:
-        options += b"\x00" * (4 - len(options) % 4)
-    offset = data_offset if data_offset is not None else (20 + len(options)) // 4
-    segment = bytearray(struct.pack("!HHIIBBHHH", sport, dport, seq, ack, offset << 4, flags,
-                                    window, 0, urgent) + options + payload)
-    value = checksum(pseudo + struct.pack("!H", len(segment)) + segment)
-    segment[16:18] = (value ^ (0x5555 if bad_checksum else 0)).to_bytes(2, "big")
-    return bytes(segment)
+    """A TCP segment from :func:`stack.wire.tcp.emit`, with ``options`` (padded to 4
+    bytes), an urgent pointer or a lying ``data_offset`` added where a probe needs them."""
+    segment = wire_tcp.emit(sport, dport, seq, ack, flags, window, address_sum, payload)
+    if options or urgent or data_offset is not None:
+        options += bytes(-len(options) % 4)
+        offset = data_offset if data_offset is not None else (20 + len(options)) // 4
+        head = bytearray(segment[:20])
+        head[12], head[16:20] = offset << 4, b"\x00\x00" + urgent.to_bytes(2, "big")
+        segment = bytes(head) + options + payload
+        value = checksum(segment, address_sum + PROTO_TCP + len(segment))
+        segment = segment[:16] + value.to_bytes(2, "big") + segment[18:]
+    return _spoil_checksum(segment, 16) if bad_checksum else segment
+
+
+def address_sum(src: str, dst: str) -> int:
+    """The pseudo-header's address part, as the wire codecs take it (RFC 768, RFC 8200
+    §8.1): both addresses read as one big-endian integer."""
+    return int.from_bytes(ipaddress.ip_address(src).packed + ipaddress.ip_address(dst).packed,
+                          "big")
 
 
 def tcp4(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, flags: int,
          *, ip: dict[str, object] | None = None, **segment: object) -> bytes:
-    pseudo = addr4(src) + addr4(dst) + bytes([0, PROTO_TCP])
-    body = tcp_segment(pseudo, sport, dport, seq, ack, flags, **segment)  # type: ignore[arg-type]
+    body = tcp_segment(address_sum(src, dst), sport, dport, seq, ack, flags,
+                       **segment)  # type: ignore[arg-type]
     return ipv4(src, dst, PROTO_TCP, body, **(ip or {}))  # type: ignore[arg-type]
 
 
@@ -162,25 +187,19 @@ def ipv6(src: str, dst: str, next_header: int, payload: bytes, *, hop_limit: int
          traffic_class: int = 0, flow_label: int = 0,
          payload_length: int | None = None) -> bytes:
     """An IPv6 packet (RFC 8200 §3)."""
-    first = (6 << 28) | (traffic_class << 20) | flow_label
     length = payload_length if payload_length is not None else len(payload)
-    return (struct.pack("!IHBB", first, length, next_header, hop_limit)
-            + addr6(src) + addr6(dst) + payload)
-
-
-def pseudo6(src: str, dst: str, next_header: int, length: int) -> bytes:
-    """The RFC 8200 §8.1 pseudo-header."""
-    return addr6(src) + addr6(dst) + struct.pack("!I3xB", length, next_header)
+    return wire_ipv6.build_header(traffic_class, flow_label, length, next_header, hop_limit,
+                                  addr6(src), addr6(dst)) + payload
 
 
 def icmpv6(src: str, dst: str, icmp_type: int, code: int, body: bytes, *,
            bad_checksum: bool = False) -> bytes:
     """An ICMPv6 message (RFC 4443 §2.1) whose checksum covers the pseudo-header of
     ``src`` and the final destination ``dst``; ``body`` follows the 4-byte header."""
-    message = bytearray(struct.pack("!BBH", icmp_type, code, 0) + body)
-    value = checksum(pseudo6(src, dst, PROTO_ICMPV6, len(message)) + message)
-    message[2:4] = (value ^ (0x5555 if bad_checksum else 0)).to_bytes(2, "big")
-    return bytes(message)
+    message = bytes((icmp_type, code, 0, 0)) + body
+    value = wire_icmpv6.message_checksum(message, addr6(src), addr6(dst))
+    message = message[:2] + value.to_bytes(2, "big") + message[4:]
+    return _spoil_checksum(message, 2) if bad_checksum else message
 
 
 def echo6_message(src: str, dst: str, ident: int = 0x7473, seq: int = 1, size: int = 56, *,
@@ -198,44 +217,34 @@ def echo6(src: str, dst: str, ident: int = 0x7473, seq: int = 1, size: int = 56,
 
 def udp6(src: str, dst: str, sport: int, dport: int, payload: bytes, *,
          udp_checksum: int | None = None, **ip: object) -> bytes:
-    pseudo = pseudo6(src, dst, PROTO_UDP, 8 + len(payload))
-    datagram = udp_header(sport, dport, payload, pseudo, udp_checksum=udp_checksum)
+    datagram = udp_datagram(sport, dport, payload, address_sum(src, dst),
+                            udp_checksum=udp_checksum)
     return ipv6(src, dst, PROTO_UDP, datagram, **ip)  # type: ignore[arg-type]
 
 
 def tcp6(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, flags: int,
          **segment: object) -> bytes:
-    pseudo = addr6(src) + addr6(dst) + b"\x00\x00" + bytes([0, PROTO_TCP])
-    # The v6 pseudo-header has a 32-bit length; tcp_segment appends 16 bits, and the
-    # two extra zero bytes above make the sum the same (RFC 8200 §8.1).
-    body = tcp_segment(pseudo, sport, dport, seq, ack, flags, **segment)  # type: ignore[arg-type]
+    body = tcp_segment(address_sum(src, dst), sport, dport, seq, ack, flags,
+                       **segment)  # type: ignore[arg-type]
     return ipv6(src, dst, PROTO_TCP, body)
 
 
-def options_header(next_header: int, options: bytes, *, pad: bool = True) -> bytes:
+def options_header(next_header: int, options: bytes) -> bytes:
     """A Hop-by-Hop or Destination Options header (RFC 8200 §4.3/§4.6) holding the TLV
-    ``options``, padded to a multiple of 8 bytes with Pad1/PadN when ``pad``."""
-    body = options
-    if pad:
-        room = (-(2 + len(body))) % 8
-        if room == 1:
-            body += b"\x00"
-        elif room:
-            body += bytes([1, room - 2]) + b"\x00" * (room - 2)
-    return bytes([next_header, (2 + len(body)) // 8 - 1]) + body
+    ``options``, padded to a multiple of 8 bytes with Pad1/PadN."""
+    return wire_ipv6.build_options_header(next_header, options)
 
 
 def routing_header(next_header: int, routing_type: int, segments_left: int,
                    addresses: list[str], *, reserved: bytes = b"\x00" * 4) -> bytes:
     """A Routing header (RFC 8200 §4.4) with a list of 16-byte addresses (type 0/2 form)."""
     data = reserved + b"".join(addr6(a) for a in addresses)
-    return bytes([next_header, (4 + len(data)) // 8 - 1 if data else 0,
-                  routing_type, segments_left]) + data
+    return wire_ipv6.build_routing_header(next_header, routing_type, segments_left, data)
 
 
 def fragment_header(next_header: int, offset: int, more: bool, ident: int) -> bytes:
     """A Fragment header (RFC 8200 §4.5); ``offset`` in bytes."""
-    return struct.pack("!BBHI", next_header, 0, offset | (1 if more else 0), ident)
+    return wire_ipv6.build_fragment_header(next_header, offset, more, ident)
 
 
 def fragment6(src: str, dst: str, next_header: int, fragmentable: bytes, cuts: list[int],
