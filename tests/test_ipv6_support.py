@@ -84,4 +84,4 @@ def normalise(sent: bytes) -> bytes:
 
 def flow_label(src: bytes, dst: bytes) -> int:
     """Our documented flow label rule (stack/host/ipv6.py)."""
-    return crc32(src + dst) & 0xFFFFF
+    return crc32(dst + src) & 0xFFFFF

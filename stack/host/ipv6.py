@@ -19,7 +19,8 @@ rate-limited per peer (``net.ipv6.icmp.ratelimit``, 100 ms, burst 6) and globall
 IPv4 (the host's shared :class:`~stack.host.ratelimit.IcmpRateLimiter`).
 
 Flow label (RFC 6437): Linux hashes a per-boot secret into the label of what it sends.
-Ours is keyless: ``crc32(src + dst) & 0xFFFFF`` over the reply's own addresses, so a flow
+Ours is keyless: ``crc32(dst + src) & 0xFFFFF`` over the reply's own addresses (the
+peer's first, so the echo path hashes the request's address bytes as they lie), so a flow
 keeps one label, different peers get different ones, and replays repeat. Neighbour
 Advertisements carry 0, as Linux's ``ip6_nd_hdr`` writes. Comparisons against Linux
 recordings ignore this one field.
@@ -35,7 +36,6 @@ from stack.host.pmtu import PathMtuCache
 from stack.host.reassembly import Completed, Reassembler
 from stack.wire import icmpv6
 from stack.wire import ipv6 as wire
-from stack.wire.checksum import incremental_update, ones_sum
 
 if TYPE_CHECKING:
     from stack.host.host import Host
@@ -51,6 +51,7 @@ _MAX_PAD = 7  # ip6_parse_tlv: more padding in a row than alignment needs is mal
 _UNSPECIFIED = bytes(16)
 _LOOPBACK = bytes(15) + b"\x01"
 _ALL_NODES = b"\xff\x02" + bytes(13) + b"\x01"
+_NO_REPLY_SOURCES = frozenset((_UNSPECIFIED, _LOOPBACK))  # no route back to these
 
 # Minimum upper-layer header a first fragment must hold (ipv6frag_thdr_truncated).
 _UPPER_HEADER_MIN = {wire.TCP: 20, wire.UDP: 8, wire.ICMPV6: 8}
@@ -88,7 +89,7 @@ class Ipv6Layer:
 
     __slots__ = ("host", "_unicast", "_interfaces", "_groups", "_hop_limit", "_mtu",
                  "_interval", "_ratemask", "_echo_ignore", "_echo_ignore_multicast",
-                 "_link_address", "reassembler", "pmtu")
+                 "_link_address", "_echo_hop", "reassembler", "pmtu")
 
     def __init__(self, host: Host) -> None:
         self.host = host
@@ -103,6 +104,7 @@ class Ipv6Layer:
             groups.update(wire.solicited_node(address) for address in self._unicast)
         self._groups = frozenset(groups)
         self._hop_limit = config.hop_limit
+        self._echo_hop = bytes((wire.ICMPV6, config.hop_limit))  # next header, hop limit
         self._mtu = config.mtu
         self._interval = config.icmpv6_ratelimit_ms / 1000.0
         self._ratemask = config.icmpv6_ratemask
@@ -121,29 +123,33 @@ class Ipv6Layer:
         size = len(packet)
         # A plain Echo Request to one of our addresses, no extension headers, exact
         # length: answered in a straight line. Everything else takes the full walk.
-        if (size >= 48 and packet[6] == 58 and packet[40] == 128
-                and (packet[4] << 8 | packet[5]) == size - 40 and not self._echo_ignore):
+        if (size >= 48 and packet[40] == 128 and packet[6] == 58
+                and (packet[4] << 8 | packet[5]) == size - 40):
             dst = packet[24:40]
             src = packet[8:24]
-            if (dst in self._unicast and src[0] != 0xFF and src not in self._unicast
-                    and src != _UNSPECIFIED and src != _LOOPBACK
-                    # Addresses and message in one integer: the pseudo-header sum
-                    # (RFC 8200 §8.1) plus the message, folded once.
-                    and ones_sum(packet[8:], 58 + size - 40) == 0xFFFF):
-                code = packet[41]
-                # RFC 1624: only the type changes (128 -> 129); swapping the addresses
-                # leaves the pseudo-header sum as it was.
-                value = incremental_update((packet[42] << 8) | packet[43], 0x8000 | code,
-                                           0x8100 | code)
-                traffic_class = ((packet[0] & 0x0F) << 4) | (packet[1] >> 4)
-                first_word = 0x60000000 | traffic_class << 20 | (crc32(dst + src) & 0xFFFFF)
-                reply = b"".join((first_word.to_bytes(4, "big"), packet[4:6],
-                                  bytes((58, self._hop_limit)), dst, src, b"\x81",
-                                  packet[41:42], value.to_bytes(2, "big"), packet[44:]))
-                self.host.replied("icmpv6.echo_reply")
-                if size > wire.MIN_MTU:
-                    return self._fit(reply, src, now)
-                return [reply]
+            unicast = self._unicast
+            if (dst in unicast and src[0] != 0xFF and src not in unicast
+                    and src not in _NO_REPLY_SOURCES and not self._echo_ignore):
+                # Addresses and message as one integer: the pseudo-header sum (RFC 8200
+                # §8.1: addresses, length size - 40, next header 58) plus the message.
+                # The sum is right when it is 0 modulo 0xFFFF (2**16 == 1 mod 0xFFFF).
+                total = int.from_bytes(packet[8:], "big")
+                if size & 1:
+                    total <<= 8
+                if (total + size + 18) % 0xFFFF == 0:
+                    # RFC 1624 eqn. 3: only the type changes (128 -> 129, +0x0100 in
+                    # the first word); swapped addresses leave the pseudo-header sum.
+                    total = (~((packet[42] << 8) | packet[43]) & 0xFFFF) + 0x100
+                    value = ~((total & 0xFFFF) + (total >> 16)) & 0xFFFF
+                    first_word = (0x60000000 | (packet[0] & 0x0F) << 24
+                                  | (packet[1] & 0xF0) << 16 | (crc32(packet[8:40]) & 0xFFFFF))
+                    reply = b"".join((first_word.to_bytes(4, "big"), packet[4:6],
+                                      self._echo_hop, dst, src, b"\x81", packet[41:42],
+                                      value.to_bytes(2, "big"), packet[44:]))
+                    self.host.replied("icmpv6.echo_reply")
+                    if size > wire.MIN_MTU:
+                        return self._fit(reply, src, now)
+                    return [reply]
         return self._slow_input(packet, now)
 
     def poll(self, now: float) -> list[bytes]:
@@ -631,7 +637,7 @@ class Ipv6Layer:
     # -- helpers -----------------------------------------------------------------------
     def _header(self, traffic_class: int, length: int, next_header: int, src: bytes,
                 dst: bytes) -> bytes:
-        return wire.build_header(traffic_class, crc32(src + dst) & 0xFFFFF, length,
+        return wire.build_header(traffic_class, crc32(dst + src) & 0xFFFFF, length,
                                  next_header, self._hop_limit, src, dst)
 
     def _fit(self, reply: bytes, destination: bytes, now: float) -> list[bytes]:
