@@ -225,3 +225,12 @@ def test_root_drops_to_the_sudo_user_then_nobody() -> None:
     assert resolve_account(str(nobody.pw_uid), {"SUDO_USER": "root"}).name == "nobody"
     with pytest.raises(PrivilegeError, match="unknown user 'no-such-user-ts'"):
         resolve_account("no-such-user-ts", {})
+
+
+def test_a_bad_flag_is_one_line_too(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--mtu", "big"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (
+        "stack-live: argument --mtu: invalid int value: 'big' "
+        "(stack-live --help lists the options)\n")

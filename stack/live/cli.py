@@ -21,7 +21,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from stack.capture import LINKTYPE_ETHERNET, LINKTYPE_RAW, CaptureError, CaptureWriter
 from stack.host.config import ConfigError, HostConfig
@@ -45,8 +45,15 @@ class LiveError(RuntimeError):
     """A usage problem found before touching the system; one line for the user."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"stack-live: {message} (stack-live --help lists the options)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="stack-live",
         description="Answer pings and closed-port probes on a TUN (or TAP) device with the "
                     "tunstack host, printing one line per packet.")
