@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import io
 import json
 import pstats
 import sys
@@ -22,7 +23,7 @@ from bench.measure import Options
 from bench.replaybench import bench_replay
 from bench.report import Machine, Row, as_json, render, render_markdown
 
-__all__ = ["BENCHMARKS", "main", "run_benchmarks"]
+__all__ = ["BENCHMARKS", "PROFILES", "main", "profile_core", "run_benchmarks"]
 
 # In the order of issue 9's items; each takes Options and returns rows.
 BENCHMARKS: dict[str, Callable[[Options], list[Row]]] = {
@@ -56,21 +57,35 @@ def run_benchmarks(names: list[str], opts: Options, *, progress: bool = True) ->
     return rows
 
 
-def _profile_echo(count: int, family: str) -> str:
-    """cProfile of ``Host.handle`` over ``count`` 84 B (IPv4) or 104 B (IPv6) echo
-    requests: where the time of the echo path goes."""
-    from bench.packets import echo_requests_v4, echo_requests_v6
+PROFILES = ("echo4", "echo6", "drop-header", "drop-icmp", "drop-not-ours", "frag")
+
+
+def profile_core(name: str, count: int = 20_000) -> str:
+    """cProfile of ``Host.handle`` over ``count`` packets of one benchmark's kind, the
+    top 20 functions by own time: where the core's time goes when a target is missed."""
+    from bench import packets
     from stack.host import Host, HostConfig
 
-    requests = (echo_requests_v4(count, 84) if family == "4"
-                else echo_requests_v6(count, 104))
+    if name == "echo4":
+        inputs = packets.echo_requests_v4(count, 84)
+    elif name == "echo6":
+        inputs = packets.echo_requests_v6(count, 104)
+    elif name == "drop-header":
+        inputs = [packets.bad_header_checksum(p) for p in packets.echo_requests_v4(count, 84)]
+    elif name == "drop-icmp":
+        inputs = [packets.bad_icmp_checksum(p) for p in packets.echo_requests_v4(count, 84)]
+    elif name == "drop-not-ours":
+        inputs = [packets.not_for_us(i, 84) for i in range(count)]
+    else:
+        inputs = [f for i in range(count // 3)
+                  for f in packets.fragment_v4(packets.echo_request_v4(i, 3000), 1500)]
     host = Host(HostConfig())
+    handle = host.handle
     profiler = cProfile.Profile()
     profiler.enable()
-    for request in requests:
-        host.handle(request, 1000.0)
+    for packet in inputs:
+        handle(packet, 1000.0)
     profiler.disable()
-    import io
     text = io.StringIO()
     pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(20)
     return text.getvalue()
@@ -94,12 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     parser.add_argument("--markdown", action="store_true",
                         help="print the README table (GitHub markdown, with date and machine)")
-    parser.add_argument("--profile-echo", choices=("4", "6"), metavar="4|6",
-                        help="print a cProfile of Host.handle over echo requests and exit")
+    parser.add_argument("--profile", choices=PROFILES, metavar="KIND",
+                        help="print a cProfile of Host.handle over 20 000 packets of one "
+                             f"kind and exit: {', '.join(PROFILES)}")
     args = parser.parse_args(argv)
 
-    if args.profile_echo:
-        print(_profile_echo(20_000, args.profile_echo))
+    if args.profile:
+        print(profile_core(args.profile))
         return 0
     names = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
     unknown = [n for n in names if n not in BENCHMARKS]

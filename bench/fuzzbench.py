@@ -73,7 +73,7 @@ def bench_fuzz(opts: Options) -> list[Row]:
                     f"-artifact_prefix={corpus}/"]
             if target.dictionary.exists():
                 argv.append(f"-dict={target.dictionary}")
-            done = run_measured(argv, timeout=seconds + 120, cwd=str(fuzz_dir.parent))
+            done = run_measured(argv, timeout=seconds + 45, cwd=str(fuzz_dir.parent))
         output = done.stdout + done.stderr
         stats = parse_libfuzzer_stats(output)
         rate = stats.get("average_exec_per_sec")
