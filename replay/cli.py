@@ -17,7 +17,7 @@ from typing import NoReturn
 from replay.cases import SetupError, parse_addresses
 from replay.driver import ORACLE, GoldenWriter, Options, replay_file
 from replay.faults import FaultSpec
-from replay.profiles import PROFILES, get_profile
+from replay.profiles import PROFILES
 from replay.report import Progress, json_report, print_human, write_junit
 from replay.responder import ResponderStartError, split_command
 from replay.results import FileResult
@@ -85,9 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ignore", action="append", default=[], metavar="FIELD",
                         help="a field that may differ (repeatable), e.g. ipv4.id; a prefix "
                              "such as icmp.timestamp ignores every field under it")
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="exact",
+    parser.add_argument("--profile", choices=sorted(PROFILES),
                         help="bundled ignores and timer tolerance: 'linux' for captures "
-                             "recorded from the Linux kernel (default: exact)")
+                             "recorded from the Linux kernel, 'exact' for goldens (default: "
+                             "what each case's metadata says, else exact)")
     parser.add_argument("--tolerance", type=_seconds, metavar="SECONDS",
                         help="how far a timer output may be from the recorded time "
                              "(default: the profile's)")
@@ -133,7 +134,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Options:
-    profile = get_profile(args.profile)
     for name in args.ignore:
         if not is_known_field(name):
             parser.error(f"--ignore {name}: unknown field (fields are named as in -v "
@@ -153,8 +153,9 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
     return Options(
         expect=args.expect,
         addresses=tuple(args.addr),
-        ignore=profile.ignore | frozenset(args.ignore),
-        tolerance=profile.timer_tolerance if args.tolerance is None else args.tolerance,
+        profile=args.profile,
+        ignore=frozenset(args.ignore),
+        tolerance=args.tolerance,
         settle=args.settle,
         verbose=args.verbose,
         faults=spec if spec.active else None,
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.json:
             settings: dict[str, object] = {
-                "expect": options.expect, "profile": args.profile,
+                "expect": options.expect, "profile": args.profile or "from metadata",
                 "ignore": sorted(options.ignore), "tolerance": options.tolerance,
                 "settle": options.settle, "responder": options.responder,
                 "faults": options.faults.describe() if options.faults else None,

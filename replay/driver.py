@@ -30,6 +30,7 @@ from replay.cases import (
 )
 from replay.compare import Comparator, Expected, Output
 from replay.faults import FaultInjector, FaultSpec
+from replay.profiles import profile_for
 from replay.responder import ExternalResponder, ResponderError, ResponderStartError
 from replay.results import KEEP_LINES, CaseResult, FileResult, Mismatch
 from stack.capture import (
@@ -60,8 +61,9 @@ PROGRESS_EVERY = 4096  # records between progress callbacks
 class Options:
     expect: bool = False
     addresses: tuple[str, ...] = ()
-    ignore: frozenset[str] = frozenset()
-    tolerance: float = 0.001
+    profile: str | None = None  # None: each case's metadata chooses (profiles.profile_for)
+    ignore: frozenset[str] = frozenset()  # added to the profile's
+    tolerance: float | None = None  # None: the profile's
     settle: float = 0.0
     verbose: bool = False
     faults: FaultSpec | None = None
@@ -126,8 +128,12 @@ class _CaseDriver:
         self.clock = float("-inf")
         self.last_time: float | None = None
         self.broken = False  # the host raised or the responder failed: stop feeding it
-        self.comparator = Comparator(options.ignore, options.tolerance, options.verbose,
-                                     self.result.add)
+        profile = profile_for(metadata, options.profile)
+        self.result.profile = profile.name
+        self.tolerance = (profile.timer_tolerance if options.tolerance is None
+                          else options.tolerance)
+        self.comparator = Comparator(profile.ignore | options.ignore, self.tolerance,
+                                     options.verbose, self.result.add)
         self.last_inbound = "before the first inbound packet"
 
     # -- feeding ---------------------------------------------------------------------
@@ -254,7 +260,7 @@ class _CaseDriver:
             end = self.last_time if self.last_time is not None else self.clock
             end += self.options.settle
             if self.options.expect:
-                end += self.options.tolerance
+                end += self.tolerance
             self._run_timers(end)
             if self.compare:
                 self.comparator.finish()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Profile", "PROFILES", "get_profile"]
+__all__ = ["Profile", "PROFILES", "get_profile", "profile_for"]
 
 
 @dataclass(frozen=True)
@@ -50,3 +50,19 @@ def get_profile(name: str) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise KeyError(f"unknown profile {name!r} (known: {', '.join(PROFILES)})") from None
+
+
+def profile_for(metadata: dict[str, object] | None, explicit: str | None) -> Profile:
+    """The profile of a case: ``--profile`` when given; else the one its metadata names
+    (``"profile": "linux"``, or ``"reference": "linux"`` as stack-record writes for kernel
+    recordings); else ``exact``. So ``replay corpus/*/*.pcapng --expect`` judges Linux
+    recordings and tunstack's goldens each by their own rule."""
+    if explicit is not None:
+        return get_profile(explicit)
+    if metadata:
+        named = metadata.get("profile")
+        if isinstance(named, str) and named in PROFILES:
+            return PROFILES[named]
+        if metadata.get("reference") == "linux":
+            return PROFILES["linux"]
+    return PROFILES["exact"]

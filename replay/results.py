@@ -49,6 +49,7 @@ class CaseResult:
     faults: dict[str, int] | None = None
     fault_events: list[str] = field(default_factory=list)  # the first KEEP_LINES
     checked_with: str = ""  # how outputs were judged: "bytes", "stack.oracle", ...
+    profile: str = ""  # the comparison profile used
     trace: list[str] = field(default_factory=list)  # -v without --expect; KEEP_LINES
 
     @property

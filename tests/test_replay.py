@@ -614,3 +614,25 @@ def test_progress_only_on_a_terminal() -> None:
     progress.close()
     assert terminal.written == ["\rreplay: 1/2 files, 5 packets ",
                                 "\rreplay: 2/2 files, 12 packets ", "\r\033[K"]
+
+
+def test_profile_comes_from_the_metadata_unless_given(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    reply = _reply(_request(1), 0)
+    other_id = _fix_ip_checksum(reply[:4] + struct.pack("!H", 0x1234) + reply[6:])
+    paths = []
+    for reference in ("linux", "tunstack"):
+        path = tmp_path / f"{reference}.pcapng"
+        with CaptureWriter(path, metadata={"case": reference, "reference": reference,
+                                           "host": {"ipv4": f"{HOST}/24"}}) as writer:
+            writer.write(_request(1), 1.0, DIRECTION_INBOUND)
+            writer.write(other_id, 1.0, DIRECTION_OUTBOUND)
+        paths.append(str(path))
+    code, report = _json(capsys, *paths, "--expect", "--responder", RESPONDER)
+    cases = [case for entry in report["files"] for case in entry["cases"]]  # type: ignore[attr-defined]
+    assert [(c["name"], c["profile"], c["passed"]) for c in cases] == [
+        ("linux", "linux", True), ("tunstack", "exact", False)]
+    assert code == 1
+    code, report = _json(capsys, paths[0], "--expect", "--profile", "exact",
+                         "--responder", RESPONDER)
+    assert (code, _case(report)["profile"]) == (1, "exact")
