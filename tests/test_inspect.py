@@ -255,3 +255,15 @@ def test_describe_names_errors_and_their_details() -> None:
         "fd00:16::2 → fd00:16::1 ICMPv6 parameter problem code 1 pointer=40 88 B")
     assert dissect(problem)["icmpv6.quote.ipv6.version"] == 6
     assert validate(too_big) == []
+
+
+def test_describe_fragments_and_other_protocols() -> None:
+    whole = icmp_echo("172.16.0.1", "172.16.0.2", 1, 1, bytes(40))
+    later = bytearray(ipv4_packet("172.16.0.1", "172.16.0.2", 1, whole[28:44], ident=77))
+    later[6:8] = (0x2000 | 1).to_bytes(2, "big")  # MF, offset 8 bytes
+    assert describe(bytes(later)) == "172.16.0.1 → 172.16.0.2 frag id=77 off=8 MF ICMP data 36 B"
+    assert describe(ipv4_packet("172.16.0.1", "172.16.0.2", 47, b"gre!")) == (
+        "172.16.0.1 → 172.16.0.2 GRE 24 B")
+    assert describe(ipv4_packet("172.16.0.1", "172.16.0.2", 253, b"")) == (
+        "172.16.0.1 → 172.16.0.2 protocol 253 20 B")
+    assert describe(b"\x45\0\0") == "malformed IP packet: header needs 20 bytes, 3 present 3 B"

@@ -89,6 +89,9 @@ _ICMPV6_UNREACH_NAMES = {
     3: "address unreachable", 4: "port unreachable", 5: "source policy failed",
     6: "reject route",
 }
+_PROTOCOL_NAMES = {PROTO_ICMP: "ICMP", PROTO_TCP: "TCP", PROTO_UDP: "UDP",
+                   PROTO_ICMPV6: "ICMPv6", 2: "IGMP", 47: "GRE", 50: "ESP", 51: "AH",
+                   132: "SCTP"}
 _TCP_FLAG_NAMES = ("FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR")
 _ND_OPTION_NAMES = {1: "source_lladdr", 2: "target_lladdr", 3: "prefix", 4: "redirected",
                     5: "mtu", 14: "nonce", 25: "rdnss", 31: "dnssl"}
@@ -843,11 +846,14 @@ def _summary(fields: dict[str, object]) -> str:
     if "tcp.src_port" in fields:
         return (f"TCP {fields['tcp.src_port']} → {fields['tcp.dst_port']} "
                 f"[{fields['tcp.flags']}] seq={fields['tcp.seq']} ack={fields['tcp.ack']}")
-    if "ipv4.protocol" in fields:
-        return f"protocol {fields['ipv4.protocol']}"
-    if "ipv6.next_header" in fields:
-        return f"next header {fields['ipv6.next_header']}"
-    return "IP"
+    # no transport header decoded: a non-first fragment, or a protocol not dissected
+    protocol = fields.get("ipv6.frag.next_header", fields.get("ipv6.next_header",
+                                                              fields.get("ipv4.protocol")))
+    name = (_PROTOCOL_NAMES.get(protocol, f"protocol {protocol}") if isinstance(protocol, int)
+            else "IP")
+    if "ipv4.fragment" in fields or "ipv6.fragment" in fields:
+        return f"{name} data"
+    return name
 
 
 # -- diff -------------------------------------------------------------------------------
