@@ -259,3 +259,24 @@ def test_any_frame_is_counted_once_and_never_raises(body: bytes, destination: by
     link.handle(destination + PEER_MAC + ethertype + body, 1.0)
     link.handle(body, 2.0)
     assert link.stats.received == 2
+
+
+def test_neighbour_advertisement_releases_waiting_ipv6_packets() -> None:
+    link = make_link()
+    peer = ipaddress.IPv6Address("fd00:16::1").packed
+    ours = ipaddress.IPv6Address("fd00:16::2").packed
+    packet = ipv6.build_header(0, 0, 0, ipv6.NO_NEXT_HEADER, 64, ours, peer)
+    assert len(link._route(packet, None, None, 0.0)) == 1  # the solicitation
+    message = icmpv6.build_neighbour_advertisement(
+        peer, icmpv6.NA_SOLICITED | icmpv6.NA_OVERRIDE, peer, ours, PEER_MAC)
+    advert = ipv6.build_header(0, 0, len(message), ipv6.ICMPV6, 255, peer, ours) + message
+    frames = link.handle(OUR_MAC + PEER_MAC + b"\x86\xdd" + advert, 0.5)
+    assert frames == [PEER_MAC + OUR_MAC + b"\x86\xdd" + packet]
+    assert link.neighbours.lookup(peer, 0.5) == PEER_MAC
+    assert link.next_timer() is None
+    # The same advertisement with hop limit 64 crossed a router: not believed (§7.1.2).
+    stale = make_link()
+    stale._route(packet, None, None, 0.0)
+    routed = advert[:7] + b"\x40" + advert[8:]
+    assert stale.handle(OUR_MAC + PEER_MAC + b"\x86\xdd" + routed, 0.5) == []
+    assert stale.neighbours.lookup(peer, 0.5) is None

@@ -89,7 +89,6 @@ class LinkHost:
         for address in self.ipv6_addresses:
             self.accepted_macs.add(ipv6_multicast_mac(ipv6.solicited_node(address)))
         self._pending: OrderedDict[bytes, _Pending] = OrderedDict()
-        self._pending_frames: list[bytes] = []  # released by ND learning during _ip
 
     # -- what the driver sees ----------------------------------------------------------
     @property
@@ -167,10 +166,7 @@ class LinkHost:
             host.stats.received += 1
             return host.drop("eth.version_mismatch")
         packet = _without_padding(payload, version)
-        self._pending_frames = []
-        if version == 6:
-            self._learn_from_nd(packet, now)
-        released = self._pending_frames
+        released = self._learn_from_nd(packet, now) if version == 6 else []
         replies = host.handle(packet, now)
         source_ip = packet[12:16] if version == 4 else packet[8:24]
         frames: list[bytes] = released
@@ -181,36 +177,37 @@ class LinkHost:
         host.stats.sent += len(frames) - len(replies)
         return frames
 
-    def _learn_from_nd(self, packet: bytes, now: float) -> None:
+    def _learn_from_nd(self, packet: bytes, now: float) -> list[bytes]:
         """RFC 4861 §7.2.3/§7.2.5: a Neighbor Solicitation's Source Link-Layer Address
         option and an Advertisement's Target Link-Layer Address option tell us a
-        neighbour's MAC. The core validates and answers; here we only learn."""
+        neighbour's MAC. The core validates and answers; here we only learn, and return
+        the packets that were waiting for that neighbour."""
         if len(packet) < 64 or packet[6] != ipv6.ICMPV6 or packet[7] != 255:
-            return  # not ND, or not from the link (RFC 4861 §7.1: hop limit 255)
+            return []  # not ND, or not from the link (RFC 4861 §7.1: hop limit 255)
         message = packet[40:]
         if message[0] == icmpv6.NEIGHBOUR_SOLICITATION:
             solicitation = icmpv6.parse_neighbour_solicitation(message)
             if isinstance(solicitation, str):
-                return
+                return []
             address, option = packet[8:24], solicitation.link_address()
             if address == bytes(16):
-                return  # duplicate address detection: the sender has no address yet
+                return []  # duplicate address detection: the sender has no address yet
         elif message[0] == icmpv6.NEIGHBOUR_ADVERTISEMENT:
             advertisement = icmpv6.parse_neighbour_advertisement(message)
             if isinstance(advertisement, str):
-                return
+                return []
             address, option = advertisement.target, advertisement.link_address()
         else:
-            return
+            return []
         if option is None or len(option) < 6:
-            return
+            return []
         mac = option[:6]
         if is_group(mac) or address in self.ipv6_addresses:
-            return
+            return []
         if not icmpv6.is_checksum_valid(message, packet[8:24], packet[24:40]):
-            return
+            return []
         self.neighbours.learn(address, mac, now)
-        self._pending_frames += self._release(address, mac)
+        return self._release(address, mac)
 
     def _arp(self, payload: bytes, now: float) -> list[bytes]:
         """RFC 826, "Packet Reception", with the merge flag."""
