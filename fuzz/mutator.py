@@ -188,6 +188,8 @@ class PacketMutator:
         if len(packet) < 28 or packet[0] >> 4 not in (4, 6):
             return [packet]
         header_len = (packet[0] & 0x0F) * 4 if packet[0] >> 4 == 4 else 40
+        if header_len < 20:
+            return [packet]
         data_len = len(packet) - header_len
         if data_len < 16:
             return [packet]
@@ -266,7 +268,8 @@ class PacketMutator:
             if len(option) > 1:
                 index = rng.randrange(1, min(len(option), 4))
                 option[index] = rng.choice((0, 1, 2, 3, 4, 5, 8, 9, 12, 13, 39, 40, 255,
-                                            option[index] + 4, option[index] - 4 & 0xFF))
+                                            (option[index] + 4) & 0xFF,
+                                            (option[index] - 4) & 0xFF))
             parsed[at] = bytes(option)
         return b"".join(parsed)
 

@@ -57,10 +57,19 @@ def fuzz_main(name: str, argv: list[str]) -> None:
         # Looked up at each call: atheris binds the real Mutate only once Fuzz() runs.
         mutator = new_mutator(target, 0, lambda data, size: atheris.Mutate(data, size))
         mutate = target.mutate
+        mutator_failed: list[Exception] = []
 
         def custom_mutator(data: bytes, max_size: int, seed: int) -> bytes:
             mutator.rng = random.Random(seed)
-            return mutate(mutator, data, max_size)
+            try:
+                return mutate(mutator, data, max_size)
+            except Exception as exc:  # a mutator bug must not end the fuzzing run
+                if not mutator_failed:
+                    mutator_failed.append(exc)
+                    print(f"stack-fuzz: the mutator raised {type(exc).__name__}: {exc} on "
+                          f"{data[:64].hex()}; using libFuzzer's mutation for such inputs",
+                          file=sys.stderr)
+                return bytes(atheris.Mutate(data, max_size))
 
         options["custom_mutator"] = custom_mutator
 

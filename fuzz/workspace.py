@@ -142,8 +142,8 @@ class FuzzRun:
 
 _STATUS = re.compile(r"#(\d+)\s*:?\s+\S*\s*cov: (\d+) ft: (\d+) corp: (\d+)")
 _FORK_STATUS = re.compile(r"#(\d+): cov: (\d+) ft: (\d+) corp: (\d+) exec/s:? (\d+)")
-_EXECS = re.compile(r"stat::number_of_executed_units: (\d+)")
-_RATE = re.compile(r"stat::average_exec_per_sec: (\d+)")
+_EXECS = re.compile(r"stat::number_of_executed_units:\s+(\d+)")
+_RATE = re.compile(r"stat::average_exec_per_sec:\s+(\d+)")
 _DONE = re.compile(r"Done (\d+) runs in (\d+) second")
 
 

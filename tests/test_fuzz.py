@@ -17,7 +17,6 @@ from fuzz.regress import drive, export, minimize, reproduce, timeline
 from fuzz.sequence_codec import MAX_STEPS, Step, decode, encode
 from fuzz.targets import TARGETS, make_host
 from stack.capture import read_all
-from stack.wire.checksum import is_valid
 from stack.wire.inspect import validate
 
 SUPPORT = Path(__file__).resolve().parent / "fuzz_support"
@@ -128,6 +127,25 @@ def test_sequence_and_frame_mutations_stay_within_max_size() -> None:
     for frame in seeds.tap_seeds().values():
         for _ in range(20):
             assert len(mutator.mutate_frame(frame, 200)) <= 200
+
+
+def test_mutators_take_any_bytes() -> None:
+    """libFuzzer hands the mutator whatever is in the corpus: nothing may raise."""
+    mutator = _mutator(21)
+    rng = random.Random(4)
+    starts = [bytes([0x45]) + bytes(19), bytes([0x40]) + bytes(40), bytes([0x60]) + bytes(60),
+              bytes([0x4F, 0, 0, 0x10]) + bytes(60), b"", b"\x45"]
+    for index in range(1500):
+        if index < len(starts) * 50:
+            data = starts[index % len(starts)]
+        else:
+            data = bytes(rng.randrange(256) for _ in range(rng.randrange(120)))
+        if data and index % 2:
+            data = bytes([rng.choice((0x40, 0x45, 0x46, 0x60)) | (data[0] & 0x0F)]) + data[1:]
+        mutator.mutate_packet(data, 256)
+        mutator.mutate_frame(data, 256)
+        mutator.mutate_sequence(data, 1024)
+        mutator.fragment_layout(data)
 
 
 # -- targets ----------------------------------------------------------------------------

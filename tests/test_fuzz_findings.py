@@ -1,0 +1,71 @@
+"""Findings of the fuzzer in code other helpers own, kept as regression tests.
+
+Each is marked ``xfail(strict=True)`` while the bug is open: the suite stays green, and
+the day the owner fixes it the test passes, strict xfail fails, and the mark must go.
+Reproducers are minimized with ``stack-fuzz minimize`` (hex as printed by the fuzzer).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fuzz.targets import TARGETS
+from stack import Host, HostConfig
+from stack.oracle import check_outputs
+from stack.wire.inspect import validate
+
+# An IPv4 packet whose options are a Loose Source Route listing 224.0.37.38 followed by
+# a malformed option (type 39, length 40 past the header). The core answers with a
+# Parameter Problem (pointer 27) and, echoing the source route as ip_options_echo does,
+# sends it to the route's last hop: the multicast address 224.0.37.38.
+LSRR_MULTICAST_HOP = bytes.fromhex(
+    "48000020123420000104cbcc0aefaf50ac100002830708e0002526272829782b")
+# The same with a Strict Source Route listing the subnet broadcast 172.16.0.255 and a
+# second source route (RFC 1812 §5.2.4.1 allows one): the error goes to 172.16.0.255.
+SSRR_BROADCAST_HOP = bytes.fromhex(
+    "48000028123400004001fffb0a7f0ad5ac100002890708ac1000ff83030800000d00e0ca12340001")
+
+
+@pytest.mark.xfail(strict=True, reason="ipv4 core: a source route's hop may be multicast")
+def test_icmp_error_never_follows_a_source_route_to_multicast() -> None:
+    host = Host(HostConfig(udp_echo_ports=(7,)))
+    outputs = host.handle(LSRR_MULTICAST_HOP, 1000.0)
+    assert check_outputs(LSRR_MULTICAST_HOP, outputs, host) == []
+
+
+@pytest.mark.xfail(strict=True, reason="ipv4 core: a source route's hop may be broadcast")
+def test_icmp_error_never_follows_a_source_route_to_broadcast() -> None:
+    host = Host(HostConfig(udp_echo_ports=(7,)))
+    outputs = host.handle(SSRR_BROADCAST_HOP, 1000.0)
+    assert check_outputs(SSRR_BROADCAST_HOP, outputs, host) == []
+
+
+# An ICMPv6 echo request inside an atomic fragment (RFC 6946: offset 0, M clear, so the
+# whole datagram) with a wrong ICMPv6 checksum. inspect.validate skips upper-layer
+# checksums after any fragment header, so the referee would accept such a reply.
+ATOMIC_FRAGMENT_BAD_CHECKSUM = bytes.fromhex(
+    "6000000000482c40fd000016000000000000000000000001fd00001600000000"
+    "00000000000000023a0000000000000580009fdc007f00020001020304050607"
+    "08090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f2021222324252627"
+    "28292a2a2c2d2e2f7c756e737461636b")
+
+
+@pytest.mark.xfail(strict=True, reason="inspect.validate: atomic fragments skip checksums")
+def test_validate_checks_the_checksum_inside_an_atomic_fragment() -> None:
+    assert any("checksum" in problem.field for problem in validate(ATOMIC_FRAGMENT_BAD_CHECKSUM))
+
+
+def test_the_findings_still_reproduce_through_their_targets() -> None:
+    """While open, each finding is what the fuzzer reports (so the hex above is right)."""
+    ipv4, referee = TARGETS["ipv4"], TARGETS["referee"]
+    from fuzz.regress import reproduce
+
+    found = reproduce(ipv4, LSRR_MULTICAST_HOP)
+    if found is not None:
+        assert found.rules == ["output.multicast_destination"]
+    found = reproduce(ipv4, SSRR_BROADCAST_HOP)
+    if found is not None:
+        assert found.rules == ["output.broadcast_destination"]
+    found = reproduce(referee, ATOMIC_FRAGMENT_BAD_CHECKSUM)
+    if found is not None:
+        assert found.rules == ["referee.validate_accepts"]
