@@ -7,6 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_ipv4_support import echo_request, header_ok, host, icmp, icmp_ok, ipv4
 
+from stack import Host
+
 
 def test_reply_keeps_identifier_sequence_code_and_data() -> None:
     h = host()
@@ -91,7 +93,7 @@ def test_ethernet_padding_is_trimmed() -> None:
     assert len(reply) == len(request) and icmp_ok(reply)
 
 
-def general_path_host():  # type: ignore[no-untyped-def]
+def general_path_host() -> Host:
     h = host()
     h.ipv4.fast_path = False
     return h

@@ -24,7 +24,7 @@ def reply_options(options: bytes, **config: object) -> bytes:
 
 
 def test_ms_since_midnight() -> None:
-    assert STAMP == (3723500).to_bytes(4, "big")
+    assert ms_since_midnight(NOW) == 3_723_500
     assert ms_since_midnight(86400 * 3 + 1.25) == 1250
     assert ms_since_midnight(float("nan")) == 0
 
