@@ -95,14 +95,24 @@ def test_trailing_bytes_are_trimmed_before_answering() -> None:
      "ipv6.bad_multicast_scope"),
     (lambda s: packet(s, address("ff00::1"), 58, echo(s, address("ff00::1"))),
      "ipv6.bad_multicast_scope"),
-    (lambda s: packet(address("::"), OURS, 58, echo(address("::"), OURS)),
-     "icmpv6.echo_from_unspecified"),
 ])
 def test_validation_drops_are_counted_by_reason(build, reason) -> None:  # type: ignore[no-untyped-def]
     host = Host()
     assert handle(host, build(peer(3))) == []
     assert host.last_reason == reason
     assert host.stats.drops[reason] == 1
+
+
+def test_unspecified_and_off_link_sources_are_answered() -> None:
+    """Linux with a default route (as the recorder sets it up) answers both."""
+    host = Host()
+    for src in (address("::"), address("2001:db8::5")):
+        request = packet(src, OURS, 58, echo(src, OURS))
+        assert handle(host, request) == [expected_echo_reply(src, request)]
+    unspecified = address("::")
+    request = packet(unspecified, ALL_NODES, 58, echo(unspecified, ALL_NODES))
+    assert handle(host, request) == [expected_echo_reply(unspecified, request,
+                                                         from_address=LINK_LOCAL)]
 
 
 def test_solicited_node_groups_are_joined_only_with_a_link_address() -> None:

@@ -9,6 +9,8 @@ The walk follows the kernel's order so that answers and silences match it:
 2. The destination: one of our addresses, the all-nodes group ff02::1, or (TAP mode
    only: Linux joins no solicited-node group on a NOARP device such as TUN) one of our
    solicited-node groups. Anything else is dropped, as a host with forwarding off does.
+   The host modelled is the one the recorder sets up: its on-link prefixes and a default
+   route, so every unicast source (off-link ones and ::, too) is answered.
 3. ``ip6_protocol_deliver_rcu``: Destination Options, Routing and Fragment headers, then
    ICMPv6, UDP or TCP; any other Next Header gets Parameter Problem code 1.
 
@@ -51,7 +53,6 @@ _MAX_PAD = 7  # ip6_parse_tlv: more padding in a row than alignment needs is mal
 _UNSPECIFIED = bytes(16)
 _LOOPBACK = bytes(15) + b"\x01"
 _ALL_NODES = b"\xff\x02" + bytes(13) + b"\x01"
-_NO_REPLY_SOURCES = frozenset((_UNSPECIFIED, _LOOPBACK))  # no route back to these
 
 # Minimum upper-layer header a first fragment must hold (ipv6frag_thdr_truncated).
 _UPPER_HEADER_MIN = {wire.TCP: 20, wire.UDP: 8, wire.ICMPV6: 8}
@@ -129,7 +130,7 @@ class Ipv6Layer:
             src = packet[8:24]
             unicast = self._unicast
             if (dst in unicast and src[0] != 0xFF and src not in unicast
-                    and src not in _NO_REPLY_SOURCES and not self._echo_ignore):
+                    and src != _LOOPBACK and not self._echo_ignore):
                 # Addresses and message as one integer: the pseudo-header sum (RFC 8200
                 # §8.1: addresses, length size - 40, next header 58) plus the message.
                 # The sum is right when it is 0 modulo 0xFFFF (2**16 == 1 mod 0xFFFF).
@@ -464,8 +465,6 @@ class Ipv6Layer:
         multicast = dst[0] == 0xFF
         if self._echo_ignore or (multicast and self._echo_ignore_multicast):
             return host.drop("icmpv6.echo_ignored")
-        if src == _UNSPECIFIED:  # no route back to ::
-            return host.drop("icmpv6.echo_from_unspecified")
         # To a group (all-nodes), the reply comes from the address source selection
         # picks for the peer (RFC 6724), never from the group.
         source = self._source_for(src) if multicast else dst
@@ -585,9 +584,6 @@ class Ipv6Layer:
                        traffic_class: int, kind: str) -> list[bytes]:
         """A transport answer from the address the packet was sent to."""
         src = packet[8:24]
-        if src == _UNSPECIFIED:  # no route back to ::
-            return self.host.drop(("tcp" if next_header == wire.TCP else "udp")
-                                  + ".unspecified_source")
         dst = packet[24:40]
         self.host.replied(kind)
         return [self._header(traffic_class, len(segment), next_header, dst, src) + segment]
@@ -650,10 +646,11 @@ class Ipv6Layer:
         return wire.fragment(reply, mtu, self.host.next_frag6_id())
 
     def _source_for(self, peer: bytes) -> bytes:
-        """Source address selection (RFC 6724 §5, ``ipv6_dev_get_saddr``): the same
-        scope as the peer, then the longest matching prefix (counted up to each
-        address's prefix length), then configuration order."""
-        want_link_local = wire.is_link_local(peer)
+        """Source address selection (RFC 6724 §5, ``ipv6_dev_get_saddr``): the smallest
+        scope that reaches the peer (link-local for a link-local peer and for ::, global
+        otherwise), then the longest matching prefix (counted up to each address's
+        prefix length), then configuration order."""
+        want_link_local = wire.is_link_local(peer) or peer == _UNSPECIFIED
         peer_value = int.from_bytes(peer, "big")
         best = self._interfaces[0][0]
         best_score = -1
