@@ -8,8 +8,9 @@ identification (see ``normalise``). An empty list means the kernel stayed silent
 The recording set-up (``record_kernel``, run as root): a fresh namespace, DAD, router
 solicitations and the automatic link-local address switched off, a TUN device with
 fd00:16::2/64 and fe80::2/64 (nodad) and a default route through it (as stack-record
-sets it up), each packet written to the device and its answers read for 120 ms. That test re-records every case and compares, so the
-goldens can be refreshed on another kernel by running it.
+sets it up), each packet written to the device and its answers read for 120 ms.
+``test_kernel_still_answers_so`` re-records every case and compares, so the goldens can
+be checked (and refreshed from ``record_kernel()``) on another kernel.
 """
 
 from __future__ import annotations
