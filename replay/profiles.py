@@ -10,6 +10,11 @@ clock-derived on Linux and counters in tunstack:
 - ``ipv6.frag.id``: the Fragment header identification (``ipv6_select_ident``), random.
 - ``icmp.timestamp.receive`` / ``icmp.timestamp.transmit``: the wall clock at the host
   that answered (RFC 792), which no replay reproduces.
+- ``*ipv4.opt.ts*.time``: the times the IP Timestamp option collects (RFC 791, ms since
+  midnight UT), in any Timestamp option of the packet or of the datagram an ICMP error
+  quotes. Replay derives them from the capture's timestamps, which can sit on the other
+  side of a millisecond from the kernel's clock; the option's addresses, pointer,
+  overflow and flag still count.
 
 Timer outputs (reassembly Time Exceeded) fire on the kernel's timer wheel: the linux
 profile accepts them within one second of the recorded time.
@@ -37,10 +42,11 @@ PROFILES: dict[str, Profile] = {
     "linux": Profile(
         "linux",
         frozenset({"ipv4.id", "ipv6.flow_label", "ipv6.frag.id", "icmp.timestamp.receive",
-                   "icmp.timestamp.transmit"}),
+                   "icmp.timestamp.transmit", "*ipv4.opt.ts*.time"}),
         1.0,
         "Linux recordings: IPv4 ID, IPv6 flow label and fragment ID, ICMP timestamp "
-        "receive/transmit times may differ; timer outputs within 1 s"),
+        "receive/transmit times and IP Timestamp option times may differ; timer outputs "
+        "within 1 s"),
 }
 
 

@@ -267,3 +267,52 @@ def test_describe_fragments_and_other_protocols() -> None:
     assert describe(ipv4_packet("172.16.0.1", "172.16.0.2", 253, b"")) == (
         "172.16.0.1 → 172.16.0.2 protocol 253 20 B")
     assert describe(b"\x45\0\0") == "malformed IP packet: header needs 20 bytes, 3 present 3 B"
+
+
+def _with_options(options: bytes, ident: int = 0) -> bytes:
+    message = icmp_echo("172.16.0.1", "172.16.0.2", 1, 1)[20:]
+    return ipv4_packet("172.16.0.1", "172.16.0.2", 1, message, options=options, ident=ident)
+
+
+def test_ipv4_options_are_decoded_slot_by_slot() -> None:
+    # Timestamp with addresses (flag 1): two slots, the first filled; then NOP, EOL, pad
+    ts = bytes([68, 20, 13, 0x01]) + bytes([172, 16, 0, 2]) + (1234).to_bytes(4, "big") \
+        + bytes(8)
+    fields = dissect(_with_options(ts + bytes([1, 0, 0, 0])))
+    assert fields["ipv4.opt.layout"] == "ts,nop,eol"
+    assert [(k, v) for k, v in fields.items() if k.startswith("ipv4.opt.ts.")] == [
+        ("ipv4.opt.ts.length", 20), ("ipv4.opt.ts.pointer", 13), ("ipv4.opt.ts.overflow", 0),
+        ("ipv4.opt.ts.flag", 1), ("ipv4.opt.ts.addr.0", "172.16.0.2"),
+        ("ipv4.opt.ts.time.0", 1234), ("ipv4.opt.ts.addr.1", "0.0.0.0"),
+        ("ipv4.opt.ts.time.1", 0)]
+    assert "ipv4.options" not in fields  # decoded: the raw bytes would only repeat it
+    broken = dissect(_with_options(bytes([7, 9, 4, 0])))
+    assert broken["ipv4.options"] == bytes([7, 9, 4, 0])
+    assert broken["ipv4.opt.malformed"] == bytes([7, 9, 4, 0])
+
+
+def test_ignore_patterns_reach_into_quotes() -> None:
+    def stamped(time: int) -> bytes:
+        return _with_options(bytes([68, 8, 9, 0]) + time.to_bytes(4, "big"))
+
+    def error_quoting(quoted: bytes) -> bytes:
+        body = bytes([12, 0, 0, 0, 20, 0, 0, 0]) + quoted[:36]
+        body = body[:2] + checksum(body).to_bytes(2, "big") + body[4:]
+        return ipv4_packet("172.16.0.2", "172.16.0.1", 1, body)
+
+    assert [d.field for d in diff(stamped(5), stamped(6))] == [
+        "ipv4.checksum", "ipv4.opt.ts.time.0"]
+    assert diff(stamped(5), stamped(6), {"*ipv4.opt.ts*.time"}) == []
+    # Linux quotes the datagram with its Timestamp filled in under the checksum it
+    # arrived with: a stale checksum in both, equal, passes; a different one does not
+    arrived = stamped(0)[10:12]
+    recorded, ours = bytearray(stamped(5)), bytearray(stamped(6))
+    recorded[10:12] = ours[10:12] = arrived
+    assert diff(error_quoting(bytes(recorded)), error_quoting(bytes(ours)),
+                {"*ipv4.opt.ts*.time"}) == []
+    ours[10:12] = b"\x12\x34"
+    assert [str(d) for d in diff(error_quoting(bytes(recorded)), error_quoting(bytes(ours)),
+                                 {"*ipv4.opt.ts*.time"})] == [
+        f"icmp.quote.ipv4.checksum: expected 0x{arrived.hex()} (invalid there too, "
+        "a stale copy), got 0x1234"]
+    assert is_known_field("*ipv4.opt.ts*.time")

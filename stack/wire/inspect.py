@@ -23,12 +23,14 @@ Not decoded (kept as bytes): IPv6 jumbograms (RFC 2675), AH/ESP payloads, MLDv2 
 
 from __future__ import annotations
 
+import fnmatch
+import re
 import socket
 import struct
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from stack.wire.checksum import checksum, is_valid
+from stack.wire.checksum import checksum, ones_sum
 
 __all__ = [
     "Problem",
@@ -189,8 +191,8 @@ def _dissect_ipv4(packet: bytes, prefix: str, out: dict[str, object], depth: int
         return
     if header_length > 20:
         options = packet[20:header_length]
-        out[p + "options"] = options
-        _dissect_ipv4_options(options, p + "opt.", out)
+        if not _dissect_ipv4_options(options, p + "opt.", out):
+            out[p + "options"] = options  # not decodable: the raw bytes, so diffs see them
     end = min(total_length, size) if total_length >= header_length else size
     if total_length > size:
         out[p + "truncated"] = f"total length {total_length}, {size} bytes present"
@@ -203,44 +205,74 @@ def _dissect_ipv4(packet: bytes, prefix: str, out: dict[str, object], depth: int
     _dissect_transport(protocol, payload, prefix, out, depth, 4)
 
 
-def _dissect_ipv4_options(options: bytes, p: str, out: dict[str, object]) -> None:
-    """RFC 791 §3.1 option list; Record Route and Timestamp (RFC 791, RFC 781) decoded."""
+_IPV4_OPTION_NAMES = {7: "rr", 68: "ts", 131: "lsrr", 137: "ssrr", 148: "router_alert"}
+
+
+def _dissect_ipv4_options(options: bytes, p: str, out: dict[str, object]) -> bool:
+    """RFC 791 §3.1 option list under ``ipv4.opt.``: ``layout`` (the options in order,
+    ``nop``/``eol`` included), then each option's fields; Record Route and the source
+    routes as pointer and route, Timestamp (RFC 791, RFC 781) as pointer, overflow, flag
+    and one ``time.N`` (and ``addr.N``) per slot. A repeated option gets a number
+    (``ts2``). Returns False when the list is malformed (the caller keeps the bytes)."""
     pos = 0
     size = len(options)
     seen: dict[str, int] = {}
+    layout: list[str] = []
+    decoded = True
+    out[p + "layout"] = ""  # filled in below; first in the field order
     while pos < size:
         kind = options[pos]
-        if kind == 0:  # End of Option List
-            if any(options[pos:]):
-                out[p + "after_end"] = options[pos:]
-            return
+        if kind == 0:  # End of Option List: the rest is padding, zero unless damaged
+            layout.append("eol")
+            if any(options[pos + 1:]):
+                out[p + "after_end"] = options[pos + 1:]
+            break
         if kind == 1:  # No Operation
+            layout.append("nop")
             pos += 1
             continue
         if pos + 1 >= size or options[pos + 1] < 2 or pos + options[pos + 1] > size:
             out[p + "malformed"] = options[pos:]
-            return
+            decoded = False
+            break
         length = options[pos + 1]
         body = options[pos:pos + length]
-        name = {7: "rr", 68: "ts", 131: "lsrr", 137: "ssrr", 148: "router_alert"}.get(
-            kind, f"type{kind}")
+        name = _IPV4_OPTION_NAMES.get(kind, f"type{kind}")
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             name = f"{name}{seen[name]}"
+        layout.append(name)
+        o = p + name + "."
         if kind in (7, 131, 137) and length >= 3:
-            out[p + name + ".pointer"] = body[2]
-            out[p + name + ".route"] = ", ".join(
+            out[o + "length"] = length
+            out[o + "pointer"] = body[2]
+            out[o + "route"] = ", ".join(
                 _ipv4_text(body[i:i + 4]) for i in range(3, length - 3, 4))
             if (length - 3) % 4:
-                out[p + name + ".tail"] = body[3 + (length - 3) // 4 * 4:]
+                out[o + "tail"] = body[3 + (length - 3) // 4 * 4:]
         elif kind == 68 and length >= 4:
-            out[p + name + ".pointer"] = body[2]
-            out[p + name + ".overflow"] = body[3] >> 4
-            out[p + name + ".flag"] = body[3] & 0x0F
-            out[p + name + ".data"] = body[4:]
+            flag = body[3] & 0x0F
+            out[o + "length"] = length
+            out[o + "pointer"] = body[2]
+            out[o + "overflow"] = body[3] >> 4
+            out[o + "flag"] = flag
+            # flag 0: timestamps only; 1 and 3: (address, timestamp) pairs (RFC 791)
+            slot = 8 if flag in (1, 3) else 4
+            at = 4
+            number = 0
+            while at + slot <= length:
+                if slot == 8:
+                    out[o + f"addr.{number}"] = _ipv4_text(body[at:at + 4])
+                out[o + f"time.{number}"] = int.from_bytes(body[at + slot - 4:at + slot], "big")
+                at += slot
+                number += 1
+            if at < length:
+                out[o + "tail"] = body[at:]
         else:
             out[p + name] = body
         pos += length
+    out[p + "layout"] = ",".join(layout)
+    return decoded
 
 
 def _dissect_ipv6(packet: bytes, prefix: str, out: dict[str, object], depth: int) -> None:
@@ -577,10 +609,23 @@ def format_dissection(packet: bytes, indent: str = "  ") -> list[str]:
 def validate(packet: bytes) -> list[Problem]:
     """Every format defect of ``packet``: checksums, lengths, address sanity. An empty
     list means a well-formed packet. Never raises."""
-    problems: list[Problem] = []
-    packet = bytes(packet)
+    return _check(bytes(packet))
+
+
+class _Findings(list[Problem]):
+    """The problems found, and for each checksum field its residue: the one's
+    complement sum over what it covers, 0xFFFF when the checksum is right."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.residues: dict[str, int] = {}
+
+
+def _check(packet: bytes) -> _Findings:
+    problems = _Findings()
     if not packet:
-        return [Problem("ip.version", "empty packet")]
+        problems.append(Problem("ip.version", "empty packet"))
+        return problems
     version = packet[0] >> 4
     if version == 4:
         _validate_ipv4(packet, problems)
@@ -591,15 +636,18 @@ def validate(packet: bytes) -> list[Problem]:
     return problems
 
 
-def _checksum_problem(field: str, label: str, stored: int, data: bytes, offset: int,
-                      initial: int) -> Problem | None:
-    """None when ``data`` (checksum at ``offset``) sums correctly, else the problem
-    naming the stored and the expected checksum."""
-    if is_valid(data, initial):
-        return None
+def _check_sum(problems: list[Problem], field: str, label: str, stored: int, data: bytes,
+               offset: int, initial: int) -> None:
+    """Add a problem naming the stored and the right checksum unless ``data`` (checksum
+    at ``offset``) sums correctly; note the residue."""
+    residue = ones_sum(data, initial)
+    if isinstance(problems, _Findings):
+        problems.residues[field] = residue
+    if residue == 0xFFFF:
+        return
     zeroed = data[:offset] + b"\0\0" + data[offset + 2:]
     expected = checksum(zeroed, initial)
-    return Problem(field, f"{label} 0x{stored:04x}, expected 0x{expected:04x}")
+    problems.append(Problem(field, f"{label} 0x{stored:04x}, expected 0x{expected:04x}"))
 
 
 def _validate_ipv4(packet: bytes, problems: list[Problem]) -> None:
@@ -619,9 +667,7 @@ def _validate_ipv4(packet: bytes, problems: list[Problem]) -> None:
                                             f"packet has {size} bytes"))
         return
     header = packet[:header_length]
-    found = _checksum_problem("ipv4.checksum", "ipv4 header checksum", csum, header, 10, 0)
-    if found:
-        problems.append(found)
+    _check_sum(problems, "ipv4.checksum", "ipv4 header checksum", csum, header, 10, 0)
     if total_length != size:
         problems.append(Problem("ipv4.total_length",
                                 f"ipv4 total length {total_length}, packet has {size} bytes"))
@@ -685,9 +731,7 @@ def _validate_icmp(message: bytes, problems: list[Problem]) -> None:
         if len(message) < 4:
             return
     stored = _U16.unpack_from(message, 2)[0]
-    found = _checksum_problem("icmp.checksum", "icmp checksum", stored, message, 2, 0)
-    if found:
-        problems.append(found)
+    _check_sum(problems, "icmp.checksum", "icmp checksum", stored, message, 2, 0)
 
 
 def _validate_l4(protocol: int, segment: bytes, pseudo: int, problems: list[Problem],
@@ -718,10 +762,7 @@ def _validate_l4(protocol: int, segment: bytes, pseudo: int, problems: list[Prob
         offset = 16
     else:
         offset = 2
-    found = _checksum_problem(f"{name}.checksum", f"{name} checksum", stored, segment, offset,
-                              pseudo)
-    if found:
-        problems.append(found)
+    _check_sum(problems, f"{name}.checksum", f"{name} checksum", stored, segment, offset, pseudo)
 
 
 def _validate_ipv6(packet: bytes, problems: list[Problem]) -> None:
@@ -891,16 +932,30 @@ def _bytes_difference(expected: bytes, got: bytes) -> str:
             f"got {got[first:first + 16].hex()}…")
 
 
-def _ignored(field: str, ignore: frozenset[str]) -> bool:
-    if field in ignore:
-        return True
-    # "icmp.timestamp" ignores every icmp.timestamp.* field
-    cut = field.rfind(".")
-    while cut > 0:
-        if field[:cut] in ignore:
-            return True
-        cut = field.rfind(".", 0, cut)
-    return False
+class _Ignore:
+    """The --ignore names: exact fields, dotted prefixes (``icmp.timestamp`` covers
+    ``icmp.timestamp.receive``) and shell-style patterns whose ``*`` also spans dots
+    (``*ipv4.opt.ts*.time`` covers ``icmp.quote.ipv4.opt.ts2.time.0``)."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        names = frozenset(names)
+        self.exact = frozenset(n for n in names if "*" not in n)
+        self.patterns = [re.compile(fnmatch.translate(n)) for n in sorted(names) if "*" in n]
+
+    def __bool__(self) -> bool:
+        return bool(self.exact or self.patterns)
+
+    def __call__(self, field: str) -> bool:
+        if not self:
+            return False
+        candidate = field
+        while True:  # the field itself, then each dotted prefix of it
+            if candidate in self.exact or any(p.match(candidate) for p in self.patterns):
+                return True
+            cut = candidate.rfind(".")
+            if cut <= 0:
+                return False
+            candidate = candidate[:cut]
 
 
 def diff(expected: bytes, got: bytes, ignore: Iterable[str] = frozenset()) -> list[FieldDiff]:
@@ -912,12 +967,12 @@ def diff(expected: bytes, got: bytes, ignore: Iterable[str] = frozenset()) -> li
     list: if no field names the difference, a ``packet`` entry does."""
     if expected == got:
         return []
-    ignore = frozenset(ignore)
+    ignored = _Ignore(ignore)
     want = dissect(expected)
     have = dissect(got)
     diffs: list[FieldDiff] = []
     ignored_differences = [name for name in want.keys() | have.keys()
-                           if want.get(name) != have.get(name) and _ignored(name, ignore)]
+                           if want.get(name) != have.get(name) and ignored(name)]
     relaxed = _relaxed_checksums(ignored_differences)
     for name, value in want.items():
         if name in have:
@@ -925,17 +980,17 @@ def diff(expected: bytes, got: bytes, ignore: Iterable[str] = frozenset()) -> li
             if name in relaxed:
                 # equal is not enough either: the covered bytes differ, so an unchanged
                 # checksum is a wrong one
-                if not _relaxed_checksum_ok(got, name):
-                    diffs.append(FieldDiff(name, value, other,
-                                           f"invalid ({format_value(name, other)})"))
+                note = _relaxed_checksum(expected, got, name)
+                if note:
+                    diffs.append(FieldDiff(name, value, other, note))
                 continue
-            if other == value or _ignored(name, ignore):
+            if other == value or ignored(name):
                 continue
             diffs.append(FieldDiff(name, value, other))
-        elif not _ignored(name, ignore):
+        elif not ignored(name):
             diffs.append(FieldDiff(name, value, None))
     for name, other in have.items():
-        if name not in want and not _ignored(name, ignore):
+        if name not in want and not ignored(name):
             diffs.append(FieldDiff(name, None, other))
     if not diffs and not ignored_differences:
         first = next((i for i, (a, b) in enumerate(zip(expected, got, strict=False)) if a != b),
@@ -965,37 +1020,61 @@ def _relaxed_checksums(ignored_differences: list[str]) -> set[str]:
     return relaxed
 
 
-def _relaxed_checksum_ok(packet: bytes, field: str) -> bool:
-    """Whether checksum ``field`` (possibly inside a quote) of ``packet`` is valid."""
-    if ".quote." in field or field.startswith(("icmp.quote", "icmpv6.quote")):
-        # A quoted datagram is truncated, so its transport checksum cannot be verified;
-        # only the quoted IPv4 header checksum can.
-        quote = _quote_bytes(packet)
-        if quote is None:
-            return False
-        inner = field[field.rfind("quote.") + 6:]
-        if inner == "ipv4.checksum":
-            return not any(p.field == "ipv4.checksum" for p in validate(quote))
-        return True
-    return not any(p.field == field for p in validate(packet))
+def _relaxed_checksum(expected: bytes, got: bytes, field: str) -> str | None:
+    """None when checksum ``field`` of ``got`` passes although covered bytes differ:
+    valid when the recorded one is valid; when the recorded one is itself wrong (Linux
+    quotes a datagram whose options it has just updated, under the header checksum it
+    arrived with), equal to it. Else the note saying why not."""
+    cut = field.rfind("quote.")
+    inner = field[cut + 6:] if cut >= 0 else field
+    if cut >= 0:
+        if inner != "ipv4.checksum":
+            # A quoted datagram is truncated: its transport checksum cannot be checked.
+            return None
+        depth = field.count("quote.")
+        quoted_expected, quoted_got = _quote_bytes(expected, depth), _quote_bytes(got, depth)
+        if quoted_expected is None or quoted_got is None:
+            return None
+        expected, got = quoted_expected, quoted_got
+    have = _check(got).residues.get(inner)
+    if have is None:
+        return None
+    stored = _stored_checksum(got, inner)
+    if _check(expected).residues.get(inner, 0xFFFF) == 0xFFFF:
+        return None if have == 0xFFFF else f"invalid (0x{stored:04x})"
+    recorded = _stored_checksum(expected, inner)
+    if stored == recorded:
+        return None
+    return f"expected 0x{recorded:04x} (invalid there too, a stale copy), got 0x{stored:04x}"
 
 
-def _quote_bytes(packet: bytes) -> bytes | None:
-    """The datagram quoted by an ICMP/ICMPv6 error in ``packet``, or None."""
-    if not packet:
-        return None
-    version = packet[0] >> 4
-    if version == 4 and len(packet) >= 20:
-        start = (packet[0] & 0x0F) * 4 + 8
-    elif version == 6:
-        start = 48
-    else:
-        return None
-    return packet[start:] if len(packet) > start else None
+def _stored_checksum(packet: bytes, field: str) -> int:
+    value = dissect(packet).get(field)
+    return value if isinstance(value, int) else 0
+
+
+def _quote_bytes(packet: bytes | None, depth: int = 1) -> bytes | None:
+    """The datagram quoted by the ICMP/ICMPv6 error in ``packet`` (``depth`` levels
+    down), or None."""
+    for _level in range(depth):
+        if not packet:
+            return None
+        version = packet[0] >> 4
+        if version == 4 and len(packet) >= 20:
+            start = (packet[0] & 0x0F) * 4 + 8
+        elif version == 6:
+            start = 48
+        else:
+            return None
+        packet = packet[start:] if len(packet) > start else None
+    return packet
 
 
 def is_known_field(name: str) -> bool:
-    """Whether ``name`` starts with a layer dissect() produces (for checking --ignore)."""
+    """Whether ``name`` starts with a layer dissect() produces (for checking --ignore);
+    any pattern with a ``*`` is accepted."""
+    if "*" in name:
+        return bool(name.strip("*."))
     parts = name.split(".")
     while len(parts) > 2 and parts[0] in ("icmp", "icmpv6") and parts[1] == "quote":
         parts = parts[2:]
