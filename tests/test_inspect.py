@@ -210,9 +210,9 @@ def test_known_field_names() -> None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.binary(max_size=120))
+@given(st.binary(max_size=160))
 def test_never_raises_on_arbitrary_bytes(data: bytes) -> None:
-    for packet in (data, b"\x45" + data, b"\x46" + data, b"\x60" + data):
+    for packet in (data, b"\x45" + data, b"\x46" + data, b"\x4f" + data, b"\x60" + data):
         fields = dissect(packet)
         assert fields
         validate(packet)
