@@ -257,7 +257,8 @@ class _CaseDriver:
                 log = self.faults.log
                 self.result.faults = log.counts()
                 self.result.fault_events = log.events[:KEEP_LINES]
-            end = self.last_time if self.last_time is not None else self.clock
+            # the last packet of the capture, or of the timeline if faults delayed it
+            end = max(self.clock, self.last_time if self.last_time is not None else self.clock)
             end += self.options.settle
             if self.options.expect:
                 end += self.tolerance

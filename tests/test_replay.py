@@ -113,15 +113,22 @@ def test_every_link_type_with_and_without_direction_flags(
     assert code == 0
 
 
-def test_ipv6_link_type_and_direction_by_address(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("flags", [False, True])
+def test_ipv6_link_type_and_direction(flags: bool, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
     request = icmp6_echo("fd00:16::1", "fd00:16::2", 1, 1)
     reply = icmp6_echo("fd00:16::2", "fd00:16::1", 1, 1, reply=True)
     to_group = icmp6_echo("fd00:16::1", "ff02::1", 1, 2)
     stranger = icmp6_echo("fd00:16::1", "fd00:16::99", 1, 3)
-    path = tmp_path / "v6.pcap"
-    path.write_bytes(pcap_file([(1.0, request), (1.1, reply), (1.2, to_group),
-                                (1.3, stranger)], 229))
+    packets = [(request, 1), (reply, 2), (to_group, 1), (stranger, 0)]
+    path = tmp_path / "v6.pcapng"
+    if flags:  # the stranger is unflagged: the addresses decide, and it is foreign
+        path.write_bytes(pcapng_shb() + pcapng_idb(229) + b"".join(
+            pcapng_epb(packet, 10 + n, flags=flag or None)
+            for n, (packet, flag) in enumerate(packets)))
+    else:
+        path.write_bytes(pcap_file([(1.0 + n, packet) for n, (packet, _f) in enumerate(packets)],
+                                   229))
     code, report = _json(capsys, str(path), "--addr", "fd00:16::2/64")
     case = _case(report)
     assert (case["inbound"], case["expected"], case["foreign"]) == (2, 1, 1)
@@ -636,3 +643,18 @@ def test_profile_comes_from_the_metadata_unless_given(
     code, report = _json(capsys, paths[0], "--expect", "--profile", "exact",
                          "--responder", RESPONDER)
     assert (code, _case(report)["profile"]) == (1, "exact")
+
+
+def test_delay_moves_the_timeline_and_its_timers(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replay_driver, "Host", _TimerHost)
+    source = tmp_path / "late.pcap"
+    source.write_bytes(pcap_file([(100.0, _request(1)), (200.0, _request(2))]))
+    golden = tmp_path / "late.pcapng"
+    assert main([str(source), "--addr", HOST, "--delay", "5", "--settle", "31",
+                 "--write", str(golden)]) == 0
+    assert [(r.timestamp, r.direction) for r in read_all(golden)] == [
+        (105.0, 1), (135.0, 2), (205.0, 1), (235.0, 2)]
+    out = capsys.readouterr().out
+    assert "faults injected: 2 delayed" in out
