@@ -78,7 +78,10 @@ def _replay_report(paths: list[Path], *extra: str,
 
 def test_tunstack_answers_like_linux_except_documented(
         capsys: pytest.CaptureFixture[str]) -> None:
-    results = _replay_report(LINUX, "--profile", "linux", capsys=capsys)
+    # Linux fires the 30 s reassembly timer up to 2.048 s late (HZ=250 timer wheel), so
+    # frag_timeout's Time Exceeded needs more than the profile's 1 s of tolerance.
+    results = _replay_report(LINUX, "--profile", "linux", "--tolerance", "2.1",
+                             capsys=capsys)
     assert len(results) == len(LINUX)
     failing = {name for name, passed in results.items() if not passed}
     undocumented = failing - deviations()
@@ -108,7 +111,10 @@ def test_kernel_still_answers_like_the_committed_captures() -> None:
     # (ms since midnight UT), so they differ between two recordings; replay instead
     # derives them from the capture's timestamps. The option's other fields still count.
     ignore = get_profile("linux").ignore | {"ipv4.options", "ipv4.opt.ts.data"}
+    before = set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
     fresh = record_kernel([KERNEL_CASES[name] for name in LIVE_SAMPLE])
+    after = set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
+    assert not {n for n in after - before if n.startswith("ts-rec-")}, "namespace left behind"
     changed = []
     for recording in fresh:
         name = recording.case.name

@@ -199,3 +199,12 @@ def test_cli_needs_a_target(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         cli.main([])
     assert exit_info.value.code == 2
+
+
+def test_cli_kernel_needs_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(cli.os, "geteuid", lambda: 1000)
+    assert cli.main(["--kernel", str(tmp_path / "out"), "--case", "echo_basic"]) == 1
+    assert capsys.readouterr().err == \
+        "stack-record: --kernel needs root (network namespaces and TUN)\n"
+    assert not (tmp_path / "out").exists()

@@ -68,11 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr))
     started = time.monotonic()
     try:
+        if args.kernel and os.geteuid() != 0:
+            raise RecordError("--kernel needs root (network namespaces and TUN)")
         outdir.mkdir(parents=True, exist_ok=True)
         if args.kernel:
             from stack.record.kernel import record_kernel
-            if os.geteuid() != 0:
-                raise RecordError("--kernel needs root (network namespaces and TUN)")
             skipped = [c.name for c in cases if not c.on_kernel]
             if skipped and progress:
                 progress(f"skipping tunstack-only cases: {', '.join(skipped)}")

@@ -146,6 +146,21 @@ def _drain(fd: int, until: float, sink: Callable[[bytes], None]) -> None:
                 break
 
 
+def _early_in_a_millisecond() -> float:
+    """Wait, if needed, until the wall clock is early in a millisecond, and return it.
+
+    The kernel stamps IP Timestamp options (and ICMP Timestamp replies) in milliseconds
+    at the moment it processes the probe, microseconds after the write starts. Writing
+    early in a millisecond makes the probe's recorded time fall in the same millisecond,
+    so a replay that derives those stamps from the capture's clock gets the kernel's."""
+    now = time.time()
+    into = (now * 1000.0) % 1.0
+    if into > 0.5:
+        time.sleep((1.0 - into) / 1000.0 + 0.00002)
+        now = time.time()
+    return now
+
+
 def _drain_until_quiet(fd: int, sink: Callable[[bytes], None]) -> None:
     """Read what the kernel has queued, until it stays quiet for :data:`QUIET_GAP`."""
     for _ in range(MAX_ANSWERS_PER_PROBE):
@@ -177,13 +192,14 @@ def _play(fd: int, case: Case) -> tuple[list[tuple[float, int, bytes, str]], int
     for delay, packet in probes:
         _drain(fd, start + delay, keep)
         comment = ""
+        arrival = _early_in_a_millisecond()
         try:
             os.write(fd, packet)
         except OSError as exc:
             # The TUN driver refuses what is neither IPv4 nor IPv6 (tun_get_user): the
             # probe is still recorded, the kernel never saw it.
             comment = f"not delivered: {errno.errorcode.get(exc.errno or 0, exc.strerror)}"
-        records.append((time.time(), 1, packet, comment))
+        records.append((arrival, 1, packet, comment))
         # The kernel answers a TUN write in the writer's own softirq, so its answers are
         # queued by now; reading them before the next probe keeps each answer after the
         # probe that caused it, which is how replay attributes answers.

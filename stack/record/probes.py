@@ -518,6 +518,57 @@ def _rr_udp(p: Peer) -> list[bytes]:
     return [udp4(p.v4, HOST4, 40000, 9, b"x" * 16, options=record_route(2))]
 
 
+@case("opt_ts_prespec_ours_second", "Echo Request with Timestamp flag 3 whose pointer is at "
+      "the second slot, which names our address",
+      "Echo Reply with the time filled in the second slot and the pointer advanced")
+def _ts3b(p: Peer) -> list[bytes]:
+    return [echo4(p.v4, HOST4, options=timestamp(3, 2, pointer=13,
+                                                   prespecified=["10.9.9.9", HOST4]))]
+
+
+@case("opt_ts_addr_full", "Echo Request with a full Timestamp flag 1 option, overflow 2",
+      "Echo Reply with the overflow counter raised to 3")
+def _ts1_full(p: Peer) -> list[bytes]:
+    return [echo4(p.v4, HOST4, options=timestamp(1, 2, pointer=21, overflow=2))]
+
+
+@case("opt_rr_twice", "Echo Request with two Record Route options",
+      "Parameter Problem pointing at the second: an option may appear once")
+def _rr2(p: Peer) -> list[bytes]:
+    return [echo4(p.v4, HOST4, options=record_route(1) + b"\x01" + record_route(1))]
+
+
+@case("opt_ts_twice", "Echo Request with two Timestamp options",
+      "Parameter Problem pointing at the second: an option may appear once")
+def _ts2(p: Peer) -> list[bytes]:
+    return [echo4(p.v4, HOST4, options=timestamp(0, 1) + timestamp(0, 1))]
+
+
+@case("opt_router_alert_short", "Echo Request with a Router Alert of length 3",
+      "Parameter Problem pointing at the length byte: Router Alert needs 4 bytes")
+def _ra3(p: Peer) -> list[bytes]:
+    return [echo4(p.v4, HOST4, options=bytes([148, 3, 0, 1]))]
+
+
+@case("opt_eol_then_garbage", "Echo Request with EOL followed by non-zero bytes",
+      "Echo Reply without options: nothing after EOL is read")
+def _eol(p: Peer) -> list[bytes]:
+    return [echo4(p.v4, HOST4, options=bytes([0, 7, 2, 4]))]
+
+
+@case("opt_rr_on_fragmented_echo", "a 300-byte Echo Request in two fragments, the first "
+      "with Record Route", "one Echo Reply carrying the Record Route option, our address in it")
+def _rr_frag(p: Peer) -> list[bytes]:
+    whole = echo4(p.v4, HOST4, size=300, options=record_route(2), ident=0x4003)
+    return fragment4(whole, [160])
+
+
+@case("opt_ts_on_udp_closed", "UDP to a closed port with a Timestamp option (flag 1)",
+      "Port Unreachable; its header echoes the filled option")
+def _ts_udp(p: Peer) -> list[bytes]:
+    return [udp4(p.v4, HOST4, 40000, 9, b"x" * 16, options=timestamp(1, 2))]
+
+
 @case("opt_malformed_on_icmp_error", "Destination Unreachable carrying a malformed option",
       "nothing: never an ICMP error about an ICMP error (RFC 1122 §3.2.2)")
 def _opt_err(p: Peer) -> list[bytes]:
@@ -707,8 +758,9 @@ def _df_only(p: Peer) -> list[bytes]:
 
 
 @case("frag_timeout", "fragment 0 of one Echo and a later fragment of another, then silence",
-      "after 30 s one Time Exceeded code 1 quoting fragment 0; none for the datagram "
-      "whose fragment 0 never came (ip_expire)", listen=32.0)
+      "one Time Exceeded code 1 quoting fragment 0, 30 to 32 s later (ipfrag_time, fired "
+      "late by the timer wheel); none for the datagram whose fragment 0 never came "
+      "(ip_expire)", listen=33.0)
 def _timeout(p: Peer) -> list[bytes]:
     first = three_fragments(p, 0x5012)[0]
     later = three_fragments(p, 0x5013)[2]
@@ -1244,6 +1296,12 @@ def _v6allnodes_g(p: Peer) -> list[bytes]:
     return [echo6(p.v6, ALL_NODES)]
 
 
+@case("v6_echo_global_to_link_local", "Echo Request from a global peer to fe80::2",
+      "Echo Reply from fe80::2")
+def _v6gll(p: Peer) -> list[bytes]:
+    return [echo6(p.v6, HOST_LL)]
+
+
 @case("v6_echo_all_routers", "Echo Request to ff02::2",
       "nothing: a host is not in the all-routers group")
 def _v6allrouters(p: Peer) -> list[bytes]:
@@ -1390,6 +1448,26 @@ def _opt_over(p: Peer) -> list[bytes]:
     return [echo_behind(p, [(NH_DSTOPTS, lambda nh: bytes([nh, 0, 0x1E, 10, 0, 0, 0, 0]))])]
 
 
+@case("v6_hbh_option_action_10_multicast", "Echo Request to ff02::1 behind Hop-by-Hop with "
+      "an unknown option, action 10",
+      "Parameter Problem code 2 even for a multicast destination (RFC 4443 §2.4(e))")
+def _hbh10m(p: Peer) -> list[bytes]:
+    return [echo_behind(p, [with_option(unknown_option(2))], dst=ALL_NODES, src=p.ll)]
+
+
+@case("v6_hbh_jumbo_with_payload_length", "Echo Request behind Hop-by-Hop with a Jumbo "
+      "Payload option while the Payload Length is not 0",
+      "Parameter Problem code 0 pointing at the option (RFC 2675 §3)")
+def _jumbo(p: Peer) -> list[bytes]:
+    return [echo_behind(p, [with_option(b"\xc2\x04\x00\x01\x11\x70")])]
+
+
+@case("v6_two_dstopts", "Echo Request behind two Destination Options headers",
+      "Echo Reply: a repeated header is processed, not refused")
+def _two_dst(p: Peer) -> list[bytes]:
+    return [echo_behind(p, [with_option(b"", NH_DSTOPTS), with_option(b"", NH_DSTOPTS)])]
+
+
 @case("v6_unknown_opt_on_icmpv6_error", "Destination Unreachable behind Destination Options "
       "with an unknown option, action 10",
       "nothing: no error about an ICMPv6 error (RFC 4443 §2.4(e.1))")
@@ -1523,6 +1601,23 @@ def _v6_7112b(p: Peer) -> list[bytes]:
     chain = options_header(PROTO_ICMPV6, bytes([1, 20]) + bytes(20)) + \
         echo6_message(p.v6, HOST6, size=64)
     return fragment6(p.v6, HOST6, NH_DSTOPTS, chain, [16], 0x70008)
+
+
+@case("v6_frag_atomic_beside_pending", "the first fragment of a datagram, then an atomic "
+      "fragment with the same identification",
+      "Echo Reply to the atomic fragment at once: it never joins a queue (RFC 6946 §4)")
+def _v6atomic2(p: Peer) -> list[bytes]:
+    first = v6_three_fragments(p, 0x7000B)[0]
+    atomic = fragment6(p.v6, HOST6, PROTO_ICMPV6, echo6_message(p.v6, HOST6, seq=2), [],
+                       0x7000B)
+    return [first, *atomic]
+
+
+@case("v6_frag_tiny_last", "an Echo Request in fragments of 64 and 8 bytes",
+      "one Echo Reply: an 8-byte last fragment is legal")
+def _v6tiny(p: Peer) -> list[bytes]:
+    return fragment6(p.v6, HOST6, PROTO_ICMPV6, echo6_message(p.v6, HOST6, size=64), [64],
+                     0x7000C)
 
 
 @case("v6_frag_udp_closed", "UDP to a closed port in two fragments",
@@ -1787,6 +1882,14 @@ def _ns7(p: Peer) -> list[bytes]:
       "nothing: ND messages need code 0 (RFC 4861 §7.1.1)")
 def _ns8(p: Peer) -> list[bytes]:
     return [solicitation(p.v6, SOLICITED_NODE, HOST6, code=1)]
+
+
+@case("ns_option_length_zero", "Neighbour Solicitation with an option of length 0",
+      "nothing: an ND option of length 0 is invalid (RFC 4861 §4.6)")
+def _ns10(p: Peer) -> list[bytes]:
+    return [ipv6(p.v6, HOST6, PROTO_ICMPV6,
+                 icmpv6(p.v6, HOST6, 135, 0, bytes(4) + addr6(HOST6) + bytes([1, 0]) + bytes(6)),
+                 hop_limit=255)]
 
 
 @case("ns_target_multicast", "Neighbour Solicitation whose target is ff02::1",
