@@ -54,6 +54,8 @@ def test_linux_capture_matches_its_case(path: Path) -> None:
     metadata = records[0].metadata
     assert metadata is not None
     assert (metadata["case"], metadata["reference"]) == (case.name, "linux")
+    assert (metadata["description"], metadata["expect"]) == (case.description, case.expect)
+    assert metadata["listen"] == case.listen
     assert metadata["kernel"] and metadata["sysctls"]["net.ipv4.ipfrag_time"] == "30"
     assert all(r.linktype == 101 and r.direction in (1, 2) for r in records)
     # the probes in the capture are the probe set's bytes: a changed builder or case
