@@ -101,6 +101,8 @@ class _CaseDriver:
         self.config = build_config(metadata, options.addresses)
         name = case_name(path, section, metadata)
         self.result = CaseResult(name=name, section=section)
+        if metadata and isinstance(metadata.get("deviation"), str) and options.expect:
+            self.result.deviation = metadata["deviation"]
         self.classifier = DirectionClassifier(self.config)
         spec = options.faults
         self.faults = (FaultInjector(spec, f"{os.path.basename(path)}/{section}")

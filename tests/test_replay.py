@@ -658,3 +658,31 @@ def test_delay_moves_the_timeline_and_its_timers(
         (105.0, 1), (135.0, 2), (205.0, 1), (235.0, 2)]
     out = capsys.readouterr().out
     assert "faults injected: 2 delayed" in out
+
+
+def test_documented_deviations_are_reported_but_do_not_fail(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "deviant.pcapng"
+    reason = "tunstack answers with TTL 64 where the recording has 65"
+    reply = _reply(_request(1), 0)
+    with CaptureWriter(path, metadata={"case": "deviant", "addresses": [HOST],
+                                       "deviation": reason}) as writer:
+        writer.write(_request(1), 1.0, DIRECTION_INBOUND)
+        writer.write(_fix_ip_checksum(reply[:8] + bytes([65]) + reply[9:]), 1.0,
+                     DIRECTION_OUTBOUND)
+    code, out, _err = _run(capsys, str(path), "--expect", "--responder", RESPONDER)
+    assert code == 0
+    assert f"{path} [deviant] deviates as documented: {reason}" in out
+    assert "ipv4.ttl" not in out
+    assert "1 passed, 0 failed (1 of the passed deviate as documented)" in out
+    code, report = _json(capsys, str(path), "--expect", "--responder", RESPONDER)
+    case = _case(report)
+    assert (code, case["passed"], case["excused"], case["deviation"]) == (0, True, True, reason)
+    assert "ipv4.ttl: expected 65, got 64" in case["mismatches"][0]["details"]
+    # a responder that fails is no deviation
+    code, _out, _err = _run(capsys, str(path), "--expect", "--responder", f"{RESPONDER} --garbage")
+    assert code == 1
+    # and a deviation that is gone is said so, without failing
+    code, out, _err = _run(capsys, str(path), "--expect", "--responder", f"{RESPONDER} --ttl 65")
+    assert code == 0
+    assert "ok (deviation gone)" in out
