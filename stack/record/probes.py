@@ -1074,6 +1074,33 @@ def _udp_after_echo(p: Peer) -> list[bytes]:
     return [echo4(p.v4, HOST4), udp4(p.v4, HOST4, 40000, 9, b"after echo")]
 
 
+@case("echo_after_ratelimit", "seven UDP datagrams to a closed port, then an Echo Request, "
+      "same peer", "six Port Unreachables, then an Echo Reply: the empty error bucket does "
+      "not hold back echo (icmp_ratemask)")
+def _echo_after_rl(p: Peer) -> list[bytes]:
+    return [udp4(p.v4, HOST4, 42000 + i, 9, b"burst") for i in range(7)] + [echo4(p.v4, HOST4)]
+
+
+@case("proto_unknown_ratelimit", "eight datagrams of protocol 253 at once, same peer",
+      "six Protocol Unreachables: the per-peer bucket covers every Destination Unreachable")
+def _proto_rl(p: Peer) -> list[bytes]:
+    return [ipv4(p.v4, HOST4, 253, b"experimental", ident=0x100 + i) for i in range(8)]
+
+
+@case("opt_param_problem_ratelimit", "eight Echo Requests with a malformed option at once",
+      "six Parameter Problems: Parameter Problem is in icmp_ratemask")
+def _pp_rl(p: Peer) -> list[bytes]:
+    return [echo4(p.v4, HOST4, seq=i, options=bytes([7, 2, 4, 0])) for i in range(8)]
+
+
+@case("icmp_timestamp_burst", "eight Timestamp Requests at once",
+      "eight Timestamp Replies: Timestamp Reply is outside icmp_ratemask")
+def _ts_burst(p: Peer) -> list[bytes]:
+    return [ipv4(p.v4, HOST4, PROTO_ICMP, icmpv4(13, 0, struct.pack("!HH", 0x1234, i),
+                                                  struct.pack("!III", 1000 + i, 0, 0)))
+            for i in range(8)]
+
+
 TCP_SEQ = 0x01020304
 TCP_ACK = 0x0A0B0C0D
 
@@ -1739,6 +1766,12 @@ def _v6msyn(p: Peer) -> list[bytes]:
       "Echo Reply from fd00:16::2 to the link-local peer")
 def _v6llg(p: Peer) -> list[bytes]:
     return [echo6(p.ll, HOST6)]
+
+
+@case("v6_param_problem_ratelimit", "eight packets with Next Header 253 at once, same peer",
+      "as many Parameter Problems as the per-peer bucket allows (type 4 is in the ratemask)")
+def _v6pp_rl(p: Peer) -> list[bytes]:
+    return [ipv6(p.v6, HOST6, 253, bytes([i]) * 8) for i in range(8)]
 
 
 @case("v6_tcp_syn", "TCP SYN to closed port 9", "RST+ACK, ack = seq + 1")
