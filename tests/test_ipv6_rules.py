@@ -288,6 +288,23 @@ def test_fast_and_full_paths_agree() -> None:
         assert fast == full
 
 
+def test_incremental_update_at_the_checksum_edges() -> None:
+    """Requests whose reply checksum is 0 (request 0x0100), and a request that stores
+    its checksum as 0xFFFF (the other zero): the fast path agrees with a full sum."""
+    s = peer(46)
+    base = echo(s, OURS, data=b"\0\0")
+    stored = int.from_bytes(base[2:4], "big")
+    for wanted in (0x0100, 0x0000, 0xFFFF, 0x00FF, 0xFEFF):
+        # Adding w to the data word subtracts w from the checksum (one's complement).
+        word = (stored - wanted) % 0xFFFF
+        message = base[:2] + wanted.to_bytes(2, "big") + base[4:8] + word.to_bytes(2, "big")
+        assert icmpv6.is_checksum_valid(message, s, OURS)
+        fast = handle(Host(), packet(s, OURS, 58, message))
+        full = handle(Host(), fragment(s, OURS, 58, message, 0, False, 1))
+        assert fast == full and len(fast) == 1
+        assert icmpv6.is_checksum_valid(fast[0][40:], OURS, s)
+
+
 def test_checksum_incremental_update_matches_a_full_recomputation() -> None:
     rng = random.Random(3)
     host = Host()

@@ -30,6 +30,7 @@ recordings ignore this one field.
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING
 from zlib import crc32
 
@@ -69,6 +70,9 @@ for _mask in range(1, 16):
         _ECN_TABLE[_mask] = 0
 
 _PARAM_KIND = "icmpv6.param_problem"
+# An Echo Reply's fixed header and ICMPv6 header: first word, payload length, Next
+# Header 58, hop limit, source, destination, type 129, code, checksum.
+_ECHO_REPLY_HEAD = struct.Struct("!IHBB16s16sBBH")
 
 
 class _Walk:
@@ -90,7 +94,7 @@ class Ipv6Layer:
 
     __slots__ = ("host", "_unicast", "_interfaces", "_groups", "_hop_limit", "_mtu",
                  "_interval", "_ratemask", "_echo_ignore", "_echo_ignore_multicast",
-                 "_link_address", "_echo_hop", "reassembler", "pmtu")
+                 "_link_address", "_replies", "reassembler", "pmtu")
 
     def __init__(self, host: Host) -> None:
         self.host = host
@@ -105,7 +109,7 @@ class Ipv6Layer:
             groups.update(wire.solicited_node(address) for address in self._unicast)
         self._groups = frozenset(groups)
         self._hop_limit = config.hop_limit
-        self._echo_hop = bytes((wire.ICMPV6, config.hop_limit))  # next header, hop limit
+        self._replies = host.stats.replies
         self._mtu = config.mtu
         self._interval = config.icmpv6_ratelimit_ms / 1000.0
         self._ratemask = config.icmpv6_ratemask
@@ -138,16 +142,20 @@ class Ipv6Layer:
                 if size & 1:
                     total <<= 8
                 if (total + size + 18) % 0xFFFF == 0:
-                    # RFC 1624 eqn. 3: only the type changes (128 -> 129, +0x0100 in
-                    # the first word); swapped addresses leave the pseudo-header sum.
-                    total = (~((packet[42] << 8) | packet[43]) & 0xFFFF) + 0x100
-                    value = ~((total & 0xFFFF) + (total >> 16)) & 0xFFFF
-                    first_word = (0x60000000 | (packet[0] & 0x0F) << 24
-                                  | (packet[1] & 0xF0) << 16 | (crc32(packet[8:40]) & 0xFFFFF))
-                    reply = b"".join((first_word.to_bytes(4, "big"), packet[4:6],
-                                      self._echo_hop, dst, src, b"\x81", packet[41:42],
-                                      value.to_bytes(2, "big"), packet[44:]))
-                    self.host.replied("icmpv6.echo_reply")
+                    # RFC 1624 eqn. 3: only the type changes (128 -> 129: the sum gains
+                    # 0x0100, so the checksum loses it, i.e. gains 0xFEFF one's
+                    # complement); swapped addresses leave the pseudo-header sum alone.
+                    value = ((packet[42] << 8) | packet[43]) + 0xFEFF
+                    value = (value & 0xFFFF) + (value >> 16)
+                    if value == 0xFFFF:  # a full sum gives 0: the message is not all 0
+                        value = 0
+                    reply = _ECHO_REPLY_HEAD.pack(
+                        0x60000000 | (packet[0] & 0x0F) << 24 | (packet[1] & 0xF0) << 16
+                        | (crc32(packet[8:40]) & 0xFFFFF),
+                        size - 40, 58, self._hop_limit, dst, src, 129, packet[41],
+                        value) + packet[44:]
+                    self._replies["icmpv6.echo_reply"] += 1
+                    self.host.last_reason = "icmpv6.echo_reply"
                     if size > wire.MIN_MTU:
                         return self._fit(reply, src, now)
                     return [reply]
