@@ -12,7 +12,7 @@ unexpected packet. One lost answer thus costs one report, not a cascade.
 
 A pair matches when :func:`stack.wire.inspect.diff` finds no difference outside the
 ignored fields and, for a timer output, its time is within the tolerance of the recorded
-time.
+time (and, for recordings whose timers fire late, up to ``recorded_late`` earlier).
 """
 
 from __future__ import annotations
@@ -70,9 +70,12 @@ def _comparable(expected: bytes, got: bytes) -> bool:
 
 class Comparator:
     def __init__(self, ignore: frozenset[str], tolerance: float, verbose: bool,
-                 report: Callable[[Mismatch], None]) -> None:
+                 report: Callable[[Mismatch], None], recorded_late: float = 0.0) -> None:
         self.ignore = ignore
         self.tolerance = tolerance
+        # a timer output may come from (recorded_late + tolerance) before the recorded
+        # time to tolerance after it
+        self.earliest = -(recorded_late + tolerance)
         self.verbose = verbose
         self.expected: deque[Expected] = deque()
         self.got: deque[Output] = deque()
@@ -95,9 +98,11 @@ class Comparator:
             lines = []
         else:
             lines = [str(d) for d in diff(want.packet, have.packet, self.ignore)]
-        if have.timer and abs(have.time - want.time) > self.tolerance:
+        if have.timer and not self.earliest <= have.time - want.time <= self.tolerance:
+            window = (f"tolerance {self.tolerance:g} s" if -self.earliest == self.tolerance
+                      else f"allowed {self.earliest:+g} s to {self.tolerance:+g} s")
             lines.append(f"time: expected {want.time:.6f}, got {have.time:.6f} "
-                         f"(timer output; tolerance {self.tolerance:g} s)")
+                         f"(timer output; {window})")
         return lines
 
     def _matches(self, want: Expected, have: Output) -> bool:

@@ -135,7 +135,7 @@ class _CaseDriver:
         self.tolerance = (profile.timer_tolerance if options.tolerance is None
                           else options.tolerance)
         self.comparator = Comparator(profile.ignore | options.ignore, self.tolerance,
-                                     options.verbose, self.result.add)
+                                     options.verbose, self.result.add, profile.recorded_late)
         self.last_inbound = "before the first inbound packet"
 
     # -- feeding ---------------------------------------------------------------------

@@ -463,6 +463,16 @@ def test_timers_fire_on_the_capture_clock(tmp_path: Path, capsys: pytest.Capture
     assert ("    time: expected 140.500000, got 140.000000 (timer output; tolerance 0.001 s)"
             in out.splitlines())
     assert _run(capsys, str(shifted), "--expect", "--profile", "linux")[0] == 0
+    # Linux's timers only fire late: a recorded timeout earlier than ours is a mismatch
+    early = tmp_path / "early.pcapng"
+    with CaptureWriter(early, metadata=records[0].metadata) as writer:
+        for record in records:
+            when = record.timestamp - (0.5 if record.timestamp == 140.0 else 0)
+            writer.write(record.data or b"", when, record.direction)
+    code, out, _err = _run(capsys, str(early), "--expect", "--profile", "linux")
+    assert code == 1
+    assert ("    time: expected 139.500000, got 140.000000 (timer output; allowed -2.11 s to "
+            "+0.01 s)") in out.splitlines()
 
 
 def test_a_raising_host_is_reported_not_a_traceback(
