@@ -142,6 +142,13 @@ def test_validate_names_both_values() -> None:
     assert Problem("ipv6.payload_length",
                    "ipv6 payload length 16, packet has 14 bytes after the header") in validate(
                        short6)
+    to_nobody = _fix_ipv4_checksum(_set(udp, 16, bytes(4)))
+    assert Problem("ipv4.dst", "ipv4 destination 0.0.0.0 is unspecified") in validate(to_nobody)
+    loop6 = icmp6_echo("::1", "fd00:16::2", 1, 1)
+    assert Problem("ipv6.src", "ipv6 source ::1 is loopback") in validate(loop6)
+    to_unspecified = icmp6_echo("fd00:16::2", "::", 1, 1, reply=True)
+    assert validate(to_unspecified) == [
+        Problem("ipv6.dst", "ipv6 destination :: is unspecified")]
     assert validate(b"") == [Problem("ip.version", "empty packet")]
     assert validate(b"\x50" * 30) == [Problem("ip.version", "ip version 5, expected 4 or 6")]
 

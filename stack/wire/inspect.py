@@ -63,6 +63,7 @@ _EXT_DEST = 60
 _EXT_AH = 51
 _EXT_NONE = 59
 
+_IPV6_LOOPBACK = bytes(15) + b"\x01"
 _MAX_QUOTE_DEPTH = 2  # an error quoting an error quoting an error is not worth a dissection
 
 _ICMP_NAMES = {
@@ -697,6 +698,8 @@ def _validate_ipv4(packet: bytes, problems: list[Problem]) -> None:
     if src[0] == 127 and dst[0] != 127:
         problems.append(Problem("ipv4.src", f"ipv4 source {_ipv4_text(src)} is loopback, "
                                             f"destination {_ipv4_text(dst)} is not"))
+    if dst == b"\0\0\0\0":  # RFC 1122 §3.2.1.3 (a): "this host", never a destination
+        problems.append(Problem("ipv4.dst", "ipv4 destination 0.0.0.0 is unspecified"))
     if frag & 0x3FFF:
         return  # a fragment's transport checksum covers the reassembled datagram
     payload = packet[header_length:end]
@@ -777,6 +780,10 @@ def _validate_ipv6(packet: bytes, problems: list[Problem]) -> None:
                                 f"packet has {size - 40} bytes after the header"))
     if src[0] == 0xFF:
         problems.append(Problem("ipv6.src", f"ipv6 source {_ipv6_text(src)} is multicast"))
+    if src == _IPV6_LOOPBACK:  # RFC 4291 §2.5.3: never sent outside a node
+        problems.append(Problem("ipv6.src", "ipv6 source ::1 is loopback"))
+    if dst == bytes(16):  # RFC 4291 §2.5.2: never a destination
+        problems.append(Problem("ipv6.dst", "ipv6 destination :: is unspecified"))
     body = packet[40:min(size, 40 + payload_length)]
     header = next_header
     pos = 0
