@@ -717,3 +717,54 @@ def test_every_packet_counts_exactly_one_reply_or_drop() -> None:
     for count, one in enumerate(sent, 1):
         handle(host, one)
         assert sum(host.stats.replies.values()) + sum(host.stats.drops.values()) == count
+
+
+def test_remaining_drops() -> None:
+    host = Host()
+    s = peer(47)
+    # Destination Options header running past the packet.
+    assert handle(host, packet(s, OURS, 60, bytes((58, 4)) + bytes(6))) == []
+    assert host.last_reason == "ipv6.truncated_options"
+    # Routing header running past the packet.
+    assert handle(host, packet(s, OURS, 43, bytes((58, 4, 0, 0)) + bytes(4))) == []
+    assert host.last_reason == "ipv6.truncated_routing"
+    # A Neighbour Advertisement is for the link layer, not answered.
+    advert = icmpv6.build_neighbour_advertisement(s, icmpv6.NA_SOLICITED, s, OURS)
+    assert handle(host, packet(s, OURS, 58, advert, hop_limit=255)) == []
+    assert host.last_reason == "ndisc.advertisement_consumed"
+    # Packet Too Big whose quote has no readable upper header.
+    quote = wire.build_header(0, 0, 8, 60, 64, OURS, s) + options(59, b"")
+    assert handle(host, too_big(s, 1300, quote)) == []
+    assert host.last_reason == "icmpv6.packet_too_big_unreadable"
+
+
+def test_reassembled_datagram_over_65535_is_dropped() -> None:
+    """ip6_frag_reasm: the unfragmentable part plus the data must fit a payload length."""
+    host = Host()
+    s = peer(48)
+    before = options(44, bytes((0x1E, 200)) + bytes(200))
+    last = fragment(s, OURS, 58, bytes(16), 65512, False, 4, before=before, first_header=60)
+    assert handle(host, last) == []
+    step = 60000
+    for at in range(0, 65512, step):
+        size = min(step, 65512 - at)
+        out = handle(host, fragment(s, OURS, 58, bytes(size), at, True, 4, before=before,
+                                    first_header=60))
+    assert out == [] and host.last_reason == "frag6.too_big"
+
+
+def test_jumbogram_is_trimmed_to_its_jumbo_length() -> None:
+    """RFC 2675: payload length 0 and a Jumbo Payload option over 65535."""
+    host = Host()
+    s = peer(49)
+    message = echo(s, OURS, data=bytes(70000))
+    hop_by_hop = options(58, bytes((0xC2, 4)) + (8 + len(message)).to_bytes(4, "big"))
+    request = packet(s, OURS, 0, hop_by_hop + message, payload_length=0)
+    assert handle(host, request + bytes(8)) == [] and host.last_reason == "icmpv6.echo_too_big"
+    echo_host = Host(HostConfig(udp_echo_ports=(7,)))
+    datagram = udp(s, OURS, 5, 7, data=bytes(70000), length=0)
+    hop_by_hop = options(17, bytes((0xC2, 4)) + (8 + len(datagram)).to_bytes(4, "big"))
+    jumbo_udp = packet(s, OURS, 0, hop_by_hop + datagram, payload_length=0)
+    assert handle(echo_host, jumbo_udp) == [] and echo_host.last_reason == "udp.echo_too_big"
+    trimmed = packet(s, OURS, 0, hop_by_hop + message[:-1], payload_length=0)
+    assert handle(host, trimmed) == [] and host.last_reason == "ipv6.bad_length"

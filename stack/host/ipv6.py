@@ -476,6 +476,9 @@ class Ipv6Layer:
         # To a group (all-nodes), the reply comes from the address source selection
         # picks for the peer (RFC 6724), never from the group.
         source = self._source_for(src) if multicast else dst
+        if len(message) > wire.MAX_PAYLOAD:
+            # A jumbogram's echo (RFC 2675): Linux cannot build a reply that big either.
+            return host.drop("icmpv6.echo_too_big")
         body = b"\x81" + message[1:2] + b"\x00\x00" + message[4:]
         value = icmpv6.message_checksum(body, source, src)
         reply_message = body[:2] + value.to_bytes(2, "big") + body[4:]
@@ -566,6 +569,8 @@ class Ipv6Layer:
         if isinstance(result, bytes):
             if packet[24] == 0xFF:
                 return self.host.drop("udp.multicast_no_listener")
+            if len(result) > wire.MAX_PAYLOAD:  # a jumbogram's data: no reply that big
+                return self.host.drop("udp.echo_too_big")
             return self._reply_segment(packet, wire.UDP, result, 0, "udp.echo_reply")
         if result != transport.PORT_UNREACHABLE:
             return self.host.drop(result)
