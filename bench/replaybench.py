@@ -112,7 +112,9 @@ def bench_replay(opts: Options) -> list[Row]:
         replay_rates: list[float] = []
         dpkt_rates: list[float] = []
         big_rss: list[int] = []
-        reps = 1 if opts.quick else min(opts.reps, 3)
+        # One run each: a million packets take half a minute per run, long enough to
+        # average the machine's noise out, and the whole benchmark must stay a few minutes.
+        reps = 1
         for _ in range(reps):
             ours = _replay(command, big_file, timeout)
             if ours.returncode != 0:

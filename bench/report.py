@@ -156,7 +156,7 @@ HEADERS = ["benchmark", "figure", "baseline", "ratio", "target", "met"]
 
 def _cells(row: Row) -> list[str]:
     what = f"{row.what} ({row.note})" if row.note else row.what
-    ratio = "" if row.ratio is None else f"{row.ratio:.2f}x"
+    ratio = "" if row.ratio is None else f"{row.ratio:.3g}x"
     return [what, row.figure, row.baseline, ratio, row.target, row.verdict]
 
 
@@ -166,7 +166,7 @@ def render(rows: list[Row], machine: Machine, *, fmt: str = "simple") -> str:
     missed = [r for r in rows if r.met is False]
     lines = [table, "", f"Measured {machine.describe()}."]
     if missed:
-        lines.append("Missed targets: " + "; ".join(f"{r.what} ({r.ratio:.2f}x, target "
+        lines.append("Missed targets: " + "; ".join(f"{r.what} ({r.ratio:.3g}x, target "
                                                       f"{r.target})" for r in missed
                                                       if r.ratio is not None) + ".")
     return "\n".join(lines)
