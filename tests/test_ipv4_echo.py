@@ -108,3 +108,15 @@ def test_fast_path_gives_the_general_paths_bytes(data: bytes, tos: int, code: in
     fast, general = host(), general_path_host()
     assert fast.handle(request, 5.0) == general.handle(request, 5.0)
     assert fast.stats.replies == general.stats.replies == {"icmp.echo_reply": 1}
+
+
+def test_general_path_gives_zero_for_a_message_summing_to_ffff() -> None:
+    h = general_path_host()
+    (reply,) = h.handle(ipv4(icmp(8, 0, b"\x00\x00\xff\xff")), 0.0)
+    assert reply[20:] == b"\x00\x00\x00\x00\x00\x00\xff\xff"
+
+
+def test_layer_refuses_other_versions_when_called_directly() -> None:
+    h = host()
+    assert h.ipv4.input(b"\x65" + echo_request()[1:], 0.0) == []
+    assert h.stats.drops == {"ipv4.bad_version": 1}

@@ -178,3 +178,39 @@ def test_tcp_reset_echoes_options() -> None:
                                   options=bytes([7, 7, 4]) + bytes(4) + b"\x00"), NOW)
     assert reset[:2] == b"\x47\xfc" and reset[6:8] == b"\x40\x00"
     assert reset[20:28] == bytes([7, 7, 8]) + OURS + b"\x00"
+
+
+NO_ROOM_FOR_THE_REPLY = [
+    bytes([7, 9, 4]) + bytes(6) + bytes(3),  # RR: filled on receipt, then half a slot left
+    bytes([68, 10, 5, 0]) + bytes(6) + bytes(2),  # timestamp only: the same
+    bytes([68, 14, 5, 1]) + bytes(10) + bytes(2),  # address and time: the same
+]
+
+
+@pytest.mark.parametrize("options", NO_ROOM_FOR_THE_REPLY)
+@pytest.mark.parametrize("request_kind", ["echo", "timestamp", "tcp", "udp"])
+def test_no_answer_when_options_cannot_be_echoed(options: bytes, request_kind: str) -> None:
+    from test_ipv4_support import PEER, icmp
+    payloads = {
+        "echo": (1, icmp(8, 0, bytes(4), b"x")),
+        "timestamp": (1, icmp(13, 0, bytes(4), bytes(12))),
+        "tcp": (6, tcp(PEER, US, 0x02)),
+        "udp": (17, udp(PEER, US, 1, 9, b"x")),
+    }
+    protocol, payload = payloads[request_kind]
+    h = host()
+    assert h.handle(ipv4(payload, protocol=protocol, options=options), NOW) == []
+    assert h.stats.drops == {"ipv4.options_echo_failed": 1}
+
+
+def test_two_timestamp_options_are_refused_at_the_second() -> None:
+    error = parameter_problem(bytes([68, 8, 5, 0]) + bytes(4) + bytes([68, 8, 5, 0]) + bytes(4))
+    assert error[(error[0] & 0x0F) * 4 + 4] == 28
+
+
+def test_error_is_not_aimed_at_a_broadcast_first_hop() -> None:
+    options = bytes([131, 11, 12]) + socket.inet_aton("10.9.9.9") + \
+        socket.inet_aton("255.255.255.255") + bytes([148, 2, 0, 0, 0])
+    h = host()
+    assert h.handle(echo_request(options=options), NOW) == []
+    assert h.stats.drops == {"icmp.no_error_for_broadcast": 1}

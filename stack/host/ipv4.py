@@ -536,6 +536,10 @@ class Ipv4Layer:
             if echoed is None:
                 return "ipv4.options_echo_failed"
             reply_options, destination = echoed
+            if destination != packet[12:16] and not self._address_is_unicast(destination):
+                # A reversed source route must not aim the error at a broadcast, multicast
+                # or local address (RFC 1122 §3.2.2: errors go to a single host).
+                return "icmp.no_error_for_broadcast"
         # Rate limits (icmpv4_global_allow, icmpv4_xrlim_allow) for the types in
         # icmp_ratemask; the peer is where the error goes.
         if self._ratemask >> error_type & 1:
@@ -619,9 +623,8 @@ class Ipv4Layer:
                 return at + 1
         elif kind == wire.OPT_CIPSO:
             # cipso_v4_validate: no CIPSO DOI is configured on a host by default, so a
-            # CIPSO option is always refused: at its length if short, else at its DOI.
-            if options.cipso:
-                return at
+            # CIPSO option is always refused (the first one already): at its length if
+            # short, else at its DOI. The error still echoes it (ip_options_echo).
             options.cipso = at
             return at + 1 if length < 8 else at + 2
         return 0
@@ -725,10 +728,10 @@ class Ipv4Layer:
         if options.cipso:
             at = options.cipso
             out += packet[at:at + packet[at + 1]]
+        # Each echoed option is at most as long as its original, and the originals are
+        # disjoint parts of at most 40 bytes, so the padded result fits in 40 too.
         while len(out) & 3:
             out.append(wire.OPT_END)
-        if len(out) > wire.MAX_HEADER_LEN - wire.HEADER_LEN:
-            return None
         return bytes(out), destination
 
     @staticmethod
