@@ -182,6 +182,14 @@ def _check_frames(inbound: bytes | None, frames: list[bytes], link: Any) -> None
     from stack.oracle import check_host
 
     extra = check_host(link)
+    # Address resolution queues (RFC 1122 §2.3.2.2: keep at least one packet, bounded).
+    pending = getattr(link, "_pending", {})
+    if len(pending) > link.link.pending_destinations:
+        extra.append(Violation("state.over_cap", f"{len(pending)} destinations resolving"))
+    for address, waiting in pending.items():
+        if len(waiting.packets) > link.link.queue_per_destination:
+            extra.append(Violation("state.over_cap", f"{len(waiting.packets)} packets wait "
+                                                     f"for {address.hex()}"))
     if extra:
         raise OracleViolation(extra)
 
