@@ -671,6 +671,8 @@ def test_solicitations_dropped(build, reason: str) -> None:  # type: ignore[no-u
 
 
 def test_tap_mode_advertises_the_link_address_to_multicast_solicitations() -> None:
+    """As recorded from Linux on a TAP device (02:00:00:00:00:02): a multicast NS with
+    SLLA gets ``8800.. 60000000 <target> 0201 <mac>``, a unicast one no option."""
     host = Host(HostConfig(link_address=MAC))
     s = peer(42)
     group = wire.solicited_node(OURS)
