@@ -770,3 +770,17 @@ def test_jumbogram_is_trimmed_to_its_jumbo_length() -> None:
     assert handle(echo_host, jumbo_udp) == [] and echo_host.last_reason == "udp.echo_too_big"
     trimmed = packet(s, OURS, 0, hop_by_hop + message[:-1], payload_length=0)
     assert handle(host, trimmed) == [] and host.last_reason == "ipv6.bad_length"
+
+
+def test_tap_mode_bytes_as_recorded() -> None:
+    mac = bytes.fromhex("020000000002")
+    host = Host(HostConfig(link_address=mac))
+    s = peer(1)
+    group = wire.solicited_node(OURS)
+    out = handle(host, solicitation(s, group, link=bytes.fromhex("020000000099")))
+    assert [o[40:].hex() for o in out] == [
+        "88001b5860000000fd0000160000000000000000000000020201020000000002"]
+    unspecified = address("::")
+    out = handle(host, solicitation(unspecified, group))
+    assert [o[24:40] + o[40:] for o in out] == [ALL_NODES + bytes.fromhex(
+        "88005a6c20000000fd0000160000000000000000000000020201020000000002")]
