@@ -9,6 +9,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_replay_packets import (
@@ -60,13 +61,13 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, captured.out, captured.err
 
 
-def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object]]:
+def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
     code, out, _err = _run(capsys, *argv, "--json")
     return code, json.loads(out)
 
 
-def _case(report: dict[str, object], file: int = 0, case: int = 0) -> dict[str, object]:
-    return report["files"][file]["cases"][case]  # type: ignore[index, no-any-return]
+def _case(report: dict[str, Any], file: int = 0, case: int = 0) -> dict[str, Any]:
+    return report["files"][file]["cases"][case]  # type: ignore[no-any-return]
 
 
 def _fix_ip_checksum(packet: bytes) -> bytes:
@@ -541,9 +542,9 @@ def test_junit_and_json_reports(tmp_path: Path, capsys: pytest.CaptureFixture[st
                          f"{RESPONDER} --ttl 9", "--junit", str(junit))
     assert code == 2
     assert report["exit_code"] == 2
-    assert report["totals"]["failed"] == 1  # type: ignore[index]
-    assert report["files"][1]["error"] == f"{broken}: offset 0: truncated file header: 2 bytes"  # type: ignore[index]
-    mismatch = _case(report)["mismatches"][0]  # type: ignore[index]
+    assert report["totals"]["failed"] == 1
+    assert report["files"][1]["error"] == f"{broken}: offset 0: truncated file header: 2 bytes"
+    mismatch = _case(report)["mismatches"][0]
     assert mismatch["kind"] == "diff"
     assert "ipv4.ttl: expected 64, got 9" in mismatch["details"]
     root = ET.parse(junit).getroot()
@@ -646,7 +647,7 @@ def test_profile_comes_from_the_metadata_unless_given(
             writer.write(other_id, 1.0, DIRECTION_OUTBOUND)
         paths.append(str(path))
     code, report = _json(capsys, *paths, "--expect", "--responder", RESPONDER)
-    cases = [case for entry in report["files"] for case in entry["cases"]]  # type: ignore[attr-defined]
+    cases = [case for entry in report["files"] for case in entry["cases"]]
     assert [(c["name"], c["profile"], c["passed"]) for c in cases] == [
         ("linux", "linux", True), ("tunstack", "exact", False)]
     assert code == 1

@@ -411,17 +411,27 @@ def _dissect_tcp(segment: bytes, p: str, out: dict[str, object]) -> None:
     out[p + "payload"] = segment[header_length:]
 
 
+def _icmp_header(message: bytes, p: str, out: dict[str, object],
+                 needs: int) -> tuple[int, int] | None:
+    """Type, code and checksum, common to ICMP (RFC 792) and ICMPv6 (RFC 4443 §2.1);
+    None (and a ``truncated`` field) when even those 4 bytes are not there."""
+    if len(message) < 4:
+        out[p + "truncated"] = f"header needs {needs} bytes, {len(message)} present"
+        out[p + "data"] = message
+        return None
+    out[p + "type"] = message[0]
+    out[p + "code"] = message[1]
+    out[p + "checksum"] = _U16.unpack_from(message, 2)[0]
+    return message[0], message[1]
+
+
 def _dissect_icmp(message: bytes, prefix: str, out: dict[str, object], depth: int) -> None:
     p = prefix + "icmp."
     size = len(message)
-    if size < 4:
-        out[p + "truncated"] = f"header needs 8 bytes, {size} present"
-        out[p + "data"] = message
+    header = _icmp_header(message, p, out, 8)
+    if header is None:
         return
-    kind, code, csum = message[0], message[1], _U16.unpack_from(message, 2)[0]
-    out[p + "type"] = kind
-    out[p + "code"] = code
-    out[p + "checksum"] = csum
+    kind, code = header
     if size < 8:
         out[p + "truncated"] = f"header needs 8 bytes, {size} present"
         out[p + "data"] = message[4:]
@@ -477,14 +487,10 @@ def _dissect_icmp(message: bytes, prefix: str, out: dict[str, object], depth: in
 def _dissect_icmpv6(message: bytes, prefix: str, out: dict[str, object], depth: int) -> None:
     p = prefix + "icmpv6."
     size = len(message)
-    if size < 4:
-        out[p + "truncated"] = f"header needs 4 bytes, {size} present"
-        out[p + "data"] = message
+    header = _icmp_header(message, p, out, 4)
+    if header is None:
         return
-    kind, code, csum = message[0], message[1], _U16.unpack_from(message, 2)[0]
-    out[p + "type"] = kind
-    out[p + "code"] = code
-    out[p + "checksum"] = csum
+    kind, code = header
     needs = {133: 8, 134: 16, 135: 24, 136: 24, 137: 40, 130: 24, 131: 24, 132: 24}.get(kind, 8)
     if size < needs:
         out[p + "truncated"] = f"message needs {needs} bytes, {size} present"
