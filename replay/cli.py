@@ -12,6 +12,7 @@ import argparse
 import multiprocessing
 import os
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
 from replay.cases import SetupError, parse_addresses
@@ -38,34 +39,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"replay: {message} (see replay --help)\n")
 
 
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not a probability (0 to 1)")
-    return value
+def _bounded(parse: Callable[[str], float], high: float, what: str) -> Callable[[str], float]:
+    """An argparse type: ``parse`` the text, then require 0 <= value <= ``high``
+    (NaN and infinity never pass); ``what`` names the range in the error."""
+    def convert(text: str) -> float:
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not 0 <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is not {what}")
+        return value
+    return convert
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value < 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} is not a duration (0 or more seconds)")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative")
-    return value
+_probability = _bounded(float, 1.0, "a probability (0 to 1)")
+_seconds = _bounded(float, 1e9, "a duration (0 or more seconds)")
+_positive_int = _bounded(int, 2**31, "a whole number, 0 or more")
 
 
 def build_parser() -> argparse.ArgumentParser:
