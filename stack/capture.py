@@ -364,9 +364,10 @@ def _options(body: bytes, start: int, order: str) -> Iterator[tuple[int, bytes]]
 
 
 def _json_comment(text: str) -> dict[str, Any] | None:
+    """The section comment as a JSON object, or None (any other comment is just text)."""
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested arrays exhaust the parser's stack
         return None
     return value if isinstance(value, dict) else None
 

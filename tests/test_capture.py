@@ -132,6 +132,12 @@ def test_pcapng_interfaces_flags_resolutions_and_sections() -> None:
     assert [r.linktype for r in records] == [101, 113, 101, 101, 229]
 
 
+def test_comments_that_are_not_a_json_object_give_no_metadata() -> None:
+    for comment in ("plain words", "[1, 2]", "[" * 100_000, '{"unterminated": '):
+        data = pcapng_shb(comment) + pcapng_idb(101) + pcapng_epb(PING, 1)
+        assert read_all(data)[0].metadata is None
+
+
 def test_epb_flags_win_over_sll_packet_type() -> None:
     data = pcapng_shb() + pcapng_idb(113) + pcapng_epb(sll(PING, 0), 1, 0, flags=2)
     assert read_all(data)[0].direction == DIRECTION_OUTBOUND
