@@ -303,6 +303,7 @@ def test_the_shared_oracle_agrees(inputs: list[tuple[bytes, float]]) -> None:
         now += step
         assert oracle_findings(sent, host.handle(sent, now), host) == []
     assert oracle_findings(None, host.poll(now + 61.0), host) == []
+    assert oracle.check_host(host) == []  # every table within its cap
 
 
 def test_the_oracle_excuse_is_only_for_replies_to_unspecified() -> None:
