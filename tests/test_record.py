@@ -208,3 +208,15 @@ def test_cli_kernel_needs_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert capsys.readouterr().err == \
         "stack-record: --kernel needs root (network namespaces and TUN)\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_tunstack_recordings_replay_exactly(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """The recorder drives the core the way replay does (the capture's clock, timers at
+    next_timer), so every case it records replays byte for byte."""
+    from replay import cli as replay_cli
+    assert cli.main(["--tunstack", str(tmp_path), "-q"]) == 0
+    paths = sorted(str(p) for p in tmp_path.iterdir())
+    assert len(paths) == len(CASES)
+    capsys.readouterr()
+    assert replay_cli.main([*paths, "--expect"]) == 0, capsys.readouterr().out[-2000:]

@@ -27,24 +27,28 @@ def _run_timers(host: Host, until: float,
         if due is None or due > until:
             return
         for packet in host.poll(due):
-            records.append((EPOCH + due, 2, packet, ""))
+            records.append((due, 2, packet, ""))
     raise RecordError(f"timers still due after {MAX_TIMER_RUNS} polls")
 
 
 def record_case(case: Case) -> Recording:
+    """Play one case against a fresh host. The clock passed to the host is the capture's
+    (EPOCH plus the probe's delay), as replay passes it, so clock-derived answers (ICMP
+    and IP timestamps: ms since midnight UT) replay byte for byte."""
     config = dict(case.host or HOST_CONFIG)
     host = Host(HostConfig(**config))  # type: ignore[arg-type]
     records: list[tuple[float, int, bytes, str]] = []
     for delay, packet in sorted(case.probes, key=lambda item: item[0]):
-        _run_timers(host, delay, records)
-        records.append((EPOCH + delay, 1, packet, ""))
+        now = EPOCH + delay
+        _run_timers(host, now, records)
+        records.append((now, 1, packet, ""))
         try:
-            answers = host.handle(packet, delay)
+            answers = host.handle(packet, now)
         except Exception as exc:  # the core must never raise: say where it did
             raise RecordError(f"case {case.name}: Host.handle raised "
                               f"{type(exc).__name__}: {exc}") from None
-        records.extend((EPOCH + delay, 2, answer, "") for answer in answers)
-    _run_timers(host, case.duration, records)
+        records.extend((now, 2, answer, "") for answer in answers)
+    _run_timers(host, EPOCH + case.duration, records)
     return Recording.of(case, "tunstack", records, extra={
         "tunstack": stack.__version__, "epoch": EPOCH})
 
