@@ -4,7 +4,6 @@ header's JSON comment."""
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,13 +73,3 @@ class Recording:
             raise RecordError(str(exc)) from None
         return path
 
-
-def describe(packet: bytes) -> str:
-    """A short one-line summary used in progress output: addresses and length."""
-    if len(packet) >= 20 and packet[0] >> 4 == 4:
-        return (f"{ipaddress.IPv4Address(packet[12:16])} > "
-                f"{ipaddress.IPv4Address(packet[16:20])} len {len(packet)}")
-    if len(packet) >= 40 and packet[0] >> 4 == 6:
-        return (f"{ipaddress.IPv6Address(packet[8:24])} > "
-                f"{ipaddress.IPv6Address(packet[24:40])} len {len(packet)}")
-    return f"{len(packet)} bytes"
