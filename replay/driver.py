@@ -95,6 +95,8 @@ def _at(time: float) -> str:
 
 
 class _CaseDriver:
+    """One case: a fresh host (or responder), fed record by record, judged at the end."""
+
     def __init__(self, path: str, section: int, metadata: dict[str, Any] | None,
                  options: Options, golden: GoldenWriter | None) -> None:
         self.options = options
@@ -110,9 +112,6 @@ class _CaseDriver:
         self.compare = options.expect and self.faults is None
         self.check = options.expect and self.faults is not None
         self.result.checked_with = ("bytes" if self.compare else ORACLE if self.check else "")
-        self.host: Host | ExternalResponder = (
-            ExternalResponder(options.responder, options.responder_timeout)
-            if options.responder else Host(self.config))
         self.writer: CaptureWriter | None = None
         if golden is not None:
             recorder: dict[str, object] = {"tool": "replay", "source": path, "section": section}
@@ -127,6 +126,10 @@ class _CaseDriver:
                 "config": config_to_metadata(self.config),
                 "recorder": recorder,
             })
+        # last, so nothing above can fail with a responder process left running
+        self.host: Host | ExternalResponder = (
+            ExternalResponder(options.responder, options.responder_timeout)
+            if options.responder else Host(self.config))
         self.clock = float("-inf")
         self.last_time: float | None = None
         self.broken = False  # the host raised or the responder failed: stop feeding it
