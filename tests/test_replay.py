@@ -697,3 +697,17 @@ def test_documented_deviations_are_reported_but_do_not_fail(
     code, out, _err = _run(capsys, str(path), "--expect", "--responder", f"{RESPONDER} --ttl 65")
     assert code == 0
     assert "ok (deviation gone)" in out
+
+
+def test_fault_runs_do_not_depend_on_jobs(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    first = _many_pings(tmp_path)
+    second = tmp_path / "other.pcap"
+    second.write_bytes(first.read_bytes())
+    argv = [str(first), str(second), "--addr", HOST, "--expect", "--json", *FAULTS, "--seed", "4"]
+    one = _run(capsys, *argv)
+    two = _run(capsys, *argv, "-j", "2")
+    assert one == two
+    report = json.loads(one[1])
+    events = [f["cases"][0]["fault_events"] for f in report["files"]]
+    assert events[0] != events[1]  # each file draws from its own stream
