@@ -139,7 +139,7 @@ def _drain(fd: int, until: float, sink: Callable[[bytes], None]) -> None:
         ready, _, _ = select.select([fd], [], [], left)
         if not ready:
             return
-        while True:
+        for _ in range(MAX_ANSWERS_PER_PROBE):  # bounded even if the kernel floods us
             try:
                 sink(os.read(fd, MAX_PACKET))
             except BlockingIOError:
