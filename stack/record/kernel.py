@@ -223,9 +223,11 @@ def record_kernel(cases: list[Case], *, device_index: int = 0,
             kernel = platform.release()
             _drain(fd, time.monotonic() + SETTLE, lambda _packet: None)
             for index, case in enumerate(cases):
-                if progress:
-                    progress(f"[{index + 1}/{len(cases)}] {case.name} ({case.duration:.1f} s)")
                 records, filtered = _play(fd, case)
+                if progress:
+                    answers = sum(1 for record in records if record[1] == 2)
+                    progress(f"[{index + 1}/{len(cases)}] {case.name}: {answers} answer(s)"
+                             + (f", {filtered} chatter packet(s) filtered" if filtered else ""))
                 recordings.append(Recording.of(case, "linux", records, extra={
                     "kernel": kernel, "sysctls": sysctls, "filtered": filtered,
                     "device": "tun"}))
