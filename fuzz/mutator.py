@@ -70,10 +70,11 @@ class PacketMutator:
     quoted packet for an ICMP error, an inserted step in a sequence."""
 
     def __init__(self, rng: random.Random, byte_mutate: ByteMutate,
-                 donors: Sequence[bytes]) -> None:
+                 donors: Sequence[bytes], frame_donors: Sequence[bytes] = ()) -> None:
         self.rng = rng
         self.byte_mutate = byte_mutate
         self.donors = [d for d in donors if d]
+        self.frame_donors = [d for d in frame_donors if d]
 
     # -- entry points (one per target input format) -----------------------------------
     def mutate_packet(self, data: bytes, max_size: int) -> bytes:
@@ -139,9 +140,10 @@ class PacketMutator:
             return header + self.mutate_packet(payload, max(max_size - 14, 0))
         return self.byte_mutate(frame, max_size)
 
-    def mutate_sequence(self, data: bytes, max_size: int) -> bytes:
+    def mutate_sequence(self, data: bytes, max_size: int, frames: bool = False) -> bytes:
         """A timeline: mutate one packet, insert/delete/duplicate/swap steps, change a
-        clock step, or cut a whole packet into a fragment layout."""
+        clock step, or cut a whole packet into a fragment layout. With ``frames`` the
+        timeline's packets are Ethernet frames (the tap target)."""
         rng = self.rng
         config, steps = decode(data)
         packet_steps = [i for i, s in enumerate(steps) if s.op == PACKET]
@@ -149,10 +151,11 @@ class PacketMutator:
                               "fragment", "config"), (45, 12, 8, 8, 6, 8, 10, 3))[0]
         if action == "packet" and packet_steps:
             at = rng.choice(packet_steps)
-            steps[at] = Step.packet(self.mutate_packet(steps[at].data, 4096))
+            mutate = self.mutate_frame if frames else self.mutate_packet
+            steps[at] = Step.packet(mutate(steps[at].data, 4096))
         elif action == "insert" or not steps:
             at = rng.randint(0, len(steps))
-            steps.insert(at, self._random_step())
+            steps.insert(at, self._random_step(frames))
         elif action == "delete" and len(steps) > 1:
             del steps[rng.randrange(len(steps))]
         elif action == "duplicate":
@@ -168,11 +171,13 @@ class PacketMutator:
                 Step.next_timer())))
         elif action == "fragment" and packet_steps:
             at = rng.choice(packet_steps)
-            steps[at:at + 1] = [Step.packet(f) for f in self.fragment_layout(steps[at].data)]
+            link_header = steps[at].data[:14] if frames else b""
+            pieces = self.fragment_layout(steps[at].data[len(link_header):])
+            steps[at:at + 1] = [Step.packet(link_header + piece) for piece in pieces]
         elif action == "config":
             config = rng.randrange(8)
         else:
-            steps.insert(rng.randint(0, len(steps)), self._random_step())
+            steps.insert(rng.randint(0, len(steps)), self._random_step(frames))
         encoded = encode(config, steps)
         while len(encoded) > max_size and steps:
             steps.pop(rng.randrange(len(steps)))
@@ -444,15 +449,16 @@ class PacketMutator:
                       rng.getrandbits(8 * size)]
         return rng.choice(candidates).to_bytes(size, "big")
 
-    def _random_step(self) -> Step:
+    def _random_step(self, frames: bool = False) -> Step:
         rng = self.rng
         choice = rng.randrange(5)
         if choice == 0:
             return Step.advance_ms(rng.choice((0, 10, 1000, 30000)))
         if choice == 1:
             return Step(rng.choice((NEXT_TIMER, ADVANCE_S)), rng.choice((1, 30, 61, 600)))
-        if self.donors:
-            return Step.packet(rng.choice(self.donors))
+        donors = self.frame_donors if frames else self.donors
+        if donors:
+            return Step.packet(rng.choice(donors))
         return Step.advance_ms(1)
 
     def _shift_fragment(self, fragment: bytes, delta: int) -> bytes:

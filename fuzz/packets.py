@@ -107,44 +107,45 @@ def fragment_header(next_header: int, offset: int, more: bool, ident: int) -> by
     return struct.pack("!BBHI", next_header, 0, offset | int(more), ident)
 
 
+def _cuts(total: int, sizes: list[int]) -> list[tuple[int, int, bool]]:
+    """(start, end, more fragments) of each piece when ``total`` bytes are cut into
+    ``sizes`` and the rest."""
+    found: list[tuple[int, int, bool]] = []
+    offset = 0
+    for size in [*sizes, total]:
+        end = min(offset + size, total)
+        if end <= offset:
+            break
+        found.append((offset, end, end < total))
+        offset = end
+    return found
+
+
 def fragment_v4(packet: bytes, sizes: list[int]) -> list[bytes]:
     """Cut a whole IPv4 packet into fragments of the given data sizes (multiples of 8
     but the last; the rest goes into the last fragment). Options are copied into every
     fragment, as if each had the copied flag (the seeds use none that do not)."""
     header_len = (packet[0] & 0x0F) * 4
     header, data = packet[:header_len], packet[header_len:]
+    ident, flags_offset = struct.unpack_from("!HH", header, 4)
     pieces: list[bytes] = []
-    offset = 0
-    for size in [*sizes, len(data)]:
-        chunk = data[offset:offset + size]
-        if not chunk:
-            break
-        more = offset + len(chunk) < len(data)
-        flags = struct.unpack_from("!H", header, 6)[0] & 0x4000
-        piece = bytearray(header + chunk)
-        struct.pack_into("!HHH", piece, 2, len(piece), struct.unpack_from("!H", header, 4)[0],
-                         flags | (0x2000 if more else 0) | offset // 8)
+    for start, end, more in _cuts(len(data), sizes):
+        piece = bytearray(header + data[start:end])
+        struct.pack_into("!HHH", piece, 2, len(piece), ident,
+                         (flags_offset & 0x4000) | (0x2000 if more else 0) | start // 8)
         pieces.append(repair(bytes(piece)))
-        offset += len(chunk)
     return pieces
 
 
 def fragment_v6(packet: bytes, sizes: list[int], ident: int) -> list[bytes]:
     """Cut a whole IPv6 packet (without extension headers) into fragments."""
-    fixed, next_header, data = packet[:40], packet[6], packet[40:]
+    fixed, next_header, data = bytearray(packet[:40]), packet[6], packet[40:]
+    fixed[6] = 44
     pieces: list[bytes] = []
-    offset = 0
-    for size in [*sizes, len(data)]:
-        chunk = data[offset:offset + size]
-        if not chunk:
-            break
-        more = offset + len(chunk) < len(data)
-        body = fragment_header(next_header, offset, more, ident) + chunk
-        piece = bytearray(fixed + body)
-        struct.pack_into("!H", piece, 4, len(body))
-        piece[6] = 44
-        pieces.append(bytes(piece))
-        offset += len(chunk)
+    for start, end, more in _cuts(len(data), sizes):
+        body = fragment_header(next_header, start, more, ident) + data[start:end]
+        struct.pack_into("!H", fixed, 4, len(body))
+        pieces.append(bytes(fixed) + body)
     return pieces
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from fuzz import packets as p
 from fuzz.sequence_codec import Step, encode
 
-__all__ = ["ipv4_seeds", "ipv6_seeds", "sequence_seeds", "tap_seeds", "capture_seeds",
+__all__ = ["ipv4_seeds", "ipv6_seeds", "sequence_seeds", "tap_seeds", "tap_timelines",
+           "capture_seeds",
            "corpus_packets", "PEER4", "HOST4", "PEER6", "HOST6", "HOST6_LL", "PEER6_LL",
            "HOST_MAC", "PEER_MAC"]
 
@@ -259,6 +260,33 @@ def tap_seeds() -> dict[str, bytes]:
         "vlan_tagged": to_host(0x8100, b"\x00\x05\x08\x00" + v4["echo"]),
         "runt": to_host(0x0800, b""),
     }
+
+
+def tap_timelines() -> dict[str, bytes]:
+    """The tap target's inputs: each frame alone, and exchanges that need several."""
+    frames = tap_seeds()
+    timelines = {name: encode(0, [Step.packet(frame)]) for name, frame in frames.items()}
+    to_host = lambda ethertype, payload: p.ethernet(HOST_MAC, PEER_MAC, ethertype, payload)  # noqa: E731
+    first_fragment = to_host(0x0800, ipv4_seeds()["echo_first_fragment"])
+    exchanges = {
+        # an echo answered to a neighbour learnt from its ARP reply
+        "learn_then_echo": (0, [Step.packet(frames["arp_reply"]),
+                                Step.packet(frames["ipv4_echo"])]),
+        # a reassembly timeout sends Time Exceeded: resolution, retries, then the reply
+        "timeout_then_resolve": (1, [Step.packet(first_fragment), Step.advance_s(31),
+                                     Step.packet(frames["arp_reply"]), Step.next_timer()]),
+        # the same with no answer: the solicitation is retried, then the queue dropped
+        "timeout_unresolved": (0, [Step.packet(first_fragment), Step.advance_s(31),
+                                   Step.next_timer(), Step.next_timer(), Step.next_timer()]),
+        "solicit_then_advertise": (0, [Step.packet(frames["ipv6_neighbour_solicitation"]),
+                                       Step.packet(frames["ipv6_neighbour_advertisement"]),
+                                       Step.packet(frames["ipv6_echo"])]),
+        "stale_neighbour": (2, [Step.packet(frames["arp_request"]), Step.advance_s(5),
+                                Step.packet(frames["ipv4_udp_closed"]), Step.next_timer()]),
+    }
+    for name, (config, steps) in exchanges.items():
+        timelines[name] = encode(config, steps)
+    return timelines
 
 
 def capture_seeds() -> dict[str, bytes]:

@@ -137,17 +137,40 @@ def run_sequence(data: bytes) -> None:
 
 
 def run_tap(data: bytes) -> None:
-    """Two Ethernet frames' worth of input into the TAP-mode host: the whole input as
-    one frame, then its timers (address resolution retries, reassembly)."""
+    """A timeline of Ethernet frames and clock steps (the ``sequence`` format, its
+    first integer picking one of ``LINK_CONFIGS``) into the TAP-mode host: ARP and
+    neighbour discovery learning, address resolution with its queue and retries."""
     from stack.link.linkhost import LinkHost
 
-    host = make_host(TAP_CONFIG)
-    link = LinkHost(host)
-    frames = _handle(link, data, START_TIME)
-    _check_frames(data, frames, link)
-    later = START_TIME + FLUSH_AFTER
-    _check_frames(None, _poll(link, later), link)
-    _check_timer(link, later)
+    reader = Reader(data)
+    link = LinkHost(make_host(TAP_CONFIG), _link_configs()[reader.config])
+    now = START_TIME
+    for step in reader.steps():
+        if step.op == PACKET:
+            _check_frames(step.data, _handle(link, step.data, now), link)
+            continue
+        if step.op == ADVANCE_MS:
+            now += step.value / 1000.0
+            continue
+        if step.op == NEXT_TIMER:
+            deadline = link.next_timer()
+            if deadline is not None and deadline > now:
+                now = deadline
+        elif step.op == ADVANCE_S:
+            now += float(step.value)
+        _check_frames(None, _poll(link, now), link)
+        _check_timer(link, now)
+
+
+def _link_configs() -> tuple[Any, ...]:
+    """Linux's defaults; tiny caps (two neighbours, two destinations resolving, one
+    packet queued, one solicitation); short lifetimes, to reach expiry in a timeline."""
+    from stack.link.linkhost import LinkConfig
+
+    return (LinkConfig(),
+            LinkConfig(neighbour_capacity=2, pending_destinations=2, queue_per_destination=1,
+                       solicit_attempts=1),
+            LinkConfig(neighbour_lifetime=1.0, solicit_interval=0.5))
 
 
 def _check_frames(inbound: bytes | None, frames: list[bytes], link: Any) -> None:
@@ -312,8 +335,8 @@ def _sequence_mutation(mutator: PacketMutator, data: bytes, max_size: int) -> by
     return mutator.mutate_sequence(data, max_size)
 
 
-def _frame_mutation(mutator: PacketMutator, data: bytes, max_size: int) -> bytes:
-    return mutator.mutate_frame(data, max_size)
+def _frame_sequence_mutation(mutator: PacketMutator, data: bytes, max_size: int) -> bytes:
+    return mutator.mutate_sequence(data, max_size, frames=True)
 
 
 TARGETS: dict[str, Target] = {
@@ -323,8 +346,8 @@ TARGETS: dict[str, Target] = {
                    seed_sets.ipv6_seeds, 2048, True),
     "sequence": Target("sequence", "packets and clock steps into one host", run_sequence,
                        _sequence_mutation, seed_sets.sequence_seeds, 16384, True),
-    "tap": Target("tap", "an Ethernet frame into the TAP-mode host", run_tap,
-                  _frame_mutation, seed_sets.tap_seeds, 2048, False),
+    "tap": Target("tap", "Ethernet frames and clock steps into the TAP-mode host", run_tap,
+                  _frame_sequence_mutation, seed_sets.tap_timelines, 16384, False),
     "capture": Target("capture", "bytes as a pcap/pcapng file into the reader", run_capture,
                       None, seed_sets.capture_seeds, 4096, False),
     "referee": Target("referee", "a reply into the referee's validate/diff", run_referee,
@@ -345,4 +368,5 @@ def donors_for(target: Target) -> list[bytes]:
 
 def new_mutator(target: Target, seed: int, byte_mutate: Callable[[bytes, int], bytes]
                 ) -> PacketMutator:
-    return PacketMutator(random.Random(seed), byte_mutate, donors_for(target))
+    frames = list(seed_sets.tap_seeds().values()) if target.name == "tap" else []
+    return PacketMutator(random.Random(seed), byte_mutate, donors_for(target), frames)

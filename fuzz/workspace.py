@@ -19,7 +19,7 @@ from pathlib import Path
 from fuzz import seeds as seed_sets
 from fuzz.packets import ethernet
 from fuzz.runner import MUTATOR_ENV
-from fuzz.sequence_codec import Step, encode
+from fuzz.sequence_codec import MAX_STEPS, Step, encode
 from fuzz.targets import TARGETS, Target
 
 __all__ = ["FuzzRun", "prepare_seeds", "run_libfuzzer", "ROOT", "DEFAULT_WORKDIR",
@@ -44,8 +44,8 @@ def _name(data: bytes, label: str) -> str:
 
 def corpus_inputs(target: Target, corpus: Path) -> dict[str, bytes]:
     """Inputs for ``target`` made from the captures under ``corpus``: each packet for
-    the packet targets, each capture's inbound packets as one timeline for ``sequence``,
-    Ethernet frames (or IP packets wrapped in one) for ``tap``, the capture files
+    the packet targets; each capture's inbound packets as timelines for ``sequence``,
+    and as frames (IP packets wrapped in Ethernet to us) for ``tap``; the capture files
     themselves for ``capture``."""
     found: dict[str, bytes] = {}
     if not corpus.is_dir():
@@ -72,7 +72,7 @@ def corpus_inputs(target: Target, corpus: Path) -> dict[str, bytes]:
             continue
         else:
             data = packet
-        if target.name == "sequence":
+        if target.name in ("sequence", "tap"):
             if direction == 2:  # our answers are not inputs
                 continue
             steps = timelines.setdefault(capture_name, [])
@@ -82,9 +82,10 @@ def corpus_inputs(target: Target, corpus: Path) -> dict[str, bytes]:
         if len(data) <= target.max_len:
             found[_name(data, label)] = data
     for capture_name, steps in timelines.items():
-        data = encode(0, steps)
-        if len(data) <= target.max_len:
-            found[_name(data, capture_name)] = data
+        for start in range(0, len(steps), MAX_STEPS):  # long captures: several inputs
+            data = encode(0, steps[start:start + MAX_STEPS])
+            if len(data) <= target.max_len:
+                found[_name(data, capture_name)] = data
     return found
 
 
