@@ -1,8 +1,8 @@
 """Findings of the fuzzer in code other helpers own, kept as regression tests.
 
-Each is marked ``xfail(strict=True)`` while the bug is open: the suite stays green, and
-the day the owner fixes it the test passes, strict xfail fails, and the mark must go.
-Reproducers are minimized with ``stack-fuzz minimize`` (hex as printed by the fuzzer).
+An open one is marked ``xfail(strict=True)``: the suite stays green, and the day the
+owner fixes it the test passes, strict xfail fails, and the mark must go. Reproducers
+are minimized with ``stack-fuzz minimize`` (hex as printed by the fuzzer).
 """
 
 from __future__ import annotations
@@ -26,18 +26,14 @@ SSRR_BROADCAST_HOP = bytes.fromhex(
     "48000028123400004001fffb0a7f0ad5ac100002890708ac1000ff83030800000d00e0ca12340001")
 
 
-@pytest.mark.xfail(strict=True, reason="ipv4 core: a source route's hop may be multicast")
-def test_icmp_error_never_follows_a_source_route_to_multicast() -> None:
+# Fixed in the IPv4 core (1bfbc94): the error is not sent, as ``icmp.no_error_for_broadcast``.
+@pytest.mark.parametrize("packet", [LSRR_MULTICAST_HOP, SSRR_BROADCAST_HOP],
+                         ids=["lsrr-multicast-hop", "ssrr-broadcast-hop"])
+def test_icmp_error_never_follows_a_source_route_to_a_group(packet: bytes) -> None:
     host = Host(HostConfig(udp_echo_ports=(7,)))
-    outputs = host.handle(LSRR_MULTICAST_HOP, 1000.0)
-    assert check_outputs(LSRR_MULTICAST_HOP, outputs, host) == []
-
-
-@pytest.mark.xfail(strict=True, reason="ipv4 core: a source route's hop may be broadcast")
-def test_icmp_error_never_follows_a_source_route_to_broadcast() -> None:
-    host = Host(HostConfig(udp_echo_ports=(7,)))
-    outputs = host.handle(SSRR_BROADCAST_HOP, 1000.0)
-    assert check_outputs(SSRR_BROADCAST_HOP, outputs, host) == []
+    outputs = host.handle(packet, 1000.0)
+    assert check_outputs(packet, outputs, host) == []
+    assert outputs == [] and host.last_reason == "icmp.no_error_for_broadcast"
 
 
 # An ICMPv6 echo request inside an atomic fragment (RFC 6946: offset 0, M clear, so the
@@ -56,16 +52,12 @@ def test_validate_checks_the_checksum_inside_an_atomic_fragment() -> None:
 
 
 def test_the_findings_still_reproduce_through_their_targets() -> None:
-    """While open, each finding is what the fuzzer reports (so the hex above is right)."""
+    """Fixed ones pass their target; an open one is what the fuzzer reported."""
     ipv4, referee = TARGETS["ipv4"], TARGETS["referee"]
     from fuzz.regress import reproduce
 
-    found = reproduce(ipv4, LSRR_MULTICAST_HOP)
-    if found is not None:
-        assert found.rules == ["output.multicast_destination"]
-    found = reproduce(ipv4, SSRR_BROADCAST_HOP)
-    if found is not None:
-        assert found.rules == ["output.broadcast_destination"]
+    assert reproduce(ipv4, LSRR_MULTICAST_HOP) is None
+    assert reproduce(ipv4, SSRR_BROADCAST_HOP) is None
     found = reproduce(referee, ATOMIC_FRAGMENT_BAD_CHECKSUM)
     if found is not None:
         assert found.rules == ["referee.validate_accepts"]
