@@ -46,7 +46,6 @@ ATOMIC_FRAGMENT_BAD_CHECKSUM = bytes.fromhex(
     "28292a2a2c2d2e2f7c756e737461636b")
 
 
-@pytest.mark.xfail(strict=True, reason="inspect.validate: atomic fragments skip checksums")
 def test_validate_checks_the_checksum_inside_an_atomic_fragment() -> None:
     assert any("checksum" in problem.field for problem in validate(ATOMIC_FRAGMENT_BAD_CHECKSUM))
 

@@ -323,3 +323,21 @@ def test_ignore_patterns_reach_into_quotes() -> None:
         f"icmp.quote.ipv4.checksum: expected 0x{arrived.hex()} (invalid there too, "
         "a stale copy), got 0x1234"]
     assert is_known_field("*ipv4.opt.ts*.time")
+
+
+def test_atomic_fragments_are_checked_like_whole_packets() -> None:
+    """RFC 6946: a Fragment header with offset 0 and M clear wraps a whole datagram."""
+    echo = icmp6_echo("fd00:16::1", "fd00:16::2", 7, 3)
+    inner = echo[40:]
+
+    def wrapped(offset_and_m: int, message: bytes) -> bytes:
+        header = struct.pack("!IHBB16s16s", 0x60000000, 8 + len(message), 44, 64,
+                             v6("fd00:16::1"), v6("fd00:16::2"))
+        return header + bytes([58, 0]) + struct.pack("!HI", offset_and_m, 9) + message
+
+    bad = inner[:2] + b"\0\0" + inner[4:]
+    assert validate(wrapped(0, inner)) == []
+    assert [p.field for p in validate(wrapped(0, bad))] == ["icmpv6.checksum"]
+    # a real first fragment (M set) cannot be checked: its checksum covers the whole
+    padded = bad + bytes(-len(bad) % 8)
+    assert validate(wrapped(1, padded)) == []

@@ -802,7 +802,9 @@ def _validate_ipv6(packet: bytes, problems: list[Problem]) -> None:
             return
         if header == _EXT_FRAGMENT:
             field = _U16.unpack_from(body, pos + 2)[0]
-            fragmented = True
+            # An atomic fragment (offset 0, M clear) is a whole datagram (RFC 6946 §4):
+            # its upper-layer checksum covers what follows, so it is checked.
+            fragmented = fragmented or field & 0xFFF9 != 0
             if field & 1 and (len(body) - pos - 8) % 8:
                 problems.append(Problem("ipv6.frag.offset", "ipv6 fragment with M has "
                                         f"{len(body) - pos - 8} payload bytes, "
@@ -821,7 +823,7 @@ def _validate_ipv6(packet: bytes, problems: list[Problem]) -> None:
         header = body[pos]
         pos += length
     if fragmented:
-        return
+        return  # a fragment's transport checksum covers the reassembled datagram
     payload = body[pos:]
     if header in (PROTO_UDP, PROTO_TCP, PROTO_ICMPV6):
         pseudo = int.from_bytes(src + final_dst, "big") + header + len(payload)
