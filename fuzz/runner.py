@@ -16,9 +16,10 @@ import random
 import sys
 from typing import Any
 
-__all__ = ["fuzz_main", "MUTATOR_ENV"]
+__all__ = ["fuzz_main", "MUTATOR_ENV", "ARGV0_ENV"]
 
 MUTATOR_ENV = "TUNSTACK_FUZZ_MUTATOR"
+ARGV0_ENV = "TUNSTACK_FUZZ_ARGV0"
 
 # The modules under test, imported inside the instrumentation context so atheris
 # rewrites their bytecode; the checkers (the oracle, and the inspector except for the
@@ -73,6 +74,9 @@ def fuzz_main(name: str, argv: list[str]) -> None:
 
         options["custom_mutator"] = custom_mutator
 
+    # libFuzzer's fork mode starts its workers by executing argv[0]; a .py file is not
+    # executable, so stack-fuzz --jobs names a small shell wrapper here.
+    argv = [os.environ.get(ARGV0_ENV, argv[0]), *argv[1:]]
     atheris.Setup(argv, run, **options)
     atheris.Fuzz()
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fuzz import seeds as seed_sets
 from fuzz.packets import ethernet
-from fuzz.runner import MUTATOR_ENV
+from fuzz.runner import ARGV0_ENV, MUTATOR_ENV
 from fuzz.sequence_codec import MAX_STEPS, Step, encode
 from fuzz.targets import TARGETS, Target
 
@@ -181,6 +181,11 @@ def run_libfuzzer(target: Target, *, workdir: Path = DEFAULT_WORKDIR,
     command += extra or []
     environment = dict(os.environ)
     environment[MUTATOR_ENV] = "plain" if plain else "structured"
+    if jobs > 1:
+        wrapper = base / "worker.sh"
+        wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{target_script(target)}" "$@"\n')
+        wrapper.chmod(0o755)
+        environment[ARGV0_ENV] = str(wrapper)
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                env=environment, text=True, errors="replace")

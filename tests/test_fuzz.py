@@ -290,3 +290,15 @@ def test_cli_run_is_bounded_and_reports_its_rate(tmp_path: Path,
     assert status == 0, out
     assert out.startswith("capture: ") and "exec/s" in out
     assert (tmp_path / "capture" / "seeds").is_dir()
+
+
+def test_cli_jobs_uses_libfuzzer_fork_mode(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Fork mode starts workers by executing argv[0]: the wrapper must make that work."""
+    status = main(["run", "capture", "--time", "3", "--jobs", "2", "--seed", "1",
+                   "--workdir", str(tmp_path), "--corpus", str(tmp_path / "none")])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    runs = int(out.split(" runs in ", 1)[0].rsplit(" ", 1)[-1])
+    assert runs > 0
+    assert (tmp_path / "capture" / "worker.sh").read_text().startswith("#!/bin/sh\nexec ")
