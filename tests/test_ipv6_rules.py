@@ -49,7 +49,7 @@ def expected_echo_reply(src: bytes, request: bytes, traffic_class: int = 0,
     body = icmpv6.build_echo(129, int.from_bytes(message[4:6], "big"),
                              int.from_bytes(message[6:8], "big"), message[8:], from_address,
                              src, code=message[1])
-    return wire.build_header(traffic_class, flow_label(from_address, src), len(body), 58, 64,
+    return wire.build_header(traffic_class, flow_label(request), len(body), 58, 64,
                              from_address, src) + body
 
 
@@ -58,7 +58,7 @@ def expected_error(kind: int, code: int, parameter: int, offending: bytes,
     src = offending[8:24]
     body = icmpv6.build_error(kind, code, parameter, offending[:ERROR_QUOTE_LIMIT],
                               from_address, src)
-    return wire.build_header(0, flow_label(from_address, src), len(body), 58, 64,
+    return wire.build_header(0, flow_label(offending), len(body), 58, 64,
                              from_address, src) + body
 
 
@@ -591,7 +591,7 @@ def test_udp_echo_service() -> None:
     s = peer(36)
     request = packet(s, OURS, 17, udp(s, OURS, 5555, 7, data=b"ping"))
     assert handle(host, request) == [
-        wire.build_header(0, flow_label(OURS, s), 12, 17, 64, OURS, s)
+        wire.build_header(0, flow_label(request), 12, 17, 64, OURS, s)
         + udp(OURS, s, 7, 5555, data=b"ping")]
     assert host.last_reason == "udp.echo_reply"
 
@@ -607,7 +607,7 @@ def test_rst_for_a_syn_as_linux_sends_it() -> None:
     rst = header[:16] + value.to_bytes(2, "big") + header[18:]
     # DSCP copied, ECN cleared (tcp_v6_send_reset), hop limit 64.
     assert handle(host, request) == [
-        wire.build_header(0xB8, flow_label(OURS, s), 20, 6, 64, OURS, s) + rst]
+        wire.build_header(0xB8, flow_label(request), 20, 6, 64, OURS, s) + rst]
     assert host.last_reason == "tcp.rst"
 
 
@@ -699,14 +699,22 @@ def test_tap_mode_defends_an_address_against_duplicate_detection() -> None:
 # -- rule 8: flow label ------------------------------------------------------------------
 
 def test_flow_label_rule() -> None:
+    """Every answer reflects the flow label of the packet it answers; NAs carry 0."""
     host = Host()
     s = peer(43)
-    reply = handle(host, packet(s, OURS, 58, echo(s, OURS), flow_label=0xABCDE))[0]
-    assert int.from_bytes(reply[1:4], "big") & 0xFFFFF == flow_label(OURS, s)
-    error = handle(host, packet(s, OURS, 253, bytes(8)))[0]
-    assert int.from_bytes(error[1:4], "big") & 0xFFFFF == flow_label(OURS, s)
-    other = peer(44)
-    assert flow_label(OURS, s) != flow_label(OURS, other)
+    for request in (packet(s, OURS, 58, echo(s, OURS), flow_label=0xABCDE),
+                    packet(s, OURS, 60, options(58, b"") + echo(s, OURS), flow_label=0x12345),
+                    packet(s, OURS, 253, bytes(8), flow_label=0xFEDCB),
+                    packet(s, OURS, 6, tcp(s, OURS, 1, 2), flow_label=0x00001)):
+        answer = handle(host, request)[0]
+        assert int.from_bytes(answer[1:4], "big") & 0xFFFFF == flow_label(request) != 0
+    solicit = packet(s, OURS, 58, icmpv6.build_neighbour_solicitation(OURS, s, OURS),
+                     flow_label=0x77777, hop_limit=255)
+    assert handle(host, solicit)[0][1:4] == bytes(3)
+    first = fragment(s, OURS, 58, echo(s, OURS)[:8], 0, True, 1)
+    first = first[:1] + bytes((0x0A, 0xBC, 0xDE)) + first[4:]
+    handle(host, first, 200.0)
+    assert host.poll(260.0)[0][1:4] == bytes((0x0A, 0xBC, 0xDE))
 
 
 # -- counting ----------------------------------------------------------------------------

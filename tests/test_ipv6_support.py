@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from zlib import crc32
 
 from stack.wire import icmpv6
 from stack.wire import ipv6 as wire
@@ -82,6 +81,6 @@ def normalise(sent: bytes) -> bytes:
     return bytes(out)
 
 
-def flow_label(src: bytes, dst: bytes) -> int:
-    """Our documented flow label rule (stack/host/ipv6.py)."""
-    return crc32(dst + src) & 0xFFFFF
+def flow_label(answered: bytes) -> int:
+    """Our documented flow label rule (stack/host/ipv6.py): reflect the answered packet's."""
+    return int.from_bytes(answered[1:4], "big") & 0xFFFFF

@@ -21,18 +21,18 @@ rate-limited per peer (``net.ipv6.icmp.ratelimit``, 100 ms, burst 6) and globall
 IPv4 (the host's shared :class:`~stack.host.ratelimit.IcmpRateLimiter`).
 
 Flow label (RFC 6437): Linux hashes a per-boot secret into the label of what it sends.
-Ours is keyless: ``crc32(dst + src) & 0xFFFFF`` over the reply's own addresses (the
-peer's first, so the echo path hashes the request's address bytes as they lie), so a flow
-keeps one label, different peers get different ones, and replays repeat. Neighbour
-Advertisements carry 0, as Linux's ``ip6_nd_hdr`` writes. Comparisons against Linux
-recordings ignore this one field.
+Ours is reflection: every answer carries the flow label of the packet it answers (the
+request, the offending packet of an error, the first fragment of a timed-out datagram),
+which is what Linux itself does with ``net.ipv6.flowlabel_reflect`` set for echo replies
+and resets. A flow keeps its label, replays repeat, and the echo path copies the
+request's first word as it is. Neighbour Advertisements carry 0, as Linux's
+``ip6_nd_hdr`` writes. Comparisons against Linux recordings ignore this one field.
 """
 
 from __future__ import annotations
 
 import struct
 from typing import TYPE_CHECKING
-from zlib import crc32
 
 from stack.host import transport
 from stack.host.pmtu import PathMtuCache
@@ -70,9 +70,9 @@ for _mask in range(1, 16):
         _ECN_TABLE[_mask] = 0
 
 _PARAM_KIND = "icmpv6.param_problem"
-# An Echo Reply's fixed header and ICMPv6 header: first word, payload length, Next
+# An Echo Reply's fixed header and ICMPv6 header: first word and payload length, Next
 # Header 58, hop limit, source, destination, type 129, code, checksum.
-_ECHO_REPLY_HEAD = struct.Struct("!IHBB16s16sBBH")
+_ECHO_REPLY_HEAD = struct.Struct("!6sBB16s16sBBH")
 
 
 class _Walk:
@@ -149,11 +149,10 @@ class Ipv6Layer:
                     value = (value & 0xFFFF) + (value >> 16)
                     if value == 0xFFFF:  # a full sum gives 0: the message is not all 0
                         value = 0
-                    reply = _ECHO_REPLY_HEAD.pack(
-                        0x60000000 | (packet[0] & 0x0F) << 24 | (packet[1] & 0xF0) << 16
-                        | (crc32(packet[8:40]) & 0xFFFFF),
-                        size - 40, 58, self._hop_limit, dst, src, 129, packet[41],
-                        value) + packet[44:]
+                    # Version, traffic class (ECN included), flow label (reflected)
+                    # and payload length: the request's first six bytes as they are.
+                    reply = _ECHO_REPLY_HEAD.pack(packet[:6], 58, self._hop_limit, dst, src,
+                                                  129, packet[41], value) + packet[44:]
                     self._replies["icmpv6.echo_reply"] += 1
                     self.host.last_reason = "icmpv6.echo_reply"
                     if size > wire.MIN_MTU:
@@ -483,7 +482,7 @@ class Ipv6Layer:
         value = icmpv6.message_checksum(body, source, src)
         reply_message = body[:2] + value.to_bytes(2, "big") + body[4:]
         traffic_class = ((packet[0] & 0x0F) << 4) | (packet[1] >> 4)
-        reply = self._header(traffic_class, len(reply_message), wire.ICMPV6, source,
+        reply = self._header(packet, traffic_class, len(reply_message), wire.ICMPV6, source,
                              src) + reply_message
         host.replied("icmpv6.echo_reply")
         return self._fit(reply, src, now)
@@ -599,7 +598,8 @@ class Ipv6Layer:
         src = packet[8:24]
         dst = packet[24:40]
         self.host.replied(kind)
-        return [self._header(traffic_class, len(segment), next_header, dst, src) + segment]
+        return [self._header(packet, traffic_class, len(segment), next_header, dst, src)
+                + segment]
 
     # -- errors (RFC 4443 §2.4) --------------------------------------------------------
     def _reply_error(self, packet: bytes, kind: int, code: int, pointer: int,
@@ -640,14 +640,16 @@ class Ipv6Layer:
                 return None, "icmpv6." + limited.split(".", 1)[1]
         message = icmpv6.build_error(kind, code, parameter, packet[:ERROR_QUOTE_LIMIT],
                                      source, src)
-        return (self._header(0, len(message), wire.ICMPV6, source, src) + message,
+        return (self._header(packet, 0, len(message), wire.ICMPV6, source, src) + message,
                 _ERROR_KINDS.get((kind, code), _PARAM_KIND))
 
     # -- helpers -----------------------------------------------------------------------
-    def _header(self, traffic_class: int, length: int, next_header: int, src: bytes,
-                dst: bytes) -> bytes:
-        return wire.build_header(traffic_class, crc32(dst + src) & 0xFFFFF, length,
-                                 next_header, self._hop_limit, src, dst)
+    def _header(self, answered: bytes, traffic_class: int, length: int, next_header: int,
+                src: bytes, dst: bytes) -> bytes:
+        """Our fixed header for an answer to ``answered``, whose flow label it reflects."""
+        label = ((answered[1] & 0x0F) << 16) | (answered[2] << 8) | answered[3]
+        return wire.build_header(traffic_class, label, length, next_header, self._hop_limit,
+                                 src, dst)
 
     def _fit(self, reply: bytes, destination: bytes, now: float) -> list[bytes]:
         """Fragment ``reply`` to the path MTU (RFC 8200 §5, RFC 8201)."""
