@@ -49,12 +49,15 @@ for wrapper in "$out"/*; do
   mkdir -p "$corpus"
   (cd "$corpus" && unzip -q "$out/${name}_seed_corpus.zip")
   log="$scratch/$name.log"
-  (cd "$out" && "$wrapper" -runs=500 -dict="$out/$name.dict" "$corpus") >"$log" 2>&1 || true
+  mkdir -p "$out/artifacts"
+  "$wrapper" -runs=500 -dict="$out/$name.dict" -artifact_prefix="$out/artifacts/" \
+    "$corpus" >"$log" 2>&1 || true
   if grep -q '^Done [0-9]* runs' "$log"; then
     echo "$name: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$log")"
   elif grep -q 'Test unit written to' "$log"; then
-    echo "$name: FINDING: $(grep -m1 '^oracle: ' "$log" || echo 'see the log')"
-    echo "  reproduce: stack-fuzz reproduce $out/$(grep -o 'crash-[0-9a-f]*' "$log" | head -1) -t $name"
+    echo "$name: FINDING: $(grep -m1 -o 'oracle: .*' "$log" || echo 'see the log')"
+    echo "  reproduce: stack-fuzz reproduce $(grep -o "$out/artifacts/crash-[0-9a-f]*" "$log" \
+      | head -1) -t $name"
   else
     tail -20 "$log"
     echo "$name: did not run"
