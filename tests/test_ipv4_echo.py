@@ -120,3 +120,20 @@ def test_layer_refuses_other_versions_when_called_directly() -> None:
     h = host()
     assert h.ipv4.input(b"\x65" + echo_request()[1:], 0.0) == []
     assert h.stats.drops == {"ipv4.bad_version": 1}
+
+
+@given(data=st.binary(max_size=64), corruptions=st.lists(
+    st.tuples(st.integers(0, 91), st.integers(0, 255)), max_size=3),
+    src=st.sampled_from(["172.16.0.1", "127.0.0.1", "224.1.1.1", "172.16.0.255", "0.0.0.0"]),
+    ignore_all=st.booleans())
+def test_fast_path_drops_count_as_the_general_path_does(
+        data: bytes, corruptions: list[tuple[int, int]], src: str, ignore_all: bool) -> None:
+    request = bytearray(echo_request(data, src=src))
+    for index, value in corruptions:
+        if index < len(request):
+            request[index] = value
+    fast, general = host(echo_ignore_all=ignore_all), host(echo_ignore_all=ignore_all)
+    general.ipv4.fast_path = False
+    assert fast.handle(bytes(request), 1.0) == general.handle(bytes(request), 1.0)
+    assert (fast.stats.drops, fast.stats.replies) == (general.stats.drops,
+                                                      general.stats.replies)
