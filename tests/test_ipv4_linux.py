@@ -14,6 +14,12 @@ One deliberate difference is listed in ``KNOWN_DIFFERENCES`` (docs/conformance.m
 
 from __future__ import annotations
 
+import os
+import select
+import shutil
+import subprocess
+import time
+
 import pytest
 
 from stack import Host, HostConfig
@@ -1563,3 +1569,63 @@ def test_known_difference_is_only_the_checksum_form() -> None:
     (linux,) = (bytes.fromhex(a) for a in answers)
     assert masked(ours)[:22] + masked(ours)[24:] == masked(linux)[:22] + masked(linux)[24:]
     assert (ours[22:24], linux[22:24]) == (b"\xff\xff", b"\x00\x00")
+
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists("/dev/net/tun") or shutil.which("ip") is None,
+    reason="re-recording needs root, /dev/net/tun and ip")
+
+
+def _ip(namespace: str, *args: str) -> None:
+    subprocess.run(["ip", "-n", namespace, *args], check=True, capture_output=True)
+
+
+def _ask_kernel(fd: int, request: bytes, wait: float) -> list[bytes]:
+    """Write one packet into the TUN device; collect the IPv4 packets the kernel writes
+    back within ``wait`` seconds."""
+    os.write(fd, request)
+    answers: list[bytes] = []
+    deadline = time.monotonic() + wait
+    while (left := deadline - time.monotonic()) > 0:
+        if not select.select([fd], [], [], left)[0]:
+            break
+        packet = os.read(fd, 65535)
+        if packet and packet[0] >> 4 == 4:
+            answers.append(packet)
+    return answers
+
+
+@needs_root
+def test_kernel_still_answers_so() -> None:
+    """Send every recorded request to the running kernel again (a fresh namespace, the
+    recorder's set-up) and compare with what was recorded, masked as above."""
+    from stack.live.netns import inside_netns, run_in, temporary_netns
+    from stack.live.tun import open_tun
+
+    differences = []
+    with temporary_netns("ts-v4") as namespace:
+        with inside_netns(namespace):
+            fd = open_tun("tsv4r0")
+        try:
+            run_in(namespace, ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
+            _ip(namespace, "addr", "add", "172.16.0.2/24", "dev", "tsv4r0")
+            _ip(namespace, "link", "set", "tsv4r0", "up")
+            _ip(namespace, "route", "add", "default", "dev", "tsv4r0")
+            time.sleep(0.2)
+            while select.select([fd], [], [], 0.05)[0]:
+                os.read(fd, 65535)
+            for switched in (False, True):
+                if switched:
+                    run_in(namespace, ["sysctl", "-qw",
+                                       "net.ipv4.icmp_echo_ignore_broadcasts=0"])
+                for name, case_switched, requests, answers in RECORDED:
+                    if case_switched != switched:
+                        continue
+                    wait = 0.06 if len(requests) > 3 else 0.12
+                    got = [packet for request in requests
+                           for packet in _ask_kernel(fd, bytes.fromhex(request), wait)]
+                    if [masked(p) for p in got] != [masked(bytes.fromhex(a)) for a in answers]:
+                        differences.append(name)
+        finally:
+            os.close(fd)
+    assert differences == []
