@@ -31,7 +31,7 @@ CONFIGS = [
     HostConfig(ipv4="172.16.0.2/24"),
     HostConfig(ipv4="172.16.0.2/24", echo_ignore_broadcasts=False, udp_echo_ports=(7,),
                mtu=1280, frag_max_datagrams=4, frag_max_fragments=8, frag_mem_limit=8192,
-               pmtu_cache_size=2, ratelimit_peers=2),
+               pmtu_cache_size=2, ratelimit_peers=2, accept_source_route=True),
     HostConfig(ipv4="172.16.0.2/31", ipv6=(), mtu=576, icmp_ratemask=0),
 ]
 

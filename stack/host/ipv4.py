@@ -272,8 +272,12 @@ class Ipv4Layer:
                 datagram = bytes(header) + packet[header_len:]
                 return self._error(datagram, header_len, kind, options, icmpv4.PARAM_PROBLEM,
                                    0, bytes((pointer, 0, 0, 0)), now)
-            if options.srr and not self.config.accept_source_route:
-                return host.drop("ipv4.source_route")
+            if options.srr:
+                if not self.config.accept_source_route:
+                    return host.drop("ipv4.source_route")
+                if header[options.srr + 2] <= header[options.srr + 1]:
+                    # Hops remain: Linux would forward it (ip_options_rcv_srr); we do not.
+                    return host.drop("ipv4.source_route_not_done")
             fragmented = packet[6] & 0x3F or packet[7]
             if not fragmented:
                 packet = bytes(header) + packet[header_len:]
@@ -373,11 +377,26 @@ class Ipv4Layer:
             return [packet]
         return wire.fragment(packet, self.pmtu.get(packet[16:20], now, self._mtu))
 
-    def _reply_packet(self, request: bytes, tos: int, flags: int, ident: int,
-                      protocol: int, payload: bytes, options: bytes) -> bytes:
+    def _reply_route(self, packet: bytes, options: _Options | None,
+                     now: float) -> tuple[bytes, bytes] | str:
+        """The options of an answer to ``packet`` and where it goes (the sender, or the
+        first hop of a reversed source route), or why there is no answer."""
+        if options is None:
+            return b"", packet[12:16]
+        echoed = self._echo_options(packet, options, now)
+        if echoed is None:
+            return "ipv4.options_echo_failed"
+        if echoed[1] != packet[12:16] and not self._address_is_unicast(echoed[1]):
+            # A reversed source route must not aim the answer at a broadcast, multicast
+            # or local address (RFC 1122 §3.2.2: errors go to a single host).
+            return "ipv4.source_route_to_broadcast"
+        return echoed
+
+    def _reply_packet(self, route: tuple[bytes, bytes], tos: int, flags: int, ident: int,
+                      protocol: int, payload: bytes) -> bytes:
         return wire.emit(tos=tos, ident=ident, flags_offset=flags, ttl=self.config.ttl,
-                         protocol=protocol, src=self.address, dst=request[12:16],
-                         payload=payload, options=options)
+                         protocol=protocol, src=self.address, dst=route[1],
+                         payload=payload, options=route[0])
 
     # -- ICMP (icmp_rcv) ---------------------------------------------------------------
     def _icmp_input(self, packet: bytes, header_len: int, kind: int,
@@ -414,20 +433,17 @@ class Ipv4Layer:
         host = self.host
         if self.config.echo_ignore_all:
             return host.drop("icmp.echo_ignored")
-        reply_options = b""
-        if options is not None:
-            echoed = self._echo_options(packet, options, now)
-            if echoed is None:
-                return host.drop("ipv4.options_echo_failed")
-            reply_options = echoed[0]
-        # RFC 1624 incremental update for the type change 8 → 0 (see _fast_echo_reply).
+        route = self._reply_route(packet, options, now)
+        if isinstance(route, str):
+            return host.drop(route)
+        # RFC 1624 incremental update for the type change 8 → 0 (as in the fast path).
         value = int.from_bytes(message[2:4], "big") + 0x0800
         value = (value & 0xFFFF) + (value >> 16)
         if value == 0xFFFF and (message[1] or message[4:].strip(b"\x00")):
             value = 0
         reply = b"\x00" + message[1:2] + value.to_bytes(2, "big") + message[4:]
-        out = self._reply_packet(packet, packet[1], 0, host.next_ipv4_id(), icmpv4.PROTOCOL,
-                                 reply, reply_options)
+        out = self._reply_packet(route, packet[1], 0, host.next_ipv4_id(), icmpv4.PROTOCOL,
+                                 reply)
         host.replied("icmp.echo_reply")
         return self._send(out, now)
 
@@ -441,17 +457,14 @@ class Ipv4Layer:
             return host.drop("icmp.timestamp_ignored")
         if len(message) < icmpv4.HEADER_LEN + 4:
             return host.drop("icmp.timestamp_truncated")
-        reply_options = b""
-        if options is not None:
-            echoed = self._echo_options(packet, options, now)
-            if echoed is None:
-                return host.drop("ipv4.options_echo_failed")
-            reply_options = echoed[0]
+        route = self._reply_route(packet, options, now)
+        if isinstance(route, str):
+            return host.drop(route)
         stamp = _TIMESTAMP.pack(ms_since_midnight(now))
         reply = icmpv4.emit(icmpv4.TIMESTAMP_REPLY, 0, message[4:8],
                             message[8:12] + stamp + stamp)
-        out = self._reply_packet(packet, packet[1], 0, host.next_ipv4_id(), icmpv4.PROTOCOL,
-                                 reply, reply_options)
+        out = self._reply_packet(route, packet[1], 0, host.next_ipv4_id(), icmpv4.PROTOCOL,
+                                 reply)
         host.replied("icmp.timestamp_reply")
         return self._send(out, now)
 
@@ -485,7 +498,8 @@ class Ipv4Layer:
         echo_ports = self._echo_ports if kind == _LOCAL else ()
         result = transport.udp_input(segment, address_sum, False, echo_ports)
         if isinstance(result, bytes):
-            out = self._reply_packet(packet, 0, 0, host.next_ipv4_id(), _UDP, result, b"")
+            out = self._reply_packet((b"", packet[12:16]), 0, 0, host.next_ipv4_id(), _UDP,
+                                     result)
             host.replied("udp.echo_reply")
             return self._send(out, now)
         if result != transport.PORT_UNREACHABLE:
@@ -505,14 +519,11 @@ class Ipv4Layer:
         result = transport.tcp_input(packet[header_len:], int.from_bytes(packet[12:20], "big"))
         if isinstance(result, str):
             return host.drop(result)
-        reply_options = b""
-        if options is not None:
-            echoed = self._echo_options(packet, options, now)
-            if echoed is None:
-                return host.drop("ipv4.options_echo_failed")
-            reply_options = echoed[0]
-        out = self._reply_packet(packet, packet[1] & ~wire.ECN_MASK & 0xFF, wire.FLAG_DF, 0,
-                                 _TCP, result, reply_options)
+        route = self._reply_route(packet, options, now)
+        if isinstance(route, str):
+            return host.drop(route)
+        out = self._reply_packet(route, packet[1] & ~wire.ECN_MASK & 0xFF, wire.FLAG_DF, 0,
+                                 _TCP, result)
         host.replied("tcp.rst")
         return [out]
 
@@ -542,17 +553,10 @@ class Ipv4Layer:
             inner = packet[header_len]
             if inner > icmpv4.MAX_TYPE or inner in icmpv4.ERROR_TYPES:
                 return "icmp.no_error_for_icmp_error"
-        destination = packet[12:16]
-        reply_options = b""
-        if options is not None:
-            echoed = self._echo_options(packet, options, now)
-            if echoed is None:
-                return "ipv4.options_echo_failed"
-            reply_options, destination = echoed
-            if destination != packet[12:16] and not self._address_is_unicast(destination):
-                # A reversed source route must not aim the error at a broadcast, multicast
-                # or local address (RFC 1122 §3.2.2: errors go to a single host).
-                return "icmp.no_error_for_broadcast"
+        route = self._reply_route(packet, options, now)
+        if isinstance(route, str):
+            return route
+        reply_options, destination = route
         # Rate limits (icmpv4_global_allow, icmpv4_xrlim_allow) for the types in
         # icmp_ratemask; the peer is where the error goes.
         if self._ratemask >> error_type & 1:
