@@ -80,10 +80,7 @@ def _replay_report(paths: list[Path], *extra: str,
 
 def test_tunstack_answers_like_linux_except_documented(
         capsys: pytest.CaptureFixture[str]) -> None:
-    # Linux fires the 30 s reassembly timer up to 2.048 s late (HZ=250 timer wheel), so
-    # frag_timeout's Time Exceeded needs more than the profile's 1 s of tolerance.
-    results = _replay_report(LINUX, "--profile", "linux", "--tolerance", "2.1",
-                             capsys=capsys)
+    results = _replay_report(LINUX, "--profile", "linux", capsys=capsys)
     assert len(results) == len(LINUX)
     failing = {name for name, passed in results.items() if not passed}
     undocumented = failing - deviations()
@@ -109,10 +106,7 @@ def _can_record_live() -> bool:
 @pytest.mark.skipif(not _can_record_live(), reason="needs root and /dev/net/tun")
 def test_kernel_still_answers_like_the_committed_captures() -> None:
     from stack.record.kernel import record_kernel
-    # Beyond the profile: the Timestamp option's times are the clock at recording
-    # (ms since midnight UT), so they differ between two recordings; replay instead
-    # derives them from the capture's timestamps. The option's other fields still count.
-    ignore = get_profile("linux").ignore | {"ipv4.options", "ipv4.opt.ts.data"}
+    ignore = get_profile("linux").ignore
     before = set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
     # TUNSTACK_RERECORD=all re-records every case but the 33 s frag_timeout (~90 s).
     names = LIVE_SAMPLE if os.environ.get("TUNSTACK_RERECORD") != "all" else \
