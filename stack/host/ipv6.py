@@ -53,6 +53,7 @@ _MAX_PAD = 7  # ip6_parse_tlv: more padding in a row than alignment needs is mal
 
 _UNSPECIFIED = bytes(16)
 _LOOPBACK = bytes(15) + b"\x01"
+_MIN_MTU = wire.MIN_MTU
 _ALL_NODES = b"\xff\x02" + bytes(13) + b"\x01"
 
 # Minimum upper-layer header a first fragment must hold (ipv6frag_thdr_truncated).
@@ -94,7 +95,8 @@ class Ipv6Layer:
 
     __slots__ = ("host", "_unicast", "_interfaces", "_groups", "_hop_limit", "_mtu",
                  "_interval", "_ratemask", "_echo_ignore", "_echo_ignore_multicast",
-                 "_link_address", "_replies", "reassembler", "pmtu")
+                 "_link_address", "_replies", "_echo_targets", "_not_echo_sources",
+                 "reassembler", "pmtu")
 
     def __init__(self, host: Host) -> None:
         self.host = host
@@ -110,6 +112,10 @@ class Ipv6Layer:
         self._groups = frozenset(groups)
         self._hop_limit = config.hop_limit
         self._replies = host.stats.replies
+        # For the echo fast path: where an echo may be answered from, and the sources
+        # that never get one there (our own: the answer would not reach the wire).
+        self._echo_targets = frozenset() if config.echo_ignore_all_v6 else self._unicast
+        self._not_echo_sources = self._unicast | {_LOOPBACK}
         self._mtu = config.mtu
         self._interval = config.icmpv6_ratelimit_ms / 1000.0
         self._ratemask = config.icmpv6_ratemask
@@ -130,11 +136,10 @@ class Ipv6Layer:
         # length: answered in a straight line. Everything else takes the full walk.
         if (size >= 48 and packet[40] == 128 and packet[6] == 58
                 and (packet[4] << 8 | packet[5]) == size - 40):
-            dst = packet[24:40]
             src = packet[8:24]
-            unicast = self._unicast
-            if (dst in unicast and src[0] != 0xFF and src not in unicast
-                    and src != _LOOPBACK and not self._echo_ignore):
+            dst = packet[24:40]
+            if (dst in self._echo_targets and src[0] != 0xFF
+                    and src not in self._not_echo_sources):
                 # Addresses and message as one integer: the pseudo-header sum (RFC 8200
                 # §8.1: addresses, length size - 40, next header 58) plus the message.
                 # The sum is right when it is 0 modulo 0xFFFF (2**16 == 1 mod 0xFFFF).
@@ -155,7 +160,7 @@ class Ipv6Layer:
                                                   129, packet[41], value) + packet[44:]
                     self._replies["icmpv6.echo_reply"] += 1
                     self.host.last_reason = "icmpv6.echo_reply"
-                    if size > wire.MIN_MTU:
+                    if size > _MIN_MTU:
                         return self._fit(reply, src, now)
                     return [reply]
         return self._slow_input(packet, now)
