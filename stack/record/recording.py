@@ -54,6 +54,8 @@ class Recording:
             "peer": {"ipv4": peer.v4, "ipv6": peer.v6, "link_local": peer.ll},
             "listen": case.listen,
         }
+        if reference == "linux" and case.deviation:
+            metadata["deviation"] = case.deviation
         metadata.update(extra)
         return cls(case, reference, records, metadata)
 
