@@ -213,7 +213,7 @@ def test_error_is_not_aimed_at_a_broadcast_first_hop() -> None:
         socket.inet_aton("255.255.255.255") + bytes([148, 2, 0, 0, 0])
     h = host()
     assert h.handle(echo_request(options=options), NOW) == []
-    assert h.stats.drops == {"ipv4.source_route_to_broadcast": 1}
+    assert h.stats.drops == {"icmp.no_error_for_broadcast": 1}
 
 
 def test_with_accept_source_route_a_finished_route_is_answered_back_along_it() -> None:
@@ -232,3 +232,11 @@ def test_with_accept_source_route_an_unfinished_route_is_not_forwarded() -> None
     options = bytes([131, 7, 4]) + socket.inet_aton("10.9.9.9") + b"\x00"
     assert h.handle(echo_request(options=options), NOW) == []
     assert h.stats.drops == {"ipv4.source_route_not_done": 1}
+
+
+def test_with_accept_source_route_no_answer_to_a_broadcast_hop() -> None:
+    h = host(accept_source_route=True)
+    options = bytes([131, 11, 12]) + socket.inet_aton("10.9.9.9") + \
+        socket.inet_aton("224.0.0.7") + b"\x00"
+    assert h.handle(echo_request(options=options), NOW) == []
+    assert h.stats.drops == {"ipv4.source_route_to_broadcast": 1}

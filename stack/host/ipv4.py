@@ -377,10 +377,12 @@ class Ipv4Layer:
             return [packet]
         return wire.fragment(packet, self.pmtu.get(packet[16:20], now, self._mtu))
 
-    def _reply_route(self, packet: bytes, options: _Options | None,
-                     now: float) -> tuple[bytes, bytes] | str:
+    def _reply_route(self, packet: bytes, options: _Options | None, now: float,
+                     to_broadcast: str = "ipv4.source_route_to_broadcast"
+                     ) -> tuple[bytes, bytes] | str:
         """The options of an answer to ``packet`` and where it goes (the sender, or the
-        first hop of a reversed source route), or why there is no answer."""
+        first hop of a reversed source route), or why there is no answer
+        (``to_broadcast`` names the reason when the route would aim it at a group)."""
         if options is None:
             return b"", packet[12:16]
         echoed = self._echo_options(packet, options, now)
@@ -389,7 +391,7 @@ class Ipv4Layer:
         if echoed[1] != packet[12:16] and not self._address_is_unicast(echoed[1]):
             # A reversed source route must not aim the answer at a broadcast, multicast
             # or local address (RFC 1122 §3.2.2: errors go to a single host).
-            return "ipv4.source_route_to_broadcast"
+            return to_broadcast
         return echoed
 
     def _reply_packet(self, route: tuple[bytes, bytes], tos: int, flags: int, ident: int,
@@ -553,7 +555,7 @@ class Ipv4Layer:
             inner = packet[header_len]
             if inner > icmpv4.MAX_TYPE or inner in icmpv4.ERROR_TYPES:
                 return "icmp.no_error_for_icmp_error"
-        route = self._reply_route(packet, options, now)
+        route = self._reply_route(packet, options, now, "icmp.no_error_for_broadcast")
         if isinstance(route, str):
             return route
         reply_options, destination = route
