@@ -792,3 +792,15 @@ def test_tap_mode_bytes_as_recorded() -> None:
     out = handle(host, solicitation(unspecified, group))
     assert [o[24:40] + o[40:] for o in out] == [ALL_NODES + bytes.fromhex(
         "88005a6c20000000fd0000160000000000000000000000020201020000000002")]
+
+
+def test_udp_echo_of_a_reassembled_datagram_is_fragmented() -> None:
+    host = Host(HostConfig(udp_echo_ports=(7,)))
+    s = peer(50)
+    datagram = udp(s, OURS, 5555, 7, data=bytes(range(256)) * 12)
+    out: list[bytes] = []
+    for piece in fragments_of(s, datagram, 1448, 12, next_header=17):
+        out += handle(host, piece)
+    assert [len(p) for p in out] == [1496, 1496, 232]
+    assert reassemble(out) == wire.build_header(0, 0, len(datagram), 17, 64, OURS, s) + udp(
+        OURS, s, 7, 5555, data=bytes(range(256)) * 12)

@@ -236,7 +236,7 @@ class Ipv6Layer:
             if next_header == wire.UDP:
                 return self._udp(walk, now)
             if next_header == wire.TCP:
-                return self._tcp(walk)
+                return self._tcp(walk, now)
             if next_header == wire.DESTINATION_OPTIONS:
                 verdict = self._options(walk, hop_by_hop=False, now=now)
             elif next_header == wire.ROUTING:
@@ -575,7 +575,7 @@ class Ipv6Layer:
                 return self.host.drop("udp.multicast_no_listener")
             if len(result) > wire.MAX_PAYLOAD:  # a jumbogram's data: no reply that big
                 return self.host.drop("udp.echo_too_big")
-            return self._reply_segment(packet, wire.UDP, result, 0, "udp.echo_reply")
+            return self._reply_segment(packet, wire.UDP, result, 0, "udp.echo_reply", now)
         if result != transport.PORT_UNREACHABLE:
             return self.host.drop(result)
         if packet[24] == 0xFF:  # __udp6_lib_mcast_deliver: no socket, no error
@@ -586,7 +586,7 @@ class Ipv6Layer:
         return self._reply_error(packet, icmpv6.DESTINATION_UNREACHABLE,
                                  icmpv6.UNREACH_PORT, 0, now)
 
-    def _tcp(self, walk: _Walk) -> list[bytes]:
+    def _tcp(self, walk: _Walk, now: float) -> list[bytes]:
         """``tcp_v6_send_reset`` (RFC 9293 §3.10.7.1): traffic class copied without ECN."""
         packet = walk.packet
         if packet[24] == 0xFF:  # no RST to a group
@@ -595,16 +595,17 @@ class Ipv6Layer:
         if isinstance(result, str):
             return self.host.drop(result)
         traffic_class = (((packet[0] & 0x0F) << 4) | (packet[1] >> 4)) & 0xFC
-        return self._reply_segment(packet, wire.TCP, result, traffic_class, "tcp.rst")
+        return self._reply_segment(packet, wire.TCP, result, traffic_class, "tcp.rst", now)
 
     def _reply_segment(self, packet: bytes, next_header: int, segment: bytes,
-                       traffic_class: int, kind: str) -> list[bytes]:
-        """A transport answer from the address the packet was sent to."""
+                       traffic_class: int, kind: str, now: float) -> list[bytes]:
+        """A transport answer from the address the packet was sent to, fragmented to
+        the path MTU when it is bigger (a UDP echo of a reassembled datagram)."""
         src = packet[8:24]
         dst = packet[24:40]
         self.host.replied(kind)
-        return [self._header(packet, traffic_class, len(segment), next_header, dst, src)
-                + segment]
+        return self._fit(self._header(packet, traffic_class, len(segment), next_header, dst,
+                                      src) + segment, src, now)
 
     # -- errors (RFC 4443 §2.4) --------------------------------------------------------
     def _reply_error(self, packet: bytes, kind: int, code: int, pointer: int,
