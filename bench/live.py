@@ -204,6 +204,10 @@ def _measure(namespace: str, flood_count: int, paced_count: int) -> tuple[PingRe
     return flood, paced
 
 
+def _join(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
+
+
 def _missing_prerequisite() -> str | None:
     if os.geteuid() != 0:
         return "needs root (network namespaces and TUN devices)"
@@ -267,9 +271,15 @@ def bench_live(opts: Options) -> list[Row]:
         lost, sent = ours.lost()
         rows += [
             ratio_row("live", flood_what, ours.rate(), " packets/s", "raw loop", raw.rate(),
-                      target=0.85, note=raw_note, samples=[r.rate for r in ours.floods]),
+                      target=0.85, note=_join(raw_note, "ratio: median of paired runs"),
+                      samples=[r.rate for r in ours.floods],
+                      paired=[(o.rate, r.rate) for o, r in zip(ours.floods, raw.floods,
+                                                               strict=False)]),
             ratio_row("live", rtt_what, ours.rtt(), "s", "raw loop", raw.rtt(), target=1.2,
-                      at_most=True, samples=[r.median_rtt for r in ours.paced]),
+                      at_most=True, note="ratio: median of paired runs",
+                      samples=[r.median_rtt for r in ours.paced],
+                      paired=[(o.median_rtt, r.median_rtt) for o, r in zip(
+                          ours.paced, raw.paced, strict=False)]),
             Row("live", loss_what, f"{lost} of {sent}", target="none lost", met=lost == 0,
                 value=float(lost), unit="packets"),
         ]

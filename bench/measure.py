@@ -3,10 +3,13 @@ programs on a shared machine hits the subject and its baselines alike."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -90,23 +93,55 @@ class Measured:
         return text[-1] if text else f"exit code {self.returncode}"
 
 
+# Runs the measured program as its grandchild and reports the grandchild's peak RSS.
+# Why not wait4 on a direct child: Linux carries a process's peak RSS across execve (the
+# old address space's high-water mark is folded into the new program's ru_maxrss), and a
+# child forked from this process starts out with this process's pages, so every direct
+# child would report at least the benchmark's own size. The launcher is small, and a
+# program forked from it starts from the launcher's few megabytes instead.
+_LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    except OSError as exc:
+        sys.stderr.write(f"cannot run {sys.argv[2]}: {exc.strerror}\\n")
+        sys.stderr.flush()
+    os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as report:
+    report.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+os._exit(code if code >= 0 else 128 - code)
+"""
+
+
 def run_measured(argv: list[str], *, timeout: float, cwd: str | None = None,
                  env: dict[str, str] | None = None) -> Measured:
-    """Run ``argv`` to completion (killed after ``timeout`` s) and return its wall time
-    and peak resident set size (``wait4``'s ru_maxrss, in KiB on Linux)."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    """Run ``argv`` to completion (its process group killed after ``timeout`` s) and
+    return its exit code (128 + N for a signal N), output, wall time and peak resident
+    set size (ru_maxrss, KiB on Linux, via :data:`_LAUNCHER`)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
+            tempfile.NamedTemporaryFile("r", prefix="ts-bench-rss-") as rss:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                cwd=cwd, env=env)
-        killer = threading.Timer(timeout, proc.kill)
+        proc = subprocess.Popen([sys.executable, "-S", "-c", _LAUNCHER, rss.name, *argv],
+                                stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd,
+                                env=env, start_new_session=True)
+        killer = threading.Timer(timeout, _kill_group, (proc.pid,))
         killer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            returncode = proc.wait()
         finally:
             killer.cancel()
         seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Measured(proc.returncode, out.read(), err.read(), seconds,
-                        usage.ru_maxrss * 1024)
+        reported = rss.read().strip()
+        return Measured(returncode, out.read(), err.read(), seconds,
+                        int(reported) * 1024 if reported.isdigit() else 0)
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import statistics
 import sys
 from dataclasses import asdict, dataclass, field
 
@@ -51,10 +52,17 @@ def unavailable(bench: str, what: str, why: str, target: str = "") -> Row:
 
 def ratio_row(bench: str, what: str, value: float, unit: str, baseline_name: str,
               baseline_value: float, *, target: float | None = None, at_most: bool = False,
-              note: str = "", samples: list[float] | None = None) -> Row:
+              note: str = "", samples: list[float] | None = None,
+              paired: list[tuple[float, float]] | None = None) -> Row:
     """A row comparing ``value`` with ``baseline_value``: the target, when given, is
-    ``ratio >= target`` (or ``<=`` with ``at_most``)."""
-    ratio = value / baseline_value if baseline_value else None
+    ``ratio >= target`` (or ``<=`` with ``at_most``). The ratio is value / baseline,
+    or, given ``paired`` (subject, baseline) samples taken side by side, the median of
+    their ratios: runs that alternate share the machine's mood, so pairing them cancels
+    much of a shared machine's noise."""
+    if paired:
+        ratio: float | None = statistics.median(s / b for s, b in paired if b)
+    else:
+        ratio = value / baseline_value if baseline_value else None
     met = None
     target_text = ""
     if target is not None:

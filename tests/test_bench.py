@@ -15,6 +15,7 @@ import pytest
 from bench import baselines
 from bench.fuzzbench import parse_libfuzzer_stats
 from bench.live import parse_ping
+from bench.measure import run_measured
 from bench.packets import (
     HOST_V4,
     bad_header_checksum,
@@ -119,6 +120,9 @@ def test_ratio_rows_judge_their_targets() -> None:
     assert below.met is False and below.verdict == "NO" and below.target == "<= 0.9x"
     plain = ratio_row("x", "c", 3.0, "/s", "base", 1.0)
     assert plain.met is None and plain.verdict == ""
+    paired = ratio_row("x", "e", 5.0, "/s", "base", 1.0, target=2.5,
+                       paired=[(2.0, 1.0), (9.0, 3.0), (40.0, 4.0)])
+    assert paired.ratio == 3.0 and paired.met is True  # the median of 2, 3 and 10
     missing = unavailable("x", "d", "no replay yet", ">= 0.5x")
     assert missing.figure == "not available: no replay yet" and missing.verdict == "n/a"
     machine = Machine.probe()
@@ -177,6 +181,19 @@ def test_parse_libfuzzer_stats() -> None:
         "#2000\tDONE   cov: 10 ft: 20 corp: 3/1b exec/s: 999 rss: 40Mb")
     assert done_only == {"number_of_executed_units": 2000, "average_exec_per_sec": 999}
     assert parse_libfuzzer_stats("garbage") == {}
+
+
+def test_run_measured_reports_the_programs_own_peak_rss() -> None:
+    # This process holds 200 MB; a child's ru_maxrss would include it, the launcher's not.
+    ballast = bytearray(200_000_000)
+    done = run_measured([sys.executable, "-c", "x = bytearray(60_000_000); print(len(x))"],
+                        timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "60000000"
+    assert 60_000_000 < done.max_rss < 150_000_000
+    missing = run_measured(["/nonexistent/program"], timeout=10)
+    assert missing.returncode == 127
+    assert missing.error_line() == "cannot run /nonexistent/program: No such file or directory"
+    del ballast
 
 
 def test_bad_flags_give_one_line_and_exit_2() -> None:
