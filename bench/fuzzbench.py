@@ -40,8 +40,13 @@ def _crash_line(output: str) -> str:
     lines = [line.strip() for line in output.splitlines()]
     for index, line in enumerate(lines):
         if "Uncaught Python exception" in line:
-            following = [x for x in lines[index + 1:] if x]
-            return following[0] if following else line
+            following = [x for x in lines[index + 1:index + 4] if x]
+            if not following:
+                return line
+            # The exception, and the oracle's detail line under it when there is one.
+            detail = following[1] if len(following) > 1 and not following[1].startswith(
+                "Traceback") else ""
+            return f"{following[0]} ({detail})" if detail else following[0]
     return next((line for line in lines if "ERROR:" in line), "")
 
 
