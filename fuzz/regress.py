@@ -25,7 +25,6 @@ from fuzz.targets import (
     Target,
     make_host,
 )
-from replay.cases import config_to_metadata
 from stack.host.config import HostConfig
 from stack.oracle import OracleViolation, find_violations
 
@@ -188,7 +187,7 @@ def export(target: Target, data: bytes, directory: Path, name: str, *,
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.pcapng"
     metadata = {"case": name, "origin": "stack-fuzz export", "target": target.name,
-                "rule": rule, "config": config_to_metadata(config),
+                "rule": rule, "config": config.to_json(),
                 "input_hex": data.hex() if len(data) <= 4096 else None}
     with CaptureWriter(str(path), linktype=101, metadata=metadata) as writer:
         for when, direction, packet in records:

@@ -17,7 +17,6 @@ group it listens to is inbound; anything else is foreign and skipped.
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import os
 from typing import Any
@@ -29,7 +28,6 @@ __all__ = [
     "SetupError",
     "DIRECTION_FOREIGN",
     "build_config",
-    "config_to_metadata",
     "case_name",
     "DirectionClassifier",
     "parse_addresses",
@@ -64,25 +62,9 @@ def parse_addresses(texts: list[str] | tuple[str, ...]) -> tuple[str | None, tup
     return ipv4, tuple(ipv6)
 
 
-def _field_value(name: str, value: object) -> object:
-    """A JSON value converted to the type HostConfig expects for field ``name``."""
-    if name == "link_address" and isinstance(value, str):
-        digits = value.replace(":", "").replace("-", "")
-        try:
-            return bytes.fromhex(digits)
-        except ValueError:
-            raise SetupError(f"config link_address {value!r} is not a MAC address") from None
-    if name in ("icmpv6_ratemask", "udp_echo_ports") and isinstance(value, list):
-        return frozenset(value)
-    if name == "ipv6" and isinstance(value, list):
-        return tuple(value)
-    return value
-
-
 def build_config(metadata: dict[str, Any] | None, cli_addresses: tuple[str, ...]) -> HostConfig:
     """The HostConfig of a case (see the module docstring)."""
-    fields: dict[str, object] = {}
-    known = {f.name for f in dataclasses.fields(HostConfig)}
+    fields: dict[str, Any] = {}
     have_addresses = False
     if metadata:
         # "config" (stack-live, replay --write) or "host" (stack-record): HostConfig fields
@@ -91,14 +73,11 @@ def build_config(metadata: dict[str, Any] | None, cli_addresses: tuple[str, ...]
         if config is not None:
             if not isinstance(config, dict):
                 raise SetupError(f"section metadata: {key} is not a JSON object")
-            for name, value in config.items():
-                if name not in known:
-                    raise SetupError(f"section metadata: unknown {key} field {name!r}")
-                fields[name] = _field_value(name, value)
+            fields.update(config)
             have_addresses = True  # HostConfig's defaults are addresses too
         elif "ipv4" in metadata or "ipv6" in metadata:
             fields["ipv4"] = metadata.get("ipv4")
-            fields["ipv6"] = _field_value("ipv6", metadata.get("ipv6") or ())
+            fields["ipv6"] = metadata.get("ipv6") or ()
             have_addresses = True
         elif metadata.get("addresses"):
             addresses = metadata["addresses"]
@@ -113,24 +92,9 @@ def build_config(metadata: dict[str, Any] | None, cli_addresses: tuple[str, ...]
         raise SetupError("no host addresses: give --addr (e.g. --addr 172.16.0.2/24) or "
                          "replay a recording whose section metadata names them")
     try:
-        return HostConfig(**fields)  # type: ignore[arg-type]
-    except (ConfigError, TypeError, ValueError) as exc:
+        return HostConfig.from_json(fields)
+    except (ConfigError, ValueError) as exc:
         raise SetupError(f"bad host config: {exc}") from None
-
-
-def config_to_metadata(config: HostConfig) -> dict[str, object]:
-    """HostConfig as JSON-ready values, read back by :func:`build_config`."""
-    out: dict[str, object] = {}
-    for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        if isinstance(value, frozenset):
-            value = sorted(value)
-        elif isinstance(value, tuple):
-            value = list(value)
-        elif isinstance(value, bytes):
-            value = ":".join(f"{b:02x}" for b in value)
-        out[f.name] = value
-    return out
 
 
 def case_name(path: str, section: int, metadata: dict[str, Any] | None) -> str:

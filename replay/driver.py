@@ -26,7 +26,6 @@ from replay.cases import (
     SetupError,
     build_config,
     case_name,
-    config_to_metadata,
 )
 from replay.compare import Comparator, Expected, Output
 from replay.faults import FaultInjector, FaultSpec
@@ -123,7 +122,7 @@ class _CaseDriver:
                 "case": name,
                 "description": f"replay of {os.path.basename(path)} section {section}",
                 "addresses": self.config.addresses(),
-                "config": config_to_metadata(self.config),
+                "config": self.config.to_json(),
                 "recorder": recorder,
             })
         # last, so nothing above can fail with a responder process left running

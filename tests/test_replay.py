@@ -331,7 +331,7 @@ def test_missing_addresses_and_bad_metadata_exit_2(tmp_path: Path,
     with CaptureWriter(odd, metadata={"config": {"colour": "blue"}}) as writer:
         writer.write(_request(1), 1.0, DIRECTION_INBOUND)
     code, _out, err = _run(capsys, str(odd))
-    assert (code, err) == (2, f"replay: {odd}: section metadata: unknown config field 'colour'\n")
+    assert (code, err) == (2, f"replay: {odd}: bad host config: unknown config field 'colour'\n")
 
 
 def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

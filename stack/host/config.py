@@ -6,8 +6,10 @@ answers as a freshly booted Linux host would.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["HostConfig", "ConfigError"]
 
@@ -105,3 +107,42 @@ class HostConfig:
         """Every address of the host, without prefix, IPv4 first."""
         found = [str(self.ipv4_interface.ip)] if self.ipv4_interface else []
         return found + [str(i.ip) for i in self.ipv6_interfaces]
+
+    def to_json(self) -> dict[str, object]:
+        """Every field as JSON-ready values (sets sorted, MAC as aa:bb:…), read back by
+        :meth:`from_json`; recordings carry it so a replay rebuilds the same host."""
+        out: dict[str, object] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, frozenset):
+                value = sorted(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, bytes):
+                value = ":".join(f"{b:02x}" for b in value)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_json(cls, fields: dict[str, Any], **overrides: Any) -> HostConfig:
+        """The config :meth:`to_json` wrote (any subset of fields; the rest default),
+        with ``overrides`` applied. Raises ConfigError naming a bad or unknown field."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for name, value in {**fields, **overrides}.items():
+            if name not in known:
+                raise ConfigError(f"unknown config field {name!r}")
+            if name == "link_address" and isinstance(value, str):
+                try:
+                    value = bytes.fromhex(value.replace(":", "").replace("-", ""))
+                except ValueError:
+                    raise ConfigError(f"link_address {value!r} is not a MAC address") from None
+            elif name in ("icmpv6_ratemask", "udp_echo_ports") and isinstance(value, list):
+                value = frozenset(value)
+            elif name == "ipv6" and isinstance(value, list):
+                value = tuple(value)
+            values[name] = value
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise ConfigError(f"bad config: {exc}") from None

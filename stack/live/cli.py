@@ -237,19 +237,13 @@ def _check_fifo(args: argparse.Namespace, settings: Settings) -> None:
 
 def host_metadata(settings: Settings) -> dict[str, object]:
     """What a recording's section header carries so ``replay --expect`` can rebuild the
-    host: the HostConfig fields that differ from the defaults' meaning, all explicit."""
+    host: every HostConfig field."""
     config = settings.config
     return {
         "tool": "stack-live",
         "device": settings.device,
         "mode": "tap" if settings.tap else "tun",
-        "config": {
-            "ipv4": config.ipv4,
-            "ipv6": list(config.ipv6),
-            "mtu": config.mtu,
-            "link_address": format_mac(config.link_address) if config.link_address else None,
-            "udp_echo_ports": sorted(config.udp_echo_ports),
-        },
+        "config": config.to_json(),
         "kernel": settings.kernel,
         "fifo": settings.fifo_cmd is not None,
     }
