@@ -804,3 +804,13 @@ def test_udp_echo_of_a_reassembled_datagram_is_fragmented() -> None:
     assert [len(p) for p in out] == [1496, 1496, 232]
     assert reassemble(out) == wire.build_header(0, 0, len(datagram), 17, 64, OURS, s) + udp(
         OURS, s, 7, 5555, data=bytes(range(256)) * 12)
+
+
+def test_udp_echo_of_a_length_zero_datagram_says_its_length() -> None:
+    """RFC 2675 §4: length 0 means the whole payload (Linux reads it so); the echo is a
+    normal datagram with a real length and a checksum to match."""
+    host = Host(HostConfig(udp_echo_ports=(7,)))
+    s = peer(51)
+    request = packet(s, OURS, 17, udp(s, OURS, 5555, 7, data=b"jumbo?", length=0))
+    assert handle(host, request) == [
+        wire.build_header(0, 0, 14, 17, 64, OURS, s) + udp(OURS, s, 7, 5555, data=b"jumbo?")]

@@ -39,6 +39,7 @@ from stack.host.pmtu import PathMtuCache
 from stack.host.reassembly import Completed, Reassembler
 from stack.wire import icmpv6
 from stack.wire import ipv6 as wire
+from stack.wire.checksum import checksum
 
 if TYPE_CHECKING:
     from stack.host.host import Host
@@ -575,6 +576,10 @@ class Ipv6Layer:
                 return self.host.drop("udp.multicast_no_listener")
             if len(result) > wire.MAX_PAYLOAD:  # a jumbogram's data: no reply that big
                 return self.host.drop("udp.echo_too_big")
+            if result[4] == 0 and result[5] == 0:
+                # Length 0 read as "the whole payload" (RFC 2675 §4); the service's
+                # answer is an ordinary datagram, whose length field says its length.
+                result = _udp_with_length(result, int.from_bytes(packet[8:40], "big"))
             return self._reply_segment(packet, wire.UDP, result, 0, "udp.echo_reply", now)
         if result != transport.PORT_UNREACHABLE:
             return self.host.drop(result)
@@ -689,6 +694,15 @@ _ERROR_KINDS = {
     (icmpv6.DESTINATION_UNREACHABLE, icmpv6.UNREACH_PORT): "icmpv6.port_unreachable",
     (icmpv6.TIME_EXCEEDED, icmpv6.EXCEEDED_REASSEMBLY): "icmpv6.time_exceeded",
 }
+
+
+def _udp_with_length(segment: bytes, address_sum: int) -> bytes:
+    """``segment`` with its length field set to its size and the checksum recomputed
+    (RFC 768: a computed 0 is sent as 0xFFFF)."""
+    size = len(segment)
+    header = segment[:4] + size.to_bytes(2, "big") + b"\x00\x00"
+    value = checksum(header + segment[8:], address_sum + wire.UDP + size) or 0xFFFF
+    return header[:6] + value.to_bytes(2, "big") + segment[8:]
 
 
 def _is_ineligible(packet: bytes) -> bool:
