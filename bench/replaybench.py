@@ -17,7 +17,6 @@ from stack.host import Host, HostConfig
 
 __all__ = ["bench_replay", "write_echo_capture", "replay_command"]
 
-HOST_ADDRESS = "172.16.0.2"
 # The baseline: read every packet of the file and do nothing else.
 DPKT_READ_LOOP = """
 import sys, dpkt
@@ -45,14 +44,14 @@ class _BatchedFlush:
 
 def write_echo_capture(path: Path, packets: int) -> None:
     """A pcapng capture of ``packets`` packets: echo requests to 172.16.0.2 (inbound)
-    each followed by tunstack's reply (outbound), 0.1 ms apart, with the host's
-    addresses in the section metadata."""
+    each followed by tunstack's reply (outbound), 0.1 ms apart, with the host's config
+    in the section metadata (as stack-live records it)."""
     from stack.capture import DIRECTION_INBOUND, DIRECTION_OUTBOUND, CaptureWriter
 
     host = Host(HostConfig())
-    config = host.config
-    metadata = {"generator": "python -m bench", "ipv4": config.ipv4, "ipv6": list(config.ipv6),
-                "addresses": config.addresses()}
+    # As stack-live's recordings carry it: the whole config, so replay rebuilds the host.
+    metadata = {"tool": "python -m bench", "case": "bench-echo",
+                "config": host.config.to_json()}
     with open(path, "wb", buffering=1 << 20) as stream:
         writer = CaptureWriter(_BatchedFlush(stream), linktype=101,  # type: ignore[arg-type]
                                metadata=metadata)
@@ -82,8 +81,7 @@ def replay_command() -> list[str] | str:
 
 
 def _replay(command: list[str], path: Path, timeout: float) -> Measured:
-    return run_measured([*command, str(path), "--expect", "--addr", HOST_ADDRESS],
-                        timeout=timeout)
+    return run_measured([*command, str(path), "--expect"], timeout=timeout)
 
 
 def bench_replay(opts: Options) -> list[Row]:
