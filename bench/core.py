@@ -142,11 +142,14 @@ def _echo(bench: str, family: str, sizes: tuple[int, int], build: Callable[[int,
         note = host_loop.shortfall(count)
         samples = rates["tunstack"]
         rows.append(ratio_row(bench, f"{label}: tunstack vs dpkt", ours, "/s", "dpkt", dp,
-                              target=4.0 if small else 3.0, note=note, samples=samples))
+                              target=4.0 if small else 3.0, note=note, samples=samples,
+                              baseline_samples=rates["dpkt"]))
         rows.append(ratio_row(bench, f"{label}: tunstack vs minimal responder", ours, "/s",
-                              "minimal", mins, target=0.35 if small else None))
+                              "minimal", mins, target=0.35 if small else None,
+                              samples=samples, baseline_samples=rates["minimal"]))
         rows.append(ratio_row(bench, f"{label}: tunstack vs full-checksum responder", ours,
-                              "/s", "full-checksum", full))
+                              "/s", "full-checksum", full, samples=samples,
+                              baseline_samples=rates["fullsum"]))
         if scapy_rate is None:
             assert isinstance(scapy, str)
             rows.append(unavailable(bench, f"{label}: tunstack vs scapy", scapy))
@@ -202,7 +205,7 @@ def bench_drop(opts: Options) -> list[Row]:
         rows.append(ratio_row("drop", what, median(rates["tunstack"]), "/s", "bare verify",
                               median(rates["bare"]), target=0.5,
                               note="reason " + ", ".join(sorted(reasons)),
-                              samples=rates["tunstack"]))
+                              samples=rates["tunstack"], baseline_samples=rates["bare"]))
     return rows
 
 
@@ -236,7 +239,7 @@ def bench_frag(opts: Options) -> list[Row]:
                  opts.reps)
     return [ratio_row("frag", what, median(rates["frag"]), "/s", "echo 84 B",
                       median(rates["echo"]), note=frag_loop.shortfall(3 * count),
-                      samples=rates["frag"])]
+                      samples=rates["frag"], baseline_samples=rates["echo"])]
 
 
 def _status_kib(field: str) -> int:

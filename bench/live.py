@@ -273,11 +273,13 @@ def bench_live(opts: Options) -> list[Row]:
             ratio_row("live", flood_what, ours.rate(), " packets/s", "raw loop", raw.rate(),
                       target=0.85, note=_join(raw_note, "ratio: median of paired runs"),
                       samples=[r.rate for r in ours.floods],
+                      baseline_samples=[r.rate for r in raw.floods],
                       paired=[(o.rate, r.rate) for o, r in zip(ours.floods, raw.floods,
                                                                strict=False)]),
             ratio_row("live", rtt_what, ours.rtt(), "s", "raw loop", raw.rtt(), target=1.2,
                       at_most=True, note="ratio: median of paired runs",
                       samples=[r.median_rtt for r in ours.paced],
+                      baseline_samples=[r.median_rtt for r in raw.paced],
                       paired=[(o.median_rtt, r.median_rtt) for o, r in zip(
                           ours.paced, raw.paced, strict=False)]),
             Row("live", loss_what, f"{lost} of {sent}", target="none lost", met=lost == 0,

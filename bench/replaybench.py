@@ -132,5 +132,6 @@ def bench_replay(opts: Options) -> list[Row]:
                         median(small_rss), target=1.2, at_most=True)
     return [ratio_row("replay", what, median(replay_rates), " packets/s", "dpkt",
                       median(dpkt_rates), target=0.5, samples=replay_rates,
+                      baseline_samples=dpkt_rates,
                       note=f"file {size / (1 << 20):.0f} MiB, process start included"),
             rss_row]

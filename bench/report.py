@@ -36,7 +36,8 @@ class Row:
     value: float | None = None  # the raw figures, for --json
     baseline_value: float | None = None
     unit: str = ""
-    samples: list[float] = field(default_factory=list)
+    samples: list[float] = field(default_factory=list)  # the subject's, per repetition
+    baseline_samples: list[float] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -53,6 +54,7 @@ def unavailable(bench: str, what: str, why: str, target: str = "") -> Row:
 def ratio_row(bench: str, what: str, value: float, unit: str, baseline_name: str,
               baseline_value: float, *, target: float | None = None, at_most: bool = False,
               note: str = "", samples: list[float] | None = None,
+              baseline_samples: list[float] | None = None,
               paired: list[tuple[float, float]] | None = None) -> Row:
     """A row comparing ``value`` with ``baseline_value``: the target, when given, is
     ``ratio >= target`` (or ``<=`` with ``at_most``). The ratio is value / baseline,
@@ -70,7 +72,8 @@ def ratio_row(bench: str, what: str, value: float, unit: str, baseline_name: str
         if ratio is not None:
             met = ratio <= target if at_most else ratio >= target
     return Row(bench, what, _fmt(value, unit), f"{baseline_name} {_fmt(baseline_value, unit)}",
-               ratio, target_text, met, note, value, baseline_value, unit, samples or [])
+               ratio, target_text, met, note, value, baseline_value, unit, samples or [],
+               baseline_samples or [])
 
 
 def _fmt(value: float, unit: str) -> str:
