@@ -20,8 +20,12 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tabulate import tabulate
+
+if TYPE_CHECKING:
+    from fuzz.targets import Target
 
 __all__ = ["main"]
 
@@ -30,13 +34,7 @@ class UsageError(Exception):
     """Bad input from the user: one line on stderr, exit status 2."""
 
 
-def _targets() -> dict[str, object]:
-    from fuzz.targets import TARGETS
-
-    return dict(TARGETS)
-
-
-def _target(name: str):  # type: ignore[no-untyped-def]
+def _target(name: str) -> Target:
     from fuzz.targets import TARGETS
 
     if name not in TARGETS:
@@ -44,7 +42,7 @@ def _target(name: str):  # type: ignore[no-untyped-def]
     return TARGETS[name]
 
 
-def _target_of(path: Path, given: str | None):  # type: ignore[no-untyped-def]
+def _target_of(path: Path, given: str | None) -> Target:
     """The target named, or the one whose work directory holds ``path``."""
     from fuzz.targets import TARGETS
 
@@ -54,6 +52,12 @@ def _target_of(path: Path, given: str | None):  # type: ignore[no-untyped-def]
         if part in TARGETS:
             return TARGETS[part]
     raise UsageError(f"{path}: cannot tell its target from the path; pass --target")
+
+
+def _all_target_names() -> list[str]:
+    from fuzz.targets import TARGETS
+
+    return list(TARGETS)
 
 
 def _read(path: Path) -> bytes:
@@ -121,7 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_ci(args: argparse.Namespace) -> int:
     from fuzz.workspace import run_libfuzzer
 
-    names = args.targets or list(_targets())
+    names = args.targets or _all_target_names()
     rows = []
     failed = False
     for name in names:
@@ -147,7 +151,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     from fuzz.measure import measure
     from fuzz.workspace import run_libfuzzer
 
-    names = args.targets or list(_targets())
+    names = args.targets or _all_target_names()
     rows = []
     with tempfile.TemporaryDirectory(prefix="stack-fuzz-cov-") as work:
         for name in names:

@@ -302,3 +302,14 @@ def test_cli_jobs_uses_libfuzzer_fork_mode(tmp_path: Path,
     runs = int(out.split(" runs in ", 1)[0].rsplit(" ", 1)[-1])
     assert runs > 0
     assert (tmp_path / "capture" / "worker.sh").read_text().startswith("#!/bin/sh\nexec ")
+
+
+def test_coverage_is_measured_on_each_target_s_part_of_stack(tmp_path: Path) -> None:
+    from fuzz.measure import measure
+
+    (tmp_path / "echo").write_bytes(seeds.ipv4_seeds()["echo"])
+    one = measure("ipv4", [tmp_path])
+    (tmp_path / "timestamp").write_bytes(seeds.ipv4_seeds()["echo_timestamp"])
+    two = measure("ipv4", [tmp_path])
+    assert one.inputs == 1 and two.inputs == 2
+    assert 0 < one.covered < two.covered < two.statements == one.statements
