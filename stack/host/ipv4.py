@@ -21,8 +21,10 @@ lists each with its RFC, the Linux function and the test that proves it):
 The echo request is the hot path: ``input`` first tries a straight-line fast path for an
 unfragmented echo request without options to our address, which verifies both checksums
 with one ``int.from_bytes`` each and derives the reply's ICMP checksum from the request's
-by the RFC 1624 update; everything else takes the general path, which gives the same
-bytes for those packets too (tests/test_ipv4_fastpath.py checks that).
+by the RFC 1624 update. The same straight line drops packets with a bad header checksum,
+a martian source or another host's address. Everything else takes the general path,
+which gives the same bytes and counts for those packets too (tests/test_ipv4_echo.py
+checks that).
 """
 
 from __future__ import annotations
