@@ -73,6 +73,13 @@ class _HostLoop:
         return f"a host sent {short[0]} packets, expected {expected_sent}"
 
 
+def _pairs(rates: dict[str, list[float]], subject: str,
+           baseline: str) -> list[tuple[float, float]]:
+    """(subject, baseline) rates round by round: the two ran back to back in each round,
+    under the same load, so the ratio is taken per round and then its median."""
+    return list(zip(rates[subject], rates[baseline], strict=True))
+
+
 def _echo_problem(requests: Sequence[bytes]) -> str | None:
     """Why the core cannot be timed on these requests (it does not answer them, or
     answers wrongly), or None."""
@@ -143,13 +150,16 @@ def _echo(bench: str, family: str, sizes: tuple[int, int], build: Callable[[int,
         samples = rates["tunstack"]
         rows.append(ratio_row(bench, f"{label}: tunstack vs dpkt", ours, "/s", "dpkt", dp,
                               target=4.0 if small else 3.0, note=note, samples=samples,
-                              baseline_samples=rates["dpkt"]))
+                              baseline_samples=rates["dpkt"],
+                              paired=_pairs(rates, "tunstack", "dpkt")))
         rows.append(ratio_row(bench, f"{label}: tunstack vs minimal responder", ours, "/s",
                               "minimal", mins, target=0.35 if small else None,
-                              samples=samples, baseline_samples=rates["minimal"]))
+                              samples=samples, baseline_samples=rates["minimal"],
+                              paired=_pairs(rates, "tunstack", "minimal")))
         rows.append(ratio_row(bench, f"{label}: tunstack vs full-checksum responder", ours,
                               "/s", "full-checksum", full, samples=samples,
-                              baseline_samples=rates["fullsum"]))
+                              baseline_samples=rates["fullsum"],
+                              paired=_pairs(rates, "tunstack", "fullsum")))
         if scapy_rate is None:
             assert isinstance(scapy, str)
             rows.append(unavailable(bench, f"{label}: tunstack vs scapy", scapy))
@@ -205,7 +215,8 @@ def bench_drop(opts: Options) -> list[Row]:
         rows.append(ratio_row("drop", what, median(rates["tunstack"]), "/s", "bare verify",
                               median(rates["bare"]), target=0.5,
                               note="reason " + ", ".join(sorted(reasons)),
-                              samples=rates["tunstack"], baseline_samples=rates["bare"]))
+                              samples=rates["tunstack"], baseline_samples=rates["bare"],
+                              paired=_pairs(rates, "tunstack", "bare")))
     return rows
 
 
@@ -239,7 +250,8 @@ def bench_frag(opts: Options) -> list[Row]:
                  opts.reps)
     return [ratio_row("frag", what, median(rates["frag"]), "/s", "echo 84 B",
                       median(rates["echo"]), note=frag_loop.shortfall(3 * count),
-                      samples=rates["frag"], baseline_samples=rates["echo"])]
+                      samples=rates["frag"], baseline_samples=rates["echo"],
+                      paired=_pairs(rates, "frag", "echo"))]
 
 
 def _status_kib(field: str) -> int:
