@@ -171,55 +171,64 @@ class Ipv4Layer:
     # -- the hot path ------------------------------------------------------------------
     def input(self, packet: bytes, now: float) -> list[bytes]:
         size = len(packet)
-        if (size >= 28 and packet[0] == 0x45 and ((packet[2] << 8) | packet[3]) == size
+        if not (size >= 28 and packet[0] == 0x45 and ((packet[2] << 8) | packet[3]) == size
                 and self.fast_path):
-            # RFC 1071 by big integers: 2**16 == 1 (mod 0xFFFF), so a buffer's value mod
-            # 0xFFFF is the one's complement sum of its 16-bit words; a valid header sums
-            # to 0 (it is never all zeros: it starts with 0x45). The drops below come in
-            # the general path's order, so they count the same.
-            header = int.from_bytes(packet[:20], "big")
+            return self._input(packet, now)
+        # RFC 1071 by big integers: 2**16 == 1 (mod 0xFFFF), so a buffer's value mod 0xFFFF
+        # is the one's complement sum of its 16-bit words; a valid header sums to 0 (it is
+        # never all zeros: it starts with 0x45). The drops below come in the general
+        # path's order, so they count the same.
+        if (packet[9] == 1 and packet[20] == icmpv4.ECHO_REQUEST and not packet[6] & 0x3F
+                and not packet[7] and packet[16:20] == self.address):
+            # An unfragmented echo request to us: one conversion serves both checksums.
+            # Given a valid header, the message is valid exactly when the whole packet
+            # sums to 0: its value is header * 2**(8 * len(message)) + message, and 2**8
+            # is invertible mod 0xFFFF (odd lengths included).
+            whole = int.from_bytes(packet, "big")
+            header = whole >> ((size - 20) << 3)
             if header % 0xFFFF:
                 return self.host.drop("ipv4.bad_checksum")
             if (packet[12] in _MARTIAN_SOURCE_FIRST_OCTET
                     or packet[12:16] in self._reject_sources):
                 return self.host.drop("ipv4.bad_source")
-            destination = packet[16:20]
-            if destination != self.address:
-                if destination in self._special_destinations or packet[16] == 127:
-                    return self._input(packet, now)
-                return self.host.drop("ipv4.not_ours")  # a host does not forward
-            if (packet[9] == 1 and packet[20] == icmpv4.ECHO_REQUEST
-                    and not packet[6] & 0x3F and not packet[7]):
-                # Given a valid header, the message is valid exactly when the whole
-                # packet sums to 0: its value is header * 2**(8 * len(message)) +
-                # message, and 2**8 is invertible mod 0xFFFF (odd lengths included).
-                if int.from_bytes(packet, "big") % 0xFFFF:
-                    return self.host.drop("icmp.bad_checksum")
-                if not self._echo_ignore_all and (
-                        size <= self._safe_size
-                        or size <= self.pmtu.get(packet[12:16], now, self._mtu)):
-                    host = self.host
-                    ident = host.next_ipv4_id()
-                    tos = packet[1]
-                    # The reply header's sum: the low 64 bits of the request header are the
-                    # two addresses, whose sum does not change when they swap.
-                    header_sum = (0x4500 + tos + size + ident + self._ttl_proto
-                                  + (header & 0xFFFFFFFFFFFFFFFF))
-                    header_checksum = 0xFFFF - (header_sum % 0xFFFF or 0xFFFF)
-                    code = packet[21]
-                    # RFC 1624: the type word goes from 0x08cc to 0x00cc, so the checksum
-                    # gains 0x0800 in one's complement arithmetic.
-                    message_checksum = ((packet[22] << 8) | packet[23]) + 0x0800
-                    message_checksum = (message_checksum & 0xFFFF) + (message_checksum >> 16)
-                    if message_checksum == 0xFFFF and (code or packet[24:].strip(b"\x00")):
-                        # Both zeros come out as 0xFFFF here; a full sum gives 0xFFFF only
-                        # for an all-zero message.
-                        message_checksum = 0
-                    self._replies["icmp.echo_reply"] += 1
-                    host.last_reason = "icmp.echo_reply"
-                    return [_ECHO_REPLY_HEAD.pack(0x4500 | tos, size, ident, 0, self._ttl_proto,
-                                                  header_checksum, packet[16:20], packet[12:16],
-                                                  0, code, message_checksum) + packet[24:]]
+            if whole % 0xFFFF:
+                return self.host.drop("icmp.bad_checksum")
+            if self._echo_ignore_all or (
+                    size > self._safe_size
+                    and size > self.pmtu.get(packet[12:16], now, self._mtu)):
+                return self._input(packet, now)
+            host = self.host
+            # host.next_ipv4_id(), inlined: this is the hottest line of the stack.
+            ident = host._next_ipv4_id
+            host._next_ipv4_id = (ident + 1) & 0xFFFF
+            tos = packet[1]
+            # The reply header's sum: the low 64 bits of the request header are the
+            # two addresses, whose sum does not change when they swap.
+            header_sum = (0x4500 + tos + size + ident + self._ttl_proto
+                          + (header & 0xFFFFFFFFFFFFFFFF))
+            header_checksum = 0xFFFF - (header_sum % 0xFFFF or 0xFFFF)
+            code = packet[21]
+            # RFC 1624: the type word goes from 0x08cc to 0x00cc, so the checksum
+            # gains 0x0800 in one's complement arithmetic.
+            message_checksum = ((packet[22] << 8) | packet[23]) + 0x0800
+            message_checksum = (message_checksum & 0xFFFF) + (message_checksum >> 16)
+            if message_checksum == 0xFFFF and (code or packet[24:].strip(b"\x00")):
+                # Both zeros come out as 0xFFFF here; a full sum gives 0xFFFF only
+                # for an all-zero message.
+                message_checksum = 0
+            self._replies["icmp.echo_reply"] += 1
+            host.last_reason = "icmp.echo_reply"
+            return [_ECHO_REPLY_HEAD.pack(0x4500 | tos, size, ident, 0, self._ttl_proto,
+                                          header_checksum, packet[16:20], packet[12:16],
+                                          0, code, message_checksum) + packet[24:]]
+        if int.from_bytes(packet[:20], "big") % 0xFFFF:
+            return self.host.drop("ipv4.bad_checksum")
+        if packet[12] in _MARTIAN_SOURCE_FIRST_OCTET or packet[12:16] in self._reject_sources:
+            return self.host.drop("ipv4.bad_source")
+        destination = packet[16:20]
+        if (destination != self.address and destination not in self._special_destinations
+                and packet[16] != 127):
+            return self.host.drop("ipv4.not_ours")  # a host does not forward
         return self._input(packet, now)
 
     # -- the general path -------------------------------------------------------------
