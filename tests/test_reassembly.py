@@ -11,6 +11,7 @@ from test_ipv4_support import PEER, echo_request, fragments, header_ok, host, ic
 
 from stack import Host
 from stack.host.reassembly import FRAGMENT_OVERHEAD, Reassembler
+from stack.wire.ipv4 import with_checksum
 
 MESSAGE = icmp(8, 0, b"\x00\x09\x00\x02", bytes(range(100)))  # 108 bytes of ICMP
 
@@ -188,7 +189,6 @@ def test_memory_cap_holds_under_a_random_fragment_flood() -> None:
         piece = fragments(rng.randbytes(size), [(0, size, bool(rng.getrandbits(1)))],
                           ident=rng.getrandbits(16), src=f"10.{n % 7}.{n % 5}.1")[0]
         piece = piece[:6] + ((piece[6] & 0xE0) << 8 | offset // 8).to_bytes(2, "big") + piece[8:]
-        from stack.wire.ipv4 import with_checksum
         h.handle(with_checksum(piece[:20]) + piece[20:], n * 0.001)
         assert h.ipv4.reassembler.memory <= limit
     assert h.stats.events["frag.evicted"] > 0
@@ -213,3 +213,21 @@ def test_a_million_fragments_stay_within_the_default_4_mib() -> None:
     assert peak <= limit
     assert peak > limit - 1400 - FRAGMENT_OVERHEAD  # it did fill up to the cap
     assert events["frag.evicted"] > 0
+
+
+@pytest.mark.parametrize(("dfs", "flags"), [((True, True), b"\x40\x00"),
+                                            ((True, False), b"\x40\x00"),
+                                            ((False, True), b"\x00\x00"),
+                                            ((False, False), b"\x00\x00")])
+def test_reassembled_header_has_df_when_a_largest_fragment_had_it(
+        dfs: tuple[bool, bool], flags: bytes) -> None:
+    # Recorded from Linux 6.18 (ip_frag_reasm, max_df_size): a 76-byte first fragment and a
+    # 72-byte last one to a closed UDP port; the error's quote shows the DF bit.
+    from test_ipv4_support import US, udp
+    segment = udp(PEER, US, 1, 9, bytes(100))
+    pieces = fragments(segment, [(0, 56, True), (56, 52, False)], protocol=17)
+    marked = [p[:6] + bytes([p[6] | (0x40 if df else 0)]) + p[7:]
+              for p, df in zip(pieces, dfs, strict=True)]
+    out, _ = feed([with_checksum(p[:20]) + p[20:] for p in marked])
+    (error,) = out
+    assert error[34:36] == flags and header_ok(error[28:48])

@@ -335,7 +335,9 @@ class Ipv4Layer:
             data = data[:len(data) & ~7]
         key = packet[4:6] + packet[9:10] + packet[12:20]
         result = self.reassembler.add(key, offset, data, more, packet, now,
-                                      ecn=packet[1] & wire.ECN_MASK)
+                                      ecn=packet[1] & wire.ECN_MASK,
+                                      size=header_len + len(data),
+                                      df=bool(word & wire.FLAG_DF))
         if isinstance(result, str):
             return result
         return self._rebuild(result)
@@ -343,7 +345,8 @@ class Ipv4Layer:
     @staticmethod
     def _rebuild(done: Completed) -> bytes | str:
         """The reassembled datagram: the first fragment's header with the total length,
-        no fragment bits and the combined ECN (ip_frag_reasm, RFC 3168 §5.3)."""
+        the combined ECN (RFC 3168 §5.3) and no fragment bits but DF when a largest
+        fragment had it (ip_frag_reasm's max_df_size rule)."""
         first = done.first
         header_len = (first[0] & 0x0F) * 4
         total = header_len + len(done.payload)
@@ -356,7 +359,7 @@ class Ipv4Layer:
         if ecn & _ECN_CE_BIT:
             tos |= _ECN_CE
         header = (first[:1] + bytes((tos,)) + total.to_bytes(2, "big") + first[4:6]
-                  + b"\x00\x00" + first[8:header_len])
+                  + (b"\x40\x00" if done.df else b"\x00\x00") + first[8:header_len])
         return wire.with_checksum(header) + done.payload
 
     def poll(self, now: float) -> list[bytes]:

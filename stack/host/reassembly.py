@@ -28,14 +28,17 @@ FRAGMENT_OVERHEAD = 256  # bytes charged per held fragment besides its payload
 class Completed:
     """A whole datagram: ``first`` is the first fragment's packet as received (its
     header gives the reassembled header), ``payload`` the reassembled data after the
-    fragmentable part, ``ecn`` the OR of ``1 << ecn`` over all fragments."""
+    fragmentable part, ``ecn`` the OR of ``1 << ecn`` over all fragments; ``df`` says
+    whether a largest fragment had DF set (IPv4: Linux ``ip_frag_reasm`` then sets DF in
+    the reassembled header; only when the caller passes ``size``/``df`` to ``add``)."""
 
-    __slots__ = ("first", "payload", "ecn")
+    __slots__ = ("first", "payload", "ecn", "df")
 
-    def __init__(self, first: bytes, payload: bytes, ecn: int) -> None:
+    def __init__(self, first: bytes, payload: bytes, ecn: int, df: bool = False) -> None:
         self.first = first
         self.payload = payload
         self.ecn = ecn
+        self.df = df
 
 
 class Expired:
@@ -51,7 +54,7 @@ class Expired:
 
 class _Queue:
     __slots__ = ("deadline", "runs", "pieces", "length", "last_in", "meat", "first",
-                 "memory", "ecn")
+                 "memory", "ecn", "max_size", "max_df_size")
 
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
@@ -63,6 +66,8 @@ class _Queue:
         self.first: bytes | None = None
         self.memory = 0
         self.ecn = 0
+        self.max_size = 0  # the largest fragment (ip_frag_queue's q.max_size)
+        self.max_df_size = 0  # the largest fragment with DF set
 
 
 class Reassembler:
@@ -91,9 +96,10 @@ class Reassembler:
         return None
 
     def add(self, key: Hashable, offset: int, data: bytes, more: bool, packet: bytes,
-            now: float, ecn: int = 0) -> Completed | str:
+            now: float, ecn: int = 0, size: int = 0, df: bool = False) -> Completed | str:
         """Take one fragment: ``data`` at byte ``offset``; ``more`` is the MF flag;
-        ``packet`` is the whole fragment as received (kept if ``offset`` is 0).
+        ``packet`` is the whole fragment as received (kept if ``offset`` is 0); ``size``
+        its length as Linux counts it (header and kept data) and ``df`` its DF flag.
         Returns the completed datagram, or a reason: ``<prefix>.held`` (kept, waiting),
         ``<prefix>.duplicate``, ``<prefix>.overlap``, ``<prefix>.bad_length``,
         ``<prefix>.too_many_fragments``, ``<prefix>.too_big``."""
@@ -142,13 +148,18 @@ class Reassembler:
         queue.meat += len(data)
         queue.memory += cost
         queue.ecn |= 1 << ecn
+        if size > queue.max_size:
+            queue.max_size = size
+        if df and size > queue.max_df_size:
+            queue.max_df_size = size
         self.memory += cost
         if offset == 0:
             queue.first = packet
         if queue.last_in and queue.first is not None and queue.meat == queue.length:
             self._discard(key)
             queue.pieces.sort(key=_offset_of)
-            return Completed(queue.first, b"".join(p[1] for p in queue.pieces), queue.ecn)
+            return Completed(queue.first, b"".join(p[1] for p in queue.pieces), queue.ecn,
+                             queue.max_df_size == queue.max_size != 0)
         if self.memory > self._mem_limit:
             self._evict_oldest(keep=key)
             if self.memory > self._mem_limit:  # this datagram alone is over the cap
