@@ -5,7 +5,7 @@
 # What the base-builder-python image provides is provided here instead:
 #   - a throwaway virtualenv (python3.11) with atheris and pyinstaller, first on PATH
 #     as python3/pip3;
-#   - $SRC holding the project as "tunstack" (a symlink to this checkout), $OUT, $WORK;
+#   - $SRC holding a copy of the project as "tunstack", $OUT, $WORK;
 #   - compile_python_fuzzer: pyinstaller --onefile into $OUT/<name>.pkg plus the
 #     $OUT/<name> wrapper that ClusterFuzzLite executes (no sanitizer preload: the
 #     project is pure Python).
@@ -17,8 +17,10 @@ python=${PYTHON:-python3.11}
 
 "$python" -m venv "$scratch/venv"
 "$scratch/venv/bin/pip" install --quiet "atheris>=2.3,<4" "pyinstaller>=6,<7"
-mkdir -p "$scratch/src" "$scratch/work" "$out"
-ln -s "$here" "$scratch/src/tunstack"
+mkdir -p "$scratch/src/tunstack" "$scratch/work" "$out"
+# A copy, as the Dockerfile's COPY makes one: pip's build must not write into the checkout.
+tar -C "$here" --exclude=.git --exclude=fuzz/work --exclude=build --exclude='*.egg-info' \
+  -cf - . | tar -C "$scratch/src/tunstack" -xf -
 
 compile_python_fuzzer() {
   local fuzzer=$1

@@ -16,6 +16,7 @@ Exit status: 0 nothing found, 1 a finding (or a failed export), 2 bad usage or f
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import zipfile
@@ -356,6 +357,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stack-fuzz: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # stdout closed by its reader (stack-fuzz ... | head): stop quietly, as cat does,
+        # and keep the interpreter's own flush at exit from failing again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

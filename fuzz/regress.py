@@ -61,7 +61,8 @@ def minimize(target: Target, data: bytes, max_attempts: int = 4000,
         attempts += 1
         return _first_rule(target, candidate) == rule
 
-    if target.name == "sequence":
+    if target.name in ("sequence", "tap"):
+        link_header = 14 if target.name == "tap" else 0
         config, steps = decode(data)
         index = 0
         while index < len(steps) and attempts < max_attempts:
@@ -78,13 +79,13 @@ def minimize(target: Target, data: bytes, max_attempts: int = 4000,
                 return encode(config, steps[:index] + [Step.packet(packet)] + steps[index + 1:])
 
             small = _shrink(step.data, lambda p, rebuild=rebuild: keeps_failing(rebuild(p)),  # type: ignore[misc]
-                            lambda: attempts < max_attempts, repairable=True)
+                            lambda: attempts < max_attempts, repairable=True,
+                            link_header=link_header)
             steps[index] = Step.packet(small)
         best = encode(config, steps)
     else:
         best = _shrink(data, keeps_failing, lambda: attempts < max_attempts,
-                       repairable=target.name in ("ipv4", "ipv6", "referee"),
-                       link_header=14 if target.name == "tap" else 0)
+                       repairable=target.name in ("ipv4", "ipv6", "referee"))
     if progress is not None:
         progress(attempts)
     return best, rule

@@ -101,6 +101,7 @@ IPV6_FRAGMENT = 44
 # Exceptions dpkt raises from its own bugs rather than from malformed bytes (e.g. an
 # AttributeError on a fragment header after destination options): not a disagreement.
 DPKT_OWN_BUGS = (AttributeError, KeyError, TypeError)
+CHECKED_PROTOCOLS = frozenset({1, 6, 17, 58})  # upper layers whose checksums are checked
 IPV4_ERROR_LIMIT = 576  # RFC 1812 §4.3.2.3
 IPV6_ERROR_LIMIT = 1280  # RFC 4443 §2.4 (c)
 
@@ -457,6 +458,8 @@ def _cross_check_dpkt(packet: bytes, parsed: ParsedPacket,
         fields = _dpkt_fields(packet)
     except Exception as exc:  # noqa: BLE001 - dpkt raises many types on bytes it dislikes
         cut_fields = _dpkt_without_quote(packet, parsed)
+        if cut_fields is None and parsed.protocol not in CHECKED_PROTOCOLS:
+            cut_fields = _dpkt_header_only(packet, parsed)
         if cut_fields is None:
             if isinstance(exc, DPKT_OWN_BUGS):
                 return  # dpkt tripped over itself, not over the packet: no verdict
@@ -470,7 +473,7 @@ def _cross_check_dpkt(packet: bytes, parsed: ParsedPacket,
     if parsed.version == 4:
         ours["ipv4.protocol"] = parsed.protocol
     for name, value in ours.items():
-        if _normalise(fields.get(name)) != _normalise(value):
+        if name in fields and _normalise(fields[name]) != _normalise(value):
             add("output.dpkt_disagrees", f"{name}: dpkt {fields.get(name)!r}, ours {value!r}")
     icmp_type = _icmp_type(parsed)
     icmp_field = "icmp.type" if parsed.version == 4 else "icmpv6.type"
@@ -505,6 +508,29 @@ def _dpkt_without_quote(packet: bytes, parsed: ParsedPacket) -> dict[str, object
     for changed in ("ipv4.total_length", "ipv4.checksum", "ipv6.payload_length",
                     "icmp.checksum", "icmpv6.checksum"):
         fields.pop(changed, None)
+    return fields
+
+
+def _dpkt_header_only(packet: bytes, parsed: ParsedPacket) -> dict[str, object] | None:
+    """For an upper layer this module does not judge (ESP, AH, an unknown protocol),
+    dpkt's reading of that layer is no verdict on the packet (``inspect`` keeps such
+    payloads as bytes too): read the IP header alone and compare its fields."""
+    if parsed.version == 4:
+        cut = bytearray(packet[:parsed.header_len])
+        cut[9] = 255  # a protocol dpkt leaves as raw bytes
+        struct.pack_into("!H", cut, 2, len(cut))
+        changed: tuple[str, ...] = ("ipv4.total_length", "ipv4.checksum", "ipv4.protocol")
+    else:
+        cut = bytearray(packet[:40])
+        cut[6] = 59  # no next header
+        struct.pack_into("!H", cut, 4, 0)
+        changed = ("ipv6.payload_length", "ipv6.next_header")
+    try:
+        fields = _dpkt_fields(bytes(cut))
+    except Exception:  # noqa: BLE001 - dpkt cannot read even the header: a disagreement
+        return None
+    for name in changed:
+        fields.pop(name, None)
     return fields
 
 

@@ -60,3 +60,47 @@ def test_the_findings_still_reproduce_through_their_targets() -> None:
     found = reproduce(referee, ATOMIC_FRAGMENT_BAD_CHECKSUM)
     if found is not None:
         assert found.rules == ["referee.validate_accepts"]
+
+
+# The first fragment of a UDP datagram (no options), then its last fragment whose header
+# carries a Timestamp option (IHL 13). The reassembled datagram has the first fragment's
+# header, but the Port Unreachable echoes options found in the *last* fragment, at its
+# offsets, into the first one's bytes: the reply's header claims IHL 10 and its
+# "options" are the UDP header (inspect.validate: option 156 overruns the header).
+# Linux keeps the head fragment's options (ip_frag_reasm keeps IPCB(head)).
+FIRST_FRAGMENT = bytes.fromhex(
+    "450000241234200040117a250af71767ac1000029c400009001359f56e6f20636865636b")
+LAST_FRAGMENT_WITH_TIMESTAMP = bytes.fromhex(
+    "4d0000371234000240112c800af71767ac100002442021700000000000000000000000000000000000"
+    "000000000000000000000073756d")
+
+
+@pytest.mark.xfail(strict=True, reason="ipv4 core: reassembly echoes the last fragment's options")
+def test_error_about_a_reassembled_datagram_echoes_the_first_fragment_s_options() -> None:
+    host = Host(HostConfig())
+    assert host.handle(FIRST_FRAGMENT, 1000.0) == []
+    outputs = host.handle(LAST_FRAGMENT_WITH_TIMESTAMP, 1000.0)
+    assert check_outputs(None, outputs, host) == []
+
+
+def test_the_reassembly_finding_reproduces_through_the_sequence_target() -> None:
+    from fuzz.regress import reproduce
+    from fuzz.sequence_codec import Step, encode
+
+    timeline = encode(0, [Step.packet(FIRST_FRAGMENT), Step.packet(LAST_FRAGMENT_WITH_TIMESTAMP)])
+    found = reproduce(TARGETS["sequence"], timeline)
+    if found is not None:
+        assert found.rules == ["output.invalid"]
+
+
+# A pcapng Section Header Block claiming a total length of 12 bytes (less than the 28 a
+# section header needs): read_capture lets a struct.error out instead of CaptureError.
+SHORT_SECTION_HEADER = bytes.fromhex("0a0d0d0a0c0000004d3c2b1a")
+
+
+@pytest.mark.xfail(strict=True, reason="capture: a 12-byte section header escapes as struct.error")
+def test_a_short_section_header_is_a_capture_error() -> None:
+    from stack.capture import CaptureError, read_all
+
+    with pytest.raises(CaptureError):
+        read_all(SHORT_SECTION_HEADER)

@@ -157,3 +157,14 @@ def test_host_over_its_caps_is_reported() -> None:
 def test_without_a_host_the_host_rules_are_skipped() -> None:
     foreign = p.ipv4("10.9.9.9", PEER4, 1, p.icmp4(0, 0))
     assert find_violations(None, [foreign]) == []
+
+
+def test_dpkt_is_no_judge_of_layers_the_oracle_does_not_read() -> None:
+    """dpkt wants 8 bytes of ESP header; neither the oracle nor inspect decode ESP, so
+    only the IP header fields are compared (a fuzzer finding in the referee target)."""
+    for packet in (p.ipv4(HOST4, PEER4, 50, b""), p.ipv6(HOST6, PEER6, 50, b"")):
+        assert format_violations(packet) == []
+    wrong_ttl = p.ipv4(HOST4, PEER4, 50, b"")
+    import stack.oracle as oracle
+
+    assert oracle._dpkt_header_only(wrong_ttl, oracle.parse_output(wrong_ttl)) is not None
