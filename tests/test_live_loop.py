@@ -159,9 +159,13 @@ def test_defaults_make_the_documented_host() -> None:
     assert settings.device == "tun0"
     assert settings.config.addresses() == ["172.16.0.2", "fd00:16::2", "fe80::2"]
     assert settings.kernel == ["172.16.0.1/24", "fd00:16::1/64"]
-    assert host_metadata(settings)["config"] == {
+    recorded = host_metadata(settings)["config"]
+    assert isinstance(recorded, dict)
+    assert {k: recorded[k] for k in ("ipv4", "ipv6", "mtu", "link_address", "udp_echo_ports")} == {
         "ipv4": "172.16.0.2/24", "ipv6": ["fd00:16::2/64", "fe80::2/64"], "mtu": 1500,
         "link_address": None, "udp_echo_ports": []}
+    # every field is recorded, so a replay rebuilds exactly this host
+    assert HostConfig.from_json(recorded) == settings.config
 
 
 @pytest.mark.parametrize(("argv", "message"), [
