@@ -425,7 +425,10 @@ def _read_pcapng(src: _Source, head: bytes) -> Iterator[CaptureRecord]:
         else:
             block_type, total = fmt.block_head(block_head)
             header_read = 8
-        if total < 12 or total & 3 or total > _MAX_RECORD:
+        # A block is at least its head and trailer; a section header also holds its byte
+        # order magic and version (pcapng §4.1: 28 bytes at the least).
+        minimum = 28 if block_type == _PCAPNG_SHB else 12
+        if total < minimum or total & 3 or total > _MAX_RECORD:
             raise src.error(f"bad block length {total} (block type 0x{block_type:08x})", start)
         want = total - header_read
         rest = read(want)

@@ -75,7 +75,7 @@ LAST_FRAGMENT_WITH_TIMESTAMP = bytes.fromhex(
     "000000000000000000000073756d")
 
 
-@pytest.mark.xfail(strict=True, reason="ipv4 core: reassembly echoes the last fragment's options")
+# Fixed in the IPv4 core: the datagram's options are the first fragment's.
 def test_error_about_a_reassembled_datagram_echoes_the_first_fragment_s_options() -> None:
     host = Host(HostConfig())
     assert host.handle(FIRST_FRAGMENT, 1000.0) == []
@@ -98,7 +98,7 @@ def test_the_reassembly_finding_reproduces_through_the_sequence_target() -> None
 SHORT_SECTION_HEADER = bytes.fromhex("0a0d0d0a0c0000004d3c2b1a")
 
 
-@pytest.mark.xfail(strict=True, reason="capture: a 12-byte section header escapes as struct.error")
+# Fixed in capture: a section header shorter than 28 bytes is a CaptureError.
 def test_a_short_section_header_is_a_capture_error() -> None:
     from stack.capture import CaptureError, read_all
 

@@ -299,6 +299,10 @@ class Ipv4Layer:
                 return host.drop(completed)
             packet = completed
             header_len = (packet[0] & 0x0F) * 4
+            # The datagram has the first fragment's header, so its options are the first
+            # fragment's (ip_frag_reasm keeps IPCB(head)), not those of the fragment that
+            # completed it.
+            options = None
             if header_len > wire.HEADER_LEN:
                 header = bytearray(packet[:header_len])
                 options, _ = self._compile_options(header, now)
