@@ -21,7 +21,7 @@ from bench.fuzzbench import bench_fuzz
 from bench.live import bench_live
 from bench.measure import Options
 from bench.replaybench import bench_replay
-from bench.report import Machine, Row, as_json, render, render_markdown
+from bench.report import Machine, Row, as_json, from_json, render, render_markdown
 
 __all__ = ["BENCHMARKS", "PROFILES", "main", "profile_core", "run_benchmarks"]
 
@@ -91,6 +91,25 @@ def profile_core(name: str, count: int = 20_000) -> str:
     return text.getvalue()
 
 
+def _print_saved(path: str, *, markdown: bool) -> int:
+    try:
+        with open(path, encoding="utf-8") as saved:
+            rows, machine, mode = from_json(json.load(saved))
+    except OSError as exc:
+        print(f"bench: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except (ValueError, KeyError, TypeError) as exc:
+        print(f"bench: {path} is not a report written by --json ({type(exc).__name__}: "
+              f"{exc})", file=sys.stderr)
+        return 2
+    if markdown:
+        command = "python -m bench" + (" --quick" if mode == "quick" else "")
+        print(render_markdown(rows, machine, command))
+    else:
+        print(render(rows, machine))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -109,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     parser.add_argument("--markdown", action="store_true",
                         help="print the README table (GitHub markdown, with date and machine)")
+    parser.add_argument("--from-json", metavar="FILE",
+                        help="print the table of a run saved with --json instead of running "
+                             "(with --markdown: the README table)")
     parser.add_argument("--profile", choices=PROFILES, metavar="KIND",
                         help="print a cProfile of Host.handle over 20 000 packets of one "
                              f"kind and exit: {', '.join(PROFILES)}")
@@ -117,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         print(profile_core(args.profile))
         return 0
+    if args.from_json:
+        return _print_saved(args.from_json, markdown=args.markdown)
     names = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:

@@ -13,11 +13,12 @@ import os
 import platform
 import statistics
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from tabulate import tabulate
 
-__all__ = ["Row", "Machine", "unavailable", "render", "render_markdown", "as_json",
+__all__ = ["Row", "Machine", "unavailable", "render", "render_markdown", "as_json", "from_json",
            "fmt_rate", "fmt_bytes", "fmt_time"]
 
 
@@ -193,3 +194,12 @@ def render_markdown(rows: list[Row], machine: Machine, command: str) -> str:
 def as_json(rows: list[Row], machine: Machine, mode: str) -> dict[str, object]:
     return {"machine": asdict(machine), "mode": mode, "python_executable": sys.executable,
             "rows": [asdict(r) | {"verdict": r.verdict} for r in rows]}
+
+
+def from_json(report: dict[str, Any]) -> tuple[list[Row], Machine, str]:
+    """The rows, machine and mode of a report :func:`as_json` wrote (KeyError or
+    TypeError when it is not one)."""
+    row_fields = {f.name for f in fields(Row)}
+    rows = [Row(**{k: v for k, v in row.items() if k in row_fields})
+            for row in report["rows"]]
+    return rows, Machine(**report["machine"]), str(report["mode"])

@@ -258,3 +258,22 @@ def test_quick_run_produces_every_row(tmp_path: Path) -> None:
                 assert row["verdict"] in (("yes", "NO") if row["target"] else ("",))
     for row in rows:  # every printed row made it to the table too
         assert row["what"] in done.stdout
+    # The saved run prints again, as the README's markdown table.
+    again = subprocess.run([sys.executable, "-m", "bench", "--from-json", str(out),
+                            "--markdown"], cwd=ROOT, capture_output=True, text=True,
+                           check=False)
+    assert again.returncode == 0, again.stderr
+    lines = again.stdout.splitlines()
+    assert lines[0].startswith("Measured ") and lines[0].endswith("`python -m bench --quick`.")
+    assert lines[2].startswith("| benchmark ")
+    assert len([line for line in lines if line.startswith("| ")]) == len(rows) + 2
+
+
+def test_from_json_rejects_what_is_not_a_report(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"rows": 3}')
+    for path in (bad, tmp_path / "missing.json"):
+        done = subprocess.run([sys.executable, "-m", "bench", "--from-json", str(path)],
+                              cwd=ROOT, capture_output=True, text=True, check=False)
+        assert done.returncode == 2
+        assert done.stderr.startswith("bench: ") and len(done.stderr.splitlines()) == 1
