@@ -266,7 +266,7 @@ def test_quick_run_produces_every_row(tmp_path: Path) -> None:
     lines = again.stdout.splitlines()
     assert lines[0].startswith("Measured ") and lines[0].endswith("`python -m bench --quick`.")
     assert lines[2].startswith("| benchmark ")
-    assert len([line for line in lines if line.startswith("| ")]) == len(rows) + 2
+    assert len([line for line in lines if line.startswith("| ")]) == len(rows) + 1  # + header
 
 
 def test_from_json_rejects_what_is_not_a_report(tmp_path: Path) -> None:
