@@ -23,7 +23,7 @@ from typing import Any
 
 from fuzz import seeds as seed_sets
 from fuzz.mutator import PacketMutator
-from fuzz.sequence_codec import ADVANCE_MS, ADVANCE_S, NEXT_TIMER, PACKET, Reader
+from fuzz.sequence_codec import ADVANCE_MS, ADVANCE_S, NEXT_TIMER, PACKET, Reader, Step
 from stack.host.config import HostConfig
 from stack.host.host import Host
 from stack.oracle import OracleViolation, Violation, assert_clean, format_violations
@@ -118,10 +118,28 @@ def run_sequence(data: bytes) -> None:
     """Packets and clock steps into one host (see ``fuzz.sequence_codec``)."""
     reader = Reader(data)
     host = make_host(SEQUENCE_CONFIGS[reader.config])
+    _play(host, reader.steps(), lambda inbound, out: assert_clean(inbound, out, host))
+
+
+def run_tap(data: bytes) -> None:
+    """A timeline of Ethernet frames and clock steps (the ``sequence`` format, its
+    first integer picking one of ``_link_configs()``) into the TAP-mode host: ARP and
+    neighbour discovery learning, address resolution with its queue and retries."""
+    from stack.link.linkhost import LinkHost
+
+    reader = Reader(data)
+    link = LinkHost(make_host(TAP_CONFIG), _link_configs()[reader.config])
+    _play(link, reader.steps(), lambda inbound, out: _check_frames(inbound, out, link))
+
+
+def _play(host: Any, steps: list[Step],
+          judge: Callable[[bytes | None, list[bytes]], None]) -> None:
+    """Drive ``host`` (a Host or a LinkHost) through a timeline; ``judge`` sees each
+    inbound packet (None for timers) with what was sent."""
     now = START_TIME
-    for step in reader.steps():
+    for step in steps:
         if step.op == PACKET:
-            assert_clean(step.data, _handle(host, step.data, now), host)
+            judge(step.data, _handle(host, step.data, now))
             continue
         if step.op == ADVANCE_MS:
             now += step.value / 1000.0
@@ -132,34 +150,8 @@ def run_sequence(data: bytes) -> None:
                 now = deadline
         elif step.op == ADVANCE_S:
             now += float(step.value)
-        assert_clean(None, _poll(host, now), host)
+        judge(None, _poll(host, now))
         _check_timer(host, now)
-
-
-def run_tap(data: bytes) -> None:
-    """A timeline of Ethernet frames and clock steps (the ``sequence`` format, its
-    first integer picking one of ``LINK_CONFIGS``) into the TAP-mode host: ARP and
-    neighbour discovery learning, address resolution with its queue and retries."""
-    from stack.link.linkhost import LinkHost
-
-    reader = Reader(data)
-    link = LinkHost(make_host(TAP_CONFIG), _link_configs()[reader.config])
-    now = START_TIME
-    for step in reader.steps():
-        if step.op == PACKET:
-            _check_frames(step.data, _handle(link, step.data, now), link)
-            continue
-        if step.op == ADVANCE_MS:
-            now += step.value / 1000.0
-            continue
-        if step.op == NEXT_TIMER:
-            deadline = link.next_timer()
-            if deadline is not None and deadline > now:
-                now = deadline
-        elif step.op == ADVANCE_S:
-            now += float(step.value)
-        _check_frames(None, _poll(link, now), link)
-        _check_timer(link, now)
 
 
 def _link_configs() -> tuple[Any, ...]:
