@@ -20,10 +20,11 @@ class Counts(Counter[str]):
 class Stats:
     """``received``/``sent`` count packets; ``replies`` counts what we sent by kind
     (``icmp.echo_reply``, ``icmp.port_unreachable``, ``tcp.rst`` …); ``drops`` counts
-    every inbound packet that got no answer, by reason (``ipv4.bad_checksum``,
+    every inbound packet that got no answer of its own, by reason (``ipv4.bad_checksum``,
     ``frag.overlap``, ``icmp.rate_limited``; silently consumed ones too, e.g.
-    ``icmp.echo_reply_consumed``), and ``events`` counts things that are neither
-    (``frag.held``, ``frag.evicted``, ``frag.timeout``, ``pmtu.updated`` …)."""
+    ``icmp.error_consumed``, and a fragment kept for reassembly as ``frag.held`` or
+    ``frag6.held``), so every ``handle`` counts exactly one reply kind or one drop reason;
+    ``events`` counts what happens besides (``frag.evicted``, ``frag.timeout`` …)."""
 
     __slots__ = ("received", "sent", "replies", "drops", "events")
 
