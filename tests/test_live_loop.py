@@ -7,9 +7,11 @@ import io
 import json
 import os
 import pwd
+import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,7 @@ from stack.live.cli import (
 from stack.live.loop import LiveLoop
 from stack.live.output import Reporter, format_summary
 from stack.live.privileges import PrivilegeError, resolve_account
+from stack.wire import icmpv4, ipv4
 
 REQUEST = bytes.fromhex(
     "45000054812840004001615dac100001ac100002080054f5000d0001a1fb006a0000000041c4"
@@ -238,3 +241,105 @@ def test_a_bad_flag_is_one_line_too(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().err == (
         "stack-live: argument --mtu: invalid int value: 'big' "
         "(stack-live --help lists the options)\n")
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
+    """Poll ``condition`` until it holds or ``seconds`` pass (a bound, not a timing)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def _run_in_main_thread(loop: LiveLoop, drive: Callable[[], None]) -> None:
+    """Run ``loop`` here, in the main thread with its signal handlers (so it may take the
+    blocking fast path), while ``drive`` runs in a thread; put pytest's handlers back."""
+    saved = {number: signal.getsignal(number)
+             for number in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
+    thread = threading.Thread(target=drive)
+    try:
+        loop.install_signal_handlers()
+        thread.start()
+        loop.run()
+    finally:
+        thread.join(timeout=10)
+        for number, handler in saved.items():
+            signal.signal(number, handler)
+    assert not thread.is_alive()
+    # The fast path leaves things as it found them.
+    assert {n: signal.getsignal(n) for n in saved} == saved
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert not os.get_blocking(loop.fd)
+
+
+def _run_quiet_in_main_thread(host: Host,
+                              drive: Callable[[socket.socket, LiveLoop], None]) -> None:
+    """A quiet loop over a socket pair, run by ``_run_in_main_thread``; ``drive`` gets
+    the far end and the loop."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours.setblocking(False)
+    theirs.settimeout(5)
+    loop = LiveLoop(ours.fileno(), host, Reporter(io.StringIO(), "quiet"))
+    try:
+        _run_in_main_thread(loop, lambda: drive(theirs, loop))
+    finally:
+        loop.close()
+        ours.close()
+        theirs.close()
+
+
+def test_quiet_fast_path_reads_blocking_yields_to_a_timer_and_stops_on_a_signal() -> None:
+    host = Host(HostConfig())
+    # A 2000-byte echo request in two fragments: the first is held for reassembly,
+    # which arms a timer (the reassembly timeout) that only the epoll path serves.
+    big = ipv4.emit(tos=0, ident=0x4242, flags_offset=0, ttl=64, protocol=1,
+                    src=bytes([172, 16, 0, 1]), dst=bytes([172, 16, 0, 2]),
+                    payload=icmpv4.emit(8, 0, bytes.fromhex("00070001"), bytes(1972)))
+    first, second = ipv4.fragment(big, 1500)
+    seen: dict[str, object] = {}
+
+    def drive(theirs: socket.socket, loop: LiveLoop) -> None:
+        fd = loop.fd
+        try:
+            theirs.send(REQUEST)
+            seen["echo"] = theirs.recv(65536)
+            seen["blocking while idle"] = os.get_blocking(fd)
+            theirs.send(first)
+            seen["epoll while a fragment is held"] = _wait_for(lambda: not os.get_blocking(fd))
+            theirs.send(second)
+            seen["reply"] = [theirs.recv(65536), theirs.recv(65536)]
+            seen["blocking again"] = _wait_for(lambda: os.get_blocking(fd))
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    _run_quiet_in_main_thread(host, drive)
+    echo = seen["echo"]
+    assert isinstance(echo, bytes) and echo[20] == 0 and echo[24:] == REQUEST[24:]
+    assert seen["blocking while idle"] is True
+    assert seen["epoll while a fragment is held"] is True
+    reply = seen["reply"]
+    assert isinstance(reply, list)
+    assert [len(part) for part in reply] == [1500, 520] and reply[0][20] == 0
+    assert seen["blocking again"] is True
+    assert host.stats.replies["icmp.echo_reply"] == 2
+    assert host.next_timer() is None
+
+
+def test_quiet_fast_path_stop_from_another_thread() -> None:
+    answers: list[bytes] = []
+    blocking: list[bool] = []
+
+    def drive(theirs: socket.socket, loop: LiveLoop) -> None:
+        try:
+            theirs.send(REQUEST)
+            answers.append(theirs.recv(65536))
+            blocking.append(os.get_blocking(loop.fd))
+        finally:
+            # The loop sleeps in a blocking read; the SIGALRM tick lets it see the stop.
+            loop.stop()
+
+    _run_quiet_in_main_thread(Host(HostConfig()), drive)
+    assert len(answers) == 1 and answers[0][20] == 0
+    assert blocking == [True]

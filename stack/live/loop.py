@@ -1,10 +1,15 @@
-"""The event loop of ``stack-live``: one epoll set, the device drained in batches.
+"""The event loop of ``stack-live``: one epoll set, the device drained in batches, and a
+blocking fast path for the common quiet case.
 
 Per inbound packet the loop does one ``read``, the core's ``handle`` and one ``write``
-per answer: the two system calls of the issue. Everything else is per batch (one
-``epoll_wait``, one flush of the printed lines) or per timer. The core's clock is the
-wall clock in nanoseconds, the very number written into the recording, so that
-``replay --expect`` feeds the host the same times it saw live.
+per answer: the two system calls of the issue. In the epoll path everything else is per
+batch (one ``epoll_wait``, one flush of the printed lines) or per timer. Under
+``ping -f`` a batch is one packet, so that path costs an ``epoll_wait`` and a failing
+``read`` per packet on top; the fast path (``_serve_blocking``) removes both by sleeping
+in a blocking ``read`` whenever nothing else can need the loop: quiet output, no FIFO
+referee, the plain TUN ``Host`` and no timer pending. The core's clock is the wall clock
+in nanoseconds, the very number written into the recording, so that ``replay --expect``
+feeds the host the same times it saw live.
 
 Nothing the wire carries stops the loop: the core never raises by contract, and should
 it ever raise all the same, the packet is counted as ``live.core_exception`` and the loop
@@ -18,10 +23,12 @@ import errno
 import os
 import select
 import signal
+import threading
 import time
 from typing import Protocol
 
 from stack.capture import DIRECTION_INBOUND, DIRECTION_OUTBOUND, CaptureWriter
+from stack.host.host import Host
 from stack.host.stats import Stats
 from stack.live.output import Reporter
 
@@ -29,6 +36,13 @@ __all__ = ["Answerer", "LiveLoop", "Referee", "BATCH", "MAX_PACKET"]
 
 BATCH = 64  # packets read per readiness event before looking at the other sources
 MAX_PACKET = 65535 + 18  # the largest IP packet plus an Ethernet header with a VLAN tag
+# While the fast path sleeps in read(), SIGALRM comes this often (seconds) so that a stop
+# can never be missed: see LiveLoop._serve_blocking.
+WAKE_INTERVAL = 0.2
+
+
+class _Interrupted(Exception):
+    """Raised by the signal handlers to leave the fast path's blocking read."""
 
 
 class Answerer(Protocol):
@@ -76,18 +90,39 @@ class LiveLoop:
         self.write_errors = 0
         self.last_write_error = ""
         self._stopping = False
+        self._signals_installed = False
+        # True only while the fast path is about to sleep, or sleeps, in read(): then a
+        # stop must interrupt the read by raising (PEP 475 retries it otherwise).
+        self._reading = False
         self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     # -- control ------------------------------------------------------------------
     def stop(self, *_signal_args: object) -> None:
-        """Ask the loop to end after the current batch (safe in a signal handler)."""
+        """Ask the loop to end after the current batch (safe in a signal handler). From
+        another thread while the fast path sleeps in read(), the stop takes effect at
+        the next WAKE_INTERVAL tick."""
         self._stopping = True
         with contextlib.suppress(OSError):
             os.write(self._wake_write, b"\0")
+        if self._reading and threading.current_thread() is threading.main_thread():
+            # A signal handler interrupting the fast path's read: leave it now. The
+            # flag is cleared first, so that one stop raises at most once.
+            self._reading = False
+            raise _Interrupted
+
+    def _on_alarm(self, *_signal_args: object) -> None:
+        """The fast path's tick: leave the blocking read if a stop is pending (one that
+        came from another thread, or a signal that landed just before read() began)."""
+        if self._stopping and self._reading:
+            self._reading = False
+            raise _Interrupted
 
     def install_signal_handlers(self) -> None:
+        """SIGINT/SIGTERM stop the loop. Call from the main thread; it also lets ``run``
+        take the blocking fast path, which only a signal can interrupt."""
         signal.signal(signal.SIGINT, self.stop)
         signal.signal(signal.SIGTERM, self.stop)
+        self._signals_installed = True
 
     # -- output -------------------------------------------------------------------
     def send(self, packet: bytes, now_ns: int) -> str | None:
@@ -114,6 +149,12 @@ class LiveLoop:
             return -1.0
         return max(0.0, min(due) - time.time())
 
+    def _core_failed(self, exc: Exception) -> str:
+        """Count a core exception; returns the reason printed for the packet."""
+        self.core_exceptions += 1
+        self.answerer.stats.drops["live.core_exception"] += 1
+        return f"live.core_exception ({type(exc).__name__}: {exc})"
+
     def _answer(self, packet: bytes, now_ns: int) -> None:
         now = now_ns / 1e9
         answerer = self.answerer
@@ -121,10 +162,8 @@ class LiveLoop:
             replies = answerer.handle(packet, now)
             reason = answerer.last_reason
         except Exception as exc:  # noqa: BLE001 - a core bug must not stop the loop
-            self.core_exceptions += 1
-            answerer.stats.drops["live.core_exception"] += 1
+            reason = self._core_failed(exc)
             replies = []
-            reason = f"live.core_exception ({type(exc).__name__}: {exc})"
         for reply in replies:
             self.send(reply, now_ns)
         self.reporter.packet(now, packet, reason, replies)
@@ -142,9 +181,7 @@ class LiveLoop:
             except OSError as exc:
                 if exc.errno in (errno.EINTR, errno.EAGAIN):
                     return True
-                # EBADFD/EIO: the device was deleted under us (ip link del).
-                self.reporter.note(time.time(), f"device read failed: {exc.strerror}; "
-                                   "stopping")
+                self._device_gone(exc)
                 return False
             now_ns = time.time_ns()
             if recorder is not None:
@@ -162,9 +199,8 @@ class LiveLoop:
         if due is not None and due <= now:
             try:
                 sent = self.answerer.poll(now)
-            except Exception:  # noqa: BLE001 - as in _answer
-                self.core_exceptions += 1
-                self.answerer.stats.drops["live.core_exception"] += 1
+            except Exception as exc:  # noqa: BLE001 - as in _answer
+                self._core_failed(exc)
                 sent = []
             if self.referee is None:
                 for packet in sent:
@@ -172,6 +208,85 @@ class LiveLoop:
                 self.reporter.timer(now, sent)
         if self.referee is not None:
             self.referee.poll(now)
+
+    def _device_gone(self, exc: OSError) -> None:
+        # EBADFD/EIO: the device was deleted under us (ip link del).
+        self.reporter.note(time.time(), f"device read failed: {exc.strerror}; stopping")
+
+    def _may_block(self) -> bool:
+        """Whether the fast path may be used at all: nothing but the device can need the
+        loop (no FIFO, no lines to flush), only signals stop it (handlers installed, main
+        thread), and the answerer is the TUN ``Host``, which arms a timer only for a
+        packet it does not answer (a fragment held for reassembly): so the fast path need
+        ask ``next_timer`` only after an unanswered packet. (A TAP ``LinkHost`` arms one
+        while answering: a neighbour solicitation has a retry timer.)"""
+        return (self.referee is None and self.reporter.quiet and self._signals_installed
+                and type(self.answerer) is Host
+                and threading.current_thread() is threading.main_thread())
+
+    def _serve_blocking(self) -> bool:
+        """The fast path: blocking read, handle, write, and nothing else, until a timer
+        is pending or a stop comes; False once the device is gone.
+
+        Only a signal can interrupt a blocking read; Python retries it after the handler
+        (PEP 475) unless the handler raises, so ``stop`` raises ``_Interrupted`` while
+        ``_reading`` is set. A signal landing between the last ``_stopping`` check and
+        the read system call would find the read not yet begun and be acted on only
+        after the next packet; the SIGALRM tick (WAKE_INTERVAL) bounds that wait, and
+        the wait for a ``stop()`` from another thread."""
+        fd = self.fd
+        read = os.read
+        write = os.write
+        time_ns = time.time_ns
+        answerer = self.answerer
+        handle = answerer.handle
+        recorder = self.recorder
+        previous_alarm = signal.signal(signal.SIGALRM, self._on_alarm)
+        previous_timer = signal.setitimer(signal.ITIMER_REAL, WAKE_INTERVAL, WAKE_INTERVAL)
+        os.set_blocking(fd, True)
+        try:
+            while True:
+                self._reading = True
+                if self._stopping:
+                    self._reading = False
+                    return True
+                try:
+                    packet = read(fd, MAX_PACKET)
+                except OSError as exc:
+                    self._reading = False
+                    self._device_gone(exc)
+                    return False
+                self._reading = False
+                now_ns = time_ns()
+                now = now_ns / 1e9
+                if recorder is not None:
+                    recorder.write(packet, now, DIRECTION_INBOUND, timestamp_ns=now_ns)
+                try:
+                    replies = handle(packet, now)
+                except Exception as exc:  # noqa: BLE001 - as in _answer
+                    self._core_failed(exc)
+                    replies = []
+                for reply in replies:
+                    try:
+                        write(fd, reply)
+                    except OSError as exc:
+                        self.write_errors += 1
+                        self.last_write_error = exc.strerror or str(exc)
+                        continue
+                    if recorder is not None:
+                        recorder.write(reply, now, DIRECTION_OUTBOUND, timestamp_ns=now_ns)
+                if not replies and answerer.next_timer() is not None:
+                    return True  # the epoll path runs the timer
+        except _Interrupted:
+            return True
+        finally:
+            self._reading = False
+            signal.setitimer(signal.ITIMER_REAL, *previous_timer)
+            # None: a handler set outside Python, which cannot be put back; the default.
+            signal.signal(signal.SIGALRM,
+                          signal.SIG_DFL if previous_alarm is None else previous_alarm)
+            with contextlib.suppress(OSError):  # a deleted device may refuse it
+                os.set_blocking(fd, False)
 
     def run(self) -> None:
         """Answer until ``stop()``. Closes nothing: the caller owns the device."""
@@ -182,8 +297,13 @@ class LiveLoop:
         if self.referee is not None:
             referee_fd = self.referee.fileno()
             poller.register(referee_fd, select.EPOLLIN)
+        may_block = self._may_block()
         try:
             while not self._stopping:
+                if may_block and self.answerer.next_timer() is None:
+                    if not self._serve_blocking():
+                        self._stopping = True
+                    continue
                 events = poller.poll(self._next_timeout())
                 for fileno, _mask in events:
                     if fileno == self.fd:
