@@ -133,7 +133,7 @@ class Ipv4Layer:
     __slots__ = ("host", "config", "address", "broadcast", "enabled", "pmtu",
                  "reassembler", "_reject_sources", "_mtu", "_safe_size", "_ttl_proto",
                  "_peer_interval", "_ratemask", "_echo_ports", "_echo_ignore_all",
-                 "_replies", "_special_destinations", "fast_path")
+                 "_replies", "_drops", "_special_destinations", "fast_path")
 
     def __init__(self, host: Host) -> None:
         self.host = host
@@ -157,6 +157,7 @@ class Ipv4Layer:
         self._echo_ports = config.udp_echo_ports
         self._echo_ignore_all = config.echo_ignore_all
         self._replies = host.stats.replies
+        self._drops = host.stats.drops
         self.pmtu = PathMtuCache(config.pmtu_cache_size, config.pmtu_expires)
         self.reassembler = Reassembler(
             timeout=config.frag_timeout, mem_limit=config.frag_mem_limit,
@@ -187,49 +188,56 @@ class Ipv4Layer:
             whole = int.from_bytes(packet, "big")
             header = whole >> ((size - 20) << 3)
             if header % 0xFFFF:
-                return self.host.drop("ipv4.bad_checksum")
-            if (packet[12] in _MARTIAN_SOURCE_FIRST_OCTET
+                reason = "ipv4.bad_checksum"
+            elif (packet[12] in _MARTIAN_SOURCE_FIRST_OCTET
                     or packet[12:16] in self._reject_sources):
-                return self.host.drop("ipv4.bad_source")
-            if whole % 0xFFFF:
-                return self.host.drop("icmp.bad_checksum")
-            if self._echo_ignore_all or (
+                reason = "ipv4.bad_source"
+            elif whole % 0xFFFF:
+                reason = "icmp.bad_checksum"
+            elif self._echo_ignore_all or (
                     size > self._safe_size
                     and size > self.pmtu.get(packet[12:16], now, self._mtu)):
                 return self._input(packet, now)
-            host = self.host
-            # host.next_ipv4_id(), inlined: this is the hottest line of the stack.
-            ident = host._next_ipv4_id
-            host._next_ipv4_id = (ident + 1) & 0xFFFF
-            tos = packet[1]
-            # The reply header's sum: the low 64 bits of the request header are the
-            # two addresses, whose sum does not change when they swap.
-            header_sum = (0x4500 + tos + size + ident + self._ttl_proto
-                          + (header & 0xFFFFFFFFFFFFFFFF))
-            header_checksum = 0xFFFF - (header_sum % 0xFFFF or 0xFFFF)
-            code = packet[21]
-            # RFC 1624: the type word goes from 0x08cc to 0x00cc, so the checksum
-            # gains 0x0800 in one's complement arithmetic.
-            message_checksum = ((packet[22] << 8) | packet[23]) + 0x0800
-            message_checksum = (message_checksum & 0xFFFF) + (message_checksum >> 16)
-            if message_checksum == 0xFFFF and (code or packet[24:].strip(b"\x00")):
-                # Both zeros come out as 0xFFFF here; a full sum gives 0xFFFF only
-                # for an all-zero message.
-                message_checksum = 0
-            self._replies["icmp.echo_reply"] += 1
-            host.last_reason = "icmp.echo_reply"
-            return [_ECHO_REPLY_HEAD.pack(0x4500 | tos, size, ident, 0, self._ttl_proto,
-                                          header_checksum, packet[16:20], packet[12:16],
-                                          0, code, message_checksum) + packet[24:]]
-        if int.from_bytes(packet[:20], "big") % 0xFFFF:
-            return self.host.drop("ipv4.bad_checksum")
-        if packet[12] in _MARTIAN_SOURCE_FIRST_OCTET or packet[12:16] in self._reject_sources:
-            return self.host.drop("ipv4.bad_source")
-        destination = packet[16:20]
-        if (destination != self.address and destination not in self._special_destinations
+            else:
+                # Valid: the reply, built here (the general path's bytes; tests compare).
+                host = self.host
+                # host.next_ipv4_id(), inlined: this is the hottest line of the stack.
+                ident = host._next_ipv4_id
+                host._next_ipv4_id = (ident + 1) & 0xFFFF
+                tos = packet[1]
+                # The reply header's sum: the low 64 bits of the request header are the
+                # two addresses, whose sum does not change when they swap.
+                header_sum = (0x4500 + tos + size + ident + self._ttl_proto
+                              + (header & 0xFFFFFFFFFFFFFFFF))
+                header_checksum = 0xFFFF - (header_sum % 0xFFFF or 0xFFFF)
+                code = packet[21]
+                # RFC 1624: the type word goes from 0x08cc to 0x00cc, so the checksum
+                # gains 0x0800 in one's complement arithmetic.
+                message_checksum = ((packet[22] << 8) | packet[23]) + 0x0800
+                message_checksum = (message_checksum & 0xFFFF) + (message_checksum >> 16)
+                if message_checksum == 0xFFFF and (code or packet[24:].strip(b"\x00")):
+                    # Both zeros come out as 0xFFFF here; a full sum gives 0xFFFF only
+                    # for an all-zero message.
+                    message_checksum = 0
+                self._replies["icmp.echo_reply"] += 1
+                host.last_reason = "icmp.echo_reply"
+                return [_ECHO_REPLY_HEAD.pack(0x4500 | tos, size, ident, 0, self._ttl_proto,
+                                              header_checksum, packet[16:20], packet[12:16],
+                                              0, code, message_checksum) + packet[24:]]
+        elif int.from_bytes(packet[:20], "big") % 0xFFFF:
+            reason = "ipv4.bad_checksum"
+        elif packet[12] in _MARTIAN_SOURCE_FIRST_OCTET or packet[12:16] in self._reject_sources:
+            reason = "ipv4.bad_source"
+        elif (packet[16:20] != self.address and packet[16:20] not in self._special_destinations
                 and packet[16] != 127):
-            return self.host.drop("ipv4.not_ours")  # a host does not forward
-        return self._input(packet, now)
+            reason = "ipv4.not_ours"  # a host does not forward
+        else:
+            return self._input(packet, now)
+        # Counted in place rather than by host.drop(): on this path the call would be a
+        # fifth of the cost of the whole drop.
+        self._drops[reason] += 1
+        self.host.last_reason = reason
+        return []
 
     # -- the general path -------------------------------------------------------------
     def _input(self, packet: bytes, now: float) -> list[bytes]:
