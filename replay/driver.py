@@ -310,6 +310,12 @@ def replay_file(path: str, options: Options, golden: GoldenWriter | None = None,
             result.cases.append(driver.finish())
             driver = None
     except CaptureError as exc:
+        # What was read before the damage is still replayed and reported (a recording
+        # cut short by a kill loses nothing before its last whole packet); the file
+        # still counts as unreadable.
+        if driver is not None:
+            result.cases.append(driver.finish())
+            driver = None
         result.error = str(exc)
     except SetupError as exc:
         result.error = f"{path}: {exc}"

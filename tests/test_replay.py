@@ -301,14 +301,13 @@ def test_core_golden_round_trip_with_metadata_config(
 # -- unreadable input -------------------------------------------------------------------
 @pytest.mark.parametrize(("kind", "ending"), [
     ("empty", "offset 0: empty file"),
-    ("truncated", "offset 76: truncated packet: needs 36 bytes, 10 left"),
     ("garbage", "offset 0: not a pcap or pcapng file (magic 0x1f8b0800)"),
     ("wrong_magic", "offset 0: not a pcap or pcapng file (magic 0xd5c3b2a1)"),
 ])
 def test_bad_files_exit_2_with_one_line(kind: str, ending: str, tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     good = pcap_file([(1.0, _request(1)), (2.0, _request(2))])
-    data = {"empty": b"", "truncated": good[:-26],
+    data = {"empty": b"",
             "garbage": b"\x1f\x8b\x08\x00" + bytes(range(60)),
             "wrong_magic": b"\xd5" + good[1:]}[kind]
     path = tmp_path / f"{kind}.pcap"
@@ -317,6 +316,20 @@ def test_bad_files_exit_2_with_one_line(kind: str, ending: str, tmp_path: Path,
     assert code == 2
     assert out == ""
     assert err == f"replay: {path}: {ending}\n"
+
+
+def test_truncated_file_replays_what_precedes_the_damage_and_exits_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = pcap_file([(1.0, _request(1)), (2.0, _request(2))])
+    path = tmp_path / "truncated.pcap"
+    path.write_bytes(good[:-26])
+    code, out, err = _run(capsys, str(path), "--addr", HOST, "--json")
+    assert code == 2
+    assert err == f"replay: {path}: offset 76: truncated packet: needs 36 bytes, 10 left\n"
+    report = json.loads(out)
+    (entry,) = report["files"]
+    (case,) = entry["cases"]
+    assert entry["error"] and (case["inbound"], case["got"]) == (1, 1)
 
 
 def test_missing_addresses_and_bad_metadata_exit_2(tmp_path: Path,
