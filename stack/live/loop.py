@@ -140,14 +140,16 @@ class LiveLoop:
         return None
 
     # -- the loop -----------------------------------------------------------------
-    def _next_timeout(self) -> float:
-        deadlines = [self.answerer.next_timer()]
+    def _next_timeout(self, due: float | None) -> float:
+        """The epoll timeout: until ``due`` (the answerer's next timer) or the referee's
+        deadline, whichever is first; -1 (none) without either."""
         if self.referee is not None:
-            deadlines.append(self.referee.next_deadline())
-        due = [d for d in deadlines if d is not None]
-        if not due:
+            deadline = self.referee.next_deadline()
+            if deadline is not None and (due is None or deadline < due):
+                due = deadline
+        if due is None:
             return -1.0
-        return max(0.0, min(due) - time.time())
+        return max(0.0, due - time.time())
 
     def _core_failed(self, exc: Exception) -> str:
         """Count a core exception; returns the reason printed for the packet."""
@@ -192,10 +194,13 @@ class LiveLoop:
                 self._answer(packet, now_ns)
         return True
 
-    def _run_timers(self) -> None:
+    def _run_timers(self, due: float | None) -> None:
+        """Run the answerer's timers if ``due``, its ``next_timer()`` from before the
+        batch, has come (and the referee's). A timer armed during the batch lies ahead
+        (a reassembly timeout, a neighbour solicitation's retry) and is seen on the next
+        turn; one cancelled during it leaves ``poll`` nothing to do."""
         now_ns = time.time_ns()
         now = now_ns / 1e9
-        due = self.answerer.next_timer()
         if due is not None and due <= now:
             try:
                 sent = self.answerer.poll(now)
@@ -300,11 +305,12 @@ class LiveLoop:
         may_block = self._may_block()
         try:
             while not self._stopping:
-                if may_block and self.answerer.next_timer() is None:
+                due = self.answerer.next_timer()  # asked once per turn: it costs ~1 us
+                if may_block and due is None:
                     if not self._serve_blocking():
                         self._stopping = True
                     continue
-                events = poller.poll(self._next_timeout())
+                events = poller.poll(self._next_timeout(due))
                 for fileno, _mask in events:
                     if fileno == self.fd:
                         if not self._drain_device():
@@ -314,7 +320,7 @@ class LiveLoop:
                     elif fileno == self._wake_read:
                         with contextlib.suppress(OSError):
                             os.read(self._wake_read, 512)
-                self._run_timers()
+                self._run_timers(due)
                 self.reporter.flush()
         finally:
             poller.close()

@@ -97,10 +97,12 @@ class Reporter:
             self._pending.append(f"{clock_text(now)} {text}")
 
     def flush(self) -> None:
+        """Write the pending lines in one go; nothing at all when there are none (the
+        loop calls this once per batch, and with -q every batch has none)."""
         if self._pending:
             self.stream.write("\n".join(self._pending) + "\n")
             self._pending.clear()
-        self.stream.flush()
+            self.stream.flush()
 
 
 def _counter_text(counter: Counter[str]) -> str:
