@@ -160,6 +160,7 @@ def _settings(*argv: str) -> Settings:
 def test_defaults_make_the_documented_host() -> None:
     settings = _settings()
     assert settings.device == "tun0"
+    assert settings.busy_poll == 30e-6 and _settings("--busy-poll", "0").busy_poll == 0
     assert settings.config.addresses() == ["172.16.0.2", "fd00:16::2", "fe80::2"]
     assert settings.kernel == ["172.16.0.1/24", "fd00:16::1/64"]
     recorded = host_metadata(settings)["config"]
@@ -182,6 +183,7 @@ def test_defaults_make_the_documented_host() -> None:
     (["--mtu", "1000"], "below IPv6's minimum of 1280"),
     (["--no-ipv4", "--no-ipv6"], "leave the stack no address"),
     (["-q", "--json"], "exclude each other"),
+    (["--busy-poll", "-1"], "--busy-poll must be 0 to 1000000 microseconds"),
     (["--fifo-cmd", "/tmp/x"], "both --fifo-cmd and --fifo-resp"),
     (["--fifo-send-invalid"], "needs --fifo"),
     (["--fifo", "/tmp/d", "--tap"], "not with --tap"),
@@ -274,14 +276,14 @@ def _run_in_main_thread(loop: LiveLoop, drive: Callable[[], None]) -> None:
     assert not os.get_blocking(loop.fd)
 
 
-def _run_quiet_in_main_thread(host: Host,
-                              drive: Callable[[socket.socket, LiveLoop], None]) -> None:
+def _run_quiet_in_main_thread(host: Host, drive: Callable[[socket.socket, LiveLoop], None],
+                              busy_poll: float = 0.0) -> None:
     """A quiet loop over a socket pair, run by ``_run_in_main_thread``; ``drive`` gets
     the far end and the loop."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     ours.setblocking(False)
     theirs.settimeout(5)
-    loop = LiveLoop(ours.fileno(), host, Reporter(io.StringIO(), "quiet"))
+    loop = LiveLoop(ours.fileno(), host, Reporter(io.StringIO(), "quiet"), busy_poll=busy_poll)
     try:
         _run_in_main_thread(loop, lambda: drive(theirs, loop))
     finally:
@@ -290,7 +292,9 @@ def _run_quiet_in_main_thread(host: Host,
         theirs.close()
 
 
-def test_quiet_fast_path_reads_blocking_yields_to_a_timer_and_stops_on_a_signal() -> None:
+@pytest.mark.parametrize("busy_poll", [0.0, 0.002])
+def test_quiet_fast_path_reads_blocking_yields_to_a_timer_and_stops_on_a_signal(
+        busy_poll: float) -> None:
     host = Host(HostConfig())
     # A 2000-byte echo request in two fragments: the first is held for reassembly,
     # which arms a timer (the reassembly timeout) that only the epoll path serves.
@@ -314,7 +318,7 @@ def test_quiet_fast_path_reads_blocking_yields_to_a_timer_and_stops_on_a_signal(
         finally:
             os.kill(os.getpid(), signal.SIGTERM)
 
-    _run_quiet_in_main_thread(host, drive)
+    _run_quiet_in_main_thread(host, drive, busy_poll)
     echo = seen["echo"]
     assert isinstance(echo, bytes) and echo[20] == 0 and echo[24:] == REQUEST[24:]
     assert seen["blocking while idle"] is True
