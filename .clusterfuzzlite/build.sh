@@ -5,7 +5,8 @@
 # compile_python_fuzzer, atheris and pyinstaller are provided; .clusterfuzzlite/local_build.sh
 # runs these same steps on a developer machine without the container.
 cd "$SRC/tunstack"
-pip3 install .
+# The Python sources, not the mypyc-compiled core: atheris instruments bytecode only.
+TUNSTACK_PURE_PYTHON=1 pip3 install .
 
 targets=$(python3 -c 'from fuzz.targets import TARGETS; print(" ".join(TARGETS))')
 for target in $targets; do

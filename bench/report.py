@@ -18,6 +18,8 @@ from typing import Any
 
 from tabulate import tabulate
 
+from stack import corebuild
+
 __all__ = ["Row", "Machine", "unavailable", "render", "render_markdown", "as_json", "from_json",
            "fmt_rate", "fmt_bytes", "fmt_time"]
 
@@ -120,6 +122,7 @@ class Machine:
     kernel: str
     load_before: float
     load_after: float = 0.0
+    core: str = ""  # which build of the core ran (stack/corebuild.py)
 
     @classmethod
     def probe(cls) -> Machine:
@@ -143,7 +146,7 @@ class Machine:
             date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             host=platform.node(), cpu=cpu, cores=os.cpu_count() or 1, memory=memory,
             python=platform.python_version(), kernel=platform.release(),
-            load_before=os.getloadavg()[0])
+            load_before=os.getloadavg()[0], core=corebuild.describe())
 
     def finish(self) -> None:
         self.load_after = os.getloadavg()[0]
@@ -156,7 +159,8 @@ class Machine:
 
     def describe(self) -> str:
         text = (f"{self.date} on {self.cores}-core {self.cpu}, {self.memory} RAM, "
-                f"Python {self.python}, Linux {self.kernel}; load average "
+                f"Python {self.python}, Linux {self.kernel}; core {self.core or 'unknown'}; "
+                f"load average "
                 f"{self.load_before:.1f} before, {self.load_after:.1f} after")
         if self.loaded:
             text += " (a loaded, shared machine: absolute figures are low, ratios hold)"

@@ -62,6 +62,9 @@ def _in_scope(path: str, target: str) -> bool:
 def _child(target: str, directories: list[str]) -> None:
     import coverage
 
+    from fuzz.runner import use_python_sources
+
+    use_python_sources()
     tracer = coverage.Coverage(source=[str(STACK)], data_file=None, branch=False)
     tracer.start()
     from fuzz.targets import TARGETS

@@ -16,7 +16,7 @@ import random
 import sys
 from typing import Any
 
-__all__ = ["fuzz_main", "MUTATOR_ENV", "ARGV0_ENV"]
+__all__ = ["fuzz_main", "use_python_sources", "MUTATOR_ENV", "ARGV0_ENV"]
 
 MUTATOR_ENV = "TUNSTACK_FUZZ_MUTATOR"
 ARGV0_ENV = "TUNSTACK_FUZZ_ARGV0"
@@ -31,6 +31,15 @@ _UNDER_TEST = (
 _CHECKERS = ("stack.oracle", "stack.wire.inspect")
 
 
+def use_python_sources() -> None:
+    """Run the core from its ``.py`` files even where it was compiled (stack/corebuild.py):
+    atheris and coverage.py see only Python bytecode. Called before ``stack`` is
+    imported; the variable also reaches libFuzzer's fork-mode workers."""
+    if "stack" in sys.modules:
+        raise RuntimeError("stack was imported before the fuzz harness chose its build")
+    os.environ["TUNSTACK_PURE_PYTHON"] = "1"
+
+
 def _import_everything_under(package: str) -> None:
     module = importlib.import_module(package)
     for info in pkgutil.iter_modules(getattr(module, "__path__", []), package + "."):
@@ -40,6 +49,7 @@ def _import_everything_under(package: str) -> None:
 def fuzz_main(name: str, argv: list[str]) -> None:
     import atheris
 
+    use_python_sources()
     checkers = [m for m in _CHECKERS if not (name == "referee" and m == "stack.wire.inspect")]
     # ``stack/__init__`` imports the host, so nothing of ``stack`` may be imported before
     # this block; the checkers are left out by name instead.

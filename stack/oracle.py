@@ -720,7 +720,8 @@ def _tables(owner: object, path: tuple[str, ...], seen: set[int], depth: int
     seen.add(id(owner))
     names: list[str] = []
     for klass in type(owner).__mro__:
-        names.extend(getattr(klass, "__slots__", ()))
+        # mypyc's native classes (stack/corebuild.py) list theirs in __mypyc_attrs__.
+        names.extend(getattr(klass, "__slots__", ()) or getattr(klass, "__mypyc_attrs__", ()))
     names.extend(getattr(owner, "__dict__", {}))
     for attribute in names:
         value = getattr(owner, attribute, None)

@@ -8,6 +8,8 @@ config, packets and times give the same bytes (ARCHITECTURE §1).
 
 from __future__ import annotations
 
+from mypy_extensions import mypyc_attr
+
 from stack.host.config import HostConfig
 from stack.host.ipv4 import Ipv4Layer
 from stack.host.ipv6 import Ipv6Layer
@@ -17,6 +19,9 @@ from stack.host.stats import Stats
 __all__ = ["Host"]
 
 
+# Compiled by mypyc (stack/corebuild.py), yet still a class others may subclass: the
+# fuzz harness plants bugs in a subclass to prove it finds them.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Host:
     """``handle(packet, now)`` takes one inbound IP packet (no link header) and returns
     the IP packets to send; ``poll(now)`` runs timers and returns what they send;
