@@ -22,6 +22,7 @@ from replay.profiles import PROFILES
 from replay.report import Progress, json_report, print_human, write_junit
 from replay.responder import ResponderStartError, split_command
 from replay.results import FileResult
+from stack import version_text
 from stack.capture import CaptureError
 from stack.wire.inspect import is_known_field
 
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Replay pcap/pcapng captures through tunstack's core, on the capture's "
                     "clock, and compare its answers with the recorded ones.",
         epilog="Exit codes: 0 all matched, 1 a mismatch, 2 usage or unreadable input.")
+    parser.add_argument("--version", action="version", version=version_text("replay"))
     parser.add_argument("files", nargs="+", metavar="CAPTURE",
                         help="pcap or pcapng files; each file (or pcapng section) is a case "
                              "replayed against a fresh host")

@@ -143,3 +143,19 @@ def test_compiled_and_pure_builds_give_the_same_bytes() -> None:
     count = int(compiled[1].split()[0])
     assert count > 10_000
     assert compiled[1] == pure[1]
+
+
+@pytest.mark.parametrize("program", ["stack-live", "replay", "stack-record"])
+@pytest.mark.parametrize("pure", [False, True])
+def test_version_names_the_build_in_use(program: str, pure: bool) -> None:
+    from stack import __version__
+
+    script = Path(sys.executable).parent / program
+    environment = {k: v for k, v in os.environ.items() if k != PURE_PYTHON_ENV}
+    if pure:
+        environment[PURE_PYTHON_ENV] = "1"
+    done = subprocess.run([str(script), "--version"], env=environment, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    build = f"pure Python: {PURE_PYTHON_ENV}=1" if pure else corebuild.describe()
+    assert done.stdout == f"{program} {__version__} (core {build})\n"

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import NoReturn, TextIO
 
+from stack import version_text
 from stack.capture import LINKTYPE_ETHERNET, LINKTYPE_RAW, CaptureError, CaptureWriter
 from stack.host.config import ConfigError, HostConfig
 from stack.host.host import Host
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="stack-live",
         description="Answer pings and closed-port probes on a TUN (or TAP) device with the "
                     "tunstack host, printing one line per packet.")
+    parser.add_argument("--version", action="version", version=version_text("stack-live"))
     parser.add_argument("device", nargs="?", default="tun0",
                         help="device name; created if missing (default tun0)")
     parser.add_argument("--tap", action="store_true",

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from stack import version_text
 from stack.live.netns import NetnsError
 from stack.live.tun import TunError
 from stack.record.probes import Case, select_cases
@@ -26,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="stack-record",
         description="Play the probe set against a reference host and write one pcapng "
                     "per case (link type 101, directions, JSON metadata).")
+    parser.add_argument("--version", action="version", version=version_text("stack-record"))
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--kernel", metavar="OUTDIR", type=Path,
                         help="record the running Linux kernel in a temporary namespace "
