@@ -181,18 +181,18 @@ class Ipv4Layer:
         # path's order, so they count the same.
         if (packet[9] == 1 and packet[20] == icmpv4.ECHO_REQUEST and not packet[6] & 0x3F
                 and not packet[7] and packet[16:20] == self.address):
-            # An unfragmented echo request to us: one conversion serves both checksums.
-            # Given a valid header, the message is valid exactly when the whole packet
-            # sums to 0: its value is header * 2**(8 * len(message)) + message, and 2**8
-            # is invertible mod 0xFFFF (odd lengths included).
-            whole = int.from_bytes(packet, "big")
-            header = whole >> ((size - 20) << 3)
+            # An unfragmented echo request to us. The header is checked on its own first,
+            # so that a bad header costs a 20-byte conversion, not the packet's. Given a
+            # valid header, the message is valid exactly when the whole packet sums to 0:
+            # its value is header * 2**(8 * len(message)) + message, and 2**8 is
+            # invertible mod 0xFFFF (odd lengths included).
+            header = int.from_bytes(packet[:20], "big")
             if header % 0xFFFF:
                 reason = "ipv4.bad_checksum"
             elif (packet[12] in _MARTIAN_SOURCE_FIRST_OCTET
                     or packet[12:16] in self._reject_sources):
                 reason = "ipv4.bad_source"
-            elif whole % 0xFFFF:
+            elif int.from_bytes(packet, "big") % 0xFFFF:
                 reason = "icmp.bad_checksum"
             elif self._echo_ignore_all or (
                     size > self._safe_size
