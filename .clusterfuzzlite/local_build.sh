@@ -19,7 +19,9 @@ python=${PYTHON:-python3.11}
 "$scratch/venv/bin/pip" install --quiet "atheris>=2.3,<4" "pyinstaller>=6,<7"
 mkdir -p "$scratch/src/tunstack" "$scratch/work" "$out"
 # A copy, as the Dockerfile's COPY makes one: pip's build must not write into the checkout.
+# Compiled modules (*.so) stay behind: the fuzzers run the sources (stack/corebuild.py).
 tar -C "$here" --exclude=.git --exclude=fuzz/work --exclude=build --exclude='*.egg-info' \
+  --exclude='*.so' --exclude=.venv \
   -cf - . | tar -C "$scratch/src/tunstack" -xf -
 
 compile_python_fuzzer() {

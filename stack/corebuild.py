@@ -95,10 +95,10 @@ class _SourceFinder(importlib.abc.MetaPathFinder):
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
                   target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
-        if fullname not in COMPILED_MODULES:
-            return None
-        return importlib.util.spec_from_file_location(fullname,
-                                                      source_path(fullname, self.root))
+        source = source_path(fullname, self.root)
+        if fullname not in COMPILED_MODULES or not source.is_file():
+            return None  # a bundle without sources (pyinstaller) imports what it has
+        return importlib.util.spec_from_file_location(fullname, source)
 
 
 def select() -> None:
