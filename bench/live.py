@@ -236,27 +236,39 @@ def bench_live(opts: Options) -> list[Row]:
         probe = Host(HostConfig())
         if len(probe.handle(echo_request_v4(0, 84), 1.0)) != 1:
             command = f"the core does not answer echo requests ({probe.last_reason})"
-    # Every repetition: the raw loop, then stack-live, each in a fresh namespace. Flood
-    # rates swing by 3x on a shared machine, hence the full count of repetitions.
-    reps = opts.reps
+    # Each round runs the raw loop and stack-live, each in a fresh namespace, in turn:
+    # which goes first alternates from round to round (ABBA), so neither always runs on
+    # a machine the other has just warmed or loaded. Paced RTTs and flood rates swing by
+    # 2-3x from run to run on a shared machine, hence twice the usual repetitions.
+    reps = opts.count(2 * opts.reps, opts.reps)
     raw = _Runs([], [])
     ours = _Runs([], [])
     live_problem = command if isinstance(command, str) else None
-    for _ in range(reps):
+
+    def measure_raw() -> None:
         with temporary_netns("ts-bench") as namespace, _raw_loop(namespace, 300):
             flood, paced = _measure(namespace, flood_count, paced_count)
             raw.floods.append(flood)
             raw.paced.append(paced)
-        if live_problem is None:
-            assert not isinstance(command, str)
-            try:
-                with temporary_netns("ts-bench") as namespace, _stack_live(namespace,
-                                                                             command):
-                    flood, paced = _measure(namespace, flood_count, paced_count)
-                    ours.floods.append(flood)
-                    ours.paced.append(paced)
-            except RuntimeError as exc:
-                live_problem = str(exc)
+
+    def measure_ours() -> None:
+        nonlocal live_problem
+        if live_problem is not None:
+            return
+        assert not isinstance(command, str)
+        try:
+            with temporary_netns("ts-bench") as namespace, _stack_live(namespace, command):
+                flood, paced = _measure(namespace, flood_count, paced_count)
+                ours.floods.append(flood)
+                ours.paced.append(paced)
+        except RuntimeError as exc:
+            live_problem = str(exc)
+
+    for round_number in range(reps):
+        first, second = ((measure_raw, measure_ours) if round_number % 2 == 0
+                         else (measure_ours, measure_raw))
+        first()
+        second()
     with _veth_pair() as near:
         kernel_flood, kernel_paced = _measure(near, flood_count, paced_count)
 
