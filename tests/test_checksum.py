@@ -11,6 +11,7 @@ from stack.wire.checksum import (
     incremental_update,
     is_valid,
     ones_sum,
+    ones_sum_mod,
     pseudo_header_sum_v4,
 )
 
@@ -36,6 +37,23 @@ def test_odd_length_is_padded_with_zero() -> None:
 @given(st.binary(max_size=300))
 def test_checksum_matches_word_loop(data: bytes) -> None:
     assert checksum(data) == word_checksum(data)
+
+
+def test_sum_in_place_of_the_rfc1071_example() -> None:
+    data = bytes.fromhex("aaaa0001f203f4f5f6f7bb")
+    assert ones_sum_mod(data, 2, 10) == 0xDDF2
+    assert ones_sum_mod(data, 2, 2) == 0
+    assert ones_sum_mod(b"\xff\xff", 0, 2) == 0  # a valid sum: 0xFFFF is 0 mod 0xFFFF
+    assert ones_sum_mod(data, 10, 11) == 0xBB00  # an odd byte is padded with a zero
+
+
+@given(st.binary(max_size=300), st.integers(0, 300), st.integers(0, 300))
+def test_sum_in_place_matches_word_loop(data: bytes, start: int, end: int) -> None:
+    # Both builds' ways (a C loop compiled, one big integer interpreted) must agree
+    # with the plain loop; tests/test_corebuild.py runs the stack in both builds.
+    start, end = sorted((min(start, len(data)), min(end, len(data))))
+    folded = 0xFFFF - word_checksum(data[start:end])  # the end-around-carry sum
+    assert ones_sum_mod(data, start, end) == folded % 0xFFFF
 
 
 @given(st.binary(min_size=2, max_size=300).filter(lambda d: any(d)))

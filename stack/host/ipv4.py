@@ -20,7 +20,7 @@ lists each with its RFC, the Linux function and the test that proves it):
 
 The echo request is the hot path: ``input`` first tries a straight-line fast path for an
 unfragmented echo request without options to our address, which verifies both checksums
-with one ``int.from_bytes`` each and derives the reply's ICMP checksum from the request's
+in place (``ones_sum_mod``) and derives the reply's ICMP checksum from the request's
 by the RFC 1624 update. The same straight line drops packets with a bad header checksum,
 a martian source or another host's address. Everything else takes the general path,
 which gives the same bytes and counts for those packets too (tests/test_ipv4_echo.py
@@ -38,7 +38,7 @@ from stack.host.pmtu import PathMtuCache
 from stack.host.reassembly import Completed, Reassembler
 from stack.wire import icmpv4
 from stack.wire import ipv4 as wire
-from stack.wire.checksum import ones_sum
+from stack.wire.checksum import ones_sum, ones_sum_mod
 
 if TYPE_CHECKING:
     from stack.host.host import Host
@@ -175,24 +175,19 @@ class Ipv4Layer:
         if not (size >= 28 and packet[0] == 0x45 and ((packet[2] << 8) | packet[3]) == size
                 and self.fast_path):
             return self._input(packet, now)
-        # RFC 1071 by big integers: 2**16 == 1 (mod 0xFFFF), so a buffer's value mod 0xFFFF
-        # is the one's complement sum of its 16-bit words; a valid header sums to 0 (it is
+        # RFC 1071: a valid header's words sum to 0 modulo 0xFFFF (ones_sum_mod; it is
         # never all zeros: it starts with 0x45). The drops below come in the general
         # path's order, so they count the same.
         if (packet[9] == 1 and packet[20] == icmpv4.ECHO_REQUEST and not packet[6] & 0x3F
                 and not packet[7] and packet[16:20] == self.address):
-            # An unfragmented echo request to us. The header is checked on its own first,
-            # so that a bad header costs a 20-byte conversion, not the packet's. Given a
-            # valid header, the message is valid exactly when the whole packet sums to 0:
-            # its value is header * 2**(8 * len(message)) + message, and 2**8 is
-            # invertible mod 0xFFFF (odd lengths included).
-            header = int.from_bytes(packet[:20], "big")
-            if header % 0xFFFF:
+            # An unfragmented echo request to us: the header's checksum, then the
+            # message's (RFC 792: over the ICMP message), each summed in place.
+            if ones_sum_mod(packet, 0, 20):
                 reason = "ipv4.bad_checksum"
             elif (packet[12] in _MARTIAN_SOURCE_FIRST_OCTET
                     or packet[12:16] in self._reject_sources):
                 reason = "ipv4.bad_source"
-            elif int.from_bytes(packet, "big") % 0xFFFF:
+            elif ones_sum_mod(packet, 20, size):
                 reason = "icmp.bad_checksum"
             elif self._echo_ignore_all or (
                     size > self._safe_size
@@ -205,10 +200,10 @@ class Ipv4Layer:
                 ident = host._next_ipv4_id
                 host._next_ipv4_id = (ident + 1) & 0xFFFF
                 tos = packet[1]
-                # The reply header's sum: the low 64 bits of the request header are the
-                # two addresses, whose sum does not change when they swap.
+                # The reply header's sum: the two addresses' sum does not change when
+                # they swap.
                 header_sum = (0x4500 + tos + size + ident + self._ttl_proto
-                              + (header & 0xFFFFFFFFFFFFFFFF))
+                              + ones_sum_mod(packet, 12, 20))
                 header_checksum = 0xFFFF - (header_sum % 0xFFFF or 0xFFFF)
                 code = packet[21]
                 # RFC 1624: the type word goes from 0x08cc to 0x00cc, so the checksum
@@ -224,7 +219,7 @@ class Ipv4Layer:
                 return [_ECHO_REPLY_HEAD.pack(0x4500 | tos, size, ident, 0, self._ttl_proto,
                                               header_checksum, packet[16:20], packet[12:16],
                                               0, code, message_checksum) + packet[24:]]
-        elif int.from_bytes(packet[:20], "big") % 0xFFFF:
+        elif ones_sum_mod(packet, 0, 20):
             reason = "ipv4.bad_checksum"
         elif packet[12] in _MARTIAN_SOURCE_FIRST_OCTET or packet[12:16] in self._reject_sources:
             reason = "ipv4.bad_source"
@@ -256,7 +251,7 @@ class Ipv4Layer:
             return host.drop("ipv4.bad_header_length")
         if size < header_len:
             return host.drop("ipv4.truncated")
-        if int.from_bytes(packet[:header_len], "big") % 0xFFFF:  # never 0: it starts 0x4.
+        if ones_sum_mod(packet, 0, header_len):  # never all zero: it starts 0x4.
             return host.drop("ipv4.bad_checksum")
         total = (packet[2] << 8) | packet[3]
         if total > size:

@@ -39,7 +39,7 @@ from stack.host.pmtu import PathMtuCache
 from stack.host.reassembly import Completed, Reassembler
 from stack.wire import icmpv6
 from stack.wire import ipv6 as wire
-from stack.wire.checksum import checksum
+from stack.wire.checksum import checksum, ones_sum_mod
 
 if TYPE_CHECKING:
     from stack.host.host import Host
@@ -139,31 +139,28 @@ class Ipv6Layer:
                 and (packet[4] << 8 | packet[5]) == size - 40):
             src = packet[8:24]
             dst = packet[24:40]
+            # The checksum covers the pseudo-header (RFC 8200 §8.1: the addresses,
+            # length size - 40, next header 58) and the message, summed in place: right
+            # when 0 modulo 0xFFFF.
             if (dst in self._echo_targets and src[0] != 0xFF
-                    and src not in self._not_echo_sources):
-                # Addresses and message as one integer: the pseudo-header sum (RFC 8200
-                # §8.1: addresses, length size - 40, next header 58) plus the message.
-                # The sum is right when it is 0 modulo 0xFFFF (2**16 == 1 mod 0xFFFF).
-                total = int.from_bytes(packet[8:], "big")
-                if size & 1:
-                    total <<= 8
-                if (total + size + 18) % 0xFFFF == 0:
-                    # RFC 1624 eqn. 3: only the type changes (128 -> 129: the sum gains
-                    # 0x0100, so the checksum loses it, i.e. gains 0xFEFF one's
-                    # complement); swapped addresses leave the pseudo-header sum alone.
-                    value = ((packet[42] << 8) | packet[43]) + 0xFEFF
-                    value = (value & 0xFFFF) + (value >> 16)
-                    if value == 0xFFFF:  # a full sum gives 0: the message is not all 0
-                        value = 0
-                    # Version, traffic class (ECN included), flow label (reflected)
-                    # and payload length: the request's first six bytes as they are.
-                    reply = _ECHO_REPLY_HEAD.pack(packet[:6], 58, self._hop_limit, dst, src,
-                                                  129, packet[41], value) + packet[44:]
-                    self._replies["icmpv6.echo_reply"] += 1
-                    self.host.last_reason = "icmpv6.echo_reply"
-                    if size > _MIN_MTU:
-                        return self._fit(reply, src, now)
-                    return [reply]
+                    and src not in self._not_echo_sources
+                    and (ones_sum_mod(packet, 8, size) + size + 18) % 0xFFFF == 0):
+                # RFC 1624 eqn. 3: only the type changes (128 -> 129: the sum gains
+                # 0x0100, so the checksum loses it, i.e. gains 0xFEFF one's
+                # complement); swapped addresses leave the pseudo-header sum alone.
+                value = ((packet[42] << 8) | packet[43]) + 0xFEFF
+                value = (value & 0xFFFF) + (value >> 16)
+                if value == 0xFFFF:  # a full sum gives 0: the message is not all 0
+                    value = 0
+                # Version, traffic class (ECN included), flow label (reflected)
+                # and payload length: the request's first six bytes as they are.
+                reply = _ECHO_REPLY_HEAD.pack(packet[:6], 58, self._hop_limit, dst, src,
+                                              129, packet[41], value) + packet[44:]
+                self._replies["icmpv6.echo_reply"] += 1
+                self.host.last_reason = "icmpv6.echo_reply"
+                if size > _MIN_MTU:
+                    return self._fit(reply, src, now)
+                return [reply]
         return self._slow_input(packet, now)
 
     def poll(self, now: float) -> list[bytes]:
