@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.measure import Options, median
@@ -44,6 +44,13 @@ class PingResult:
     elapsed: float  # seconds, ping's own "time"
     rtts: list[float]  # seconds, one per reply line (empty for -q / -f)
     avg_rtt: float  # seconds, from the summary line
+    sequences: list[int] = field(default_factory=list)  # icmp_seq of each of ``rtts``
+
+    def median_rtt_where(self, odd: bool) -> float:
+        """The median RTT of the replies whose sequence number is odd (or even)."""
+        chosen = [rtt for seq, rtt in zip(self.sequences, self.rtts, strict=True)
+                  if bool(seq & 1) == odd]
+        return statistics.median(chosen) if chosen else 0.0
 
     @property
     def lost(self) -> int:
@@ -59,7 +66,7 @@ class PingResult:
 
 
 _SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) received.*?time (\d+)ms")
-_RTT_LINE = re.compile(r"time=([\d.]+) ms")
+_RTT_LINE = re.compile(r"icmp_seq=(\d+) [^\n]*?time=([\d.]+) ms")
 _RTT_SUMMARY = re.compile(r"= [\d.]+/([\d.]+)/[\d.]+/[\d.]+ ms")
 
 
@@ -68,10 +75,12 @@ def parse_ping(output: str) -> PingResult | None:
     summary = _SUMMARY.search(output)
     if summary is None:
         return None
-    rtts = [float(m) / 1000 for m in _RTT_LINE.findall(output)]
+    replies = _RTT_LINE.findall(output)
     average = _RTT_SUMMARY.search(output)
-    return PingResult(int(summary[1]), int(summary[2]), int(summary[3]) / 1000, rtts,
-                      float(average[1]) / 1000 if average else 0.0)
+    return PingResult(int(summary[1]), int(summary[2]), int(summary[3]) / 1000,
+                      [float(ms) / 1000 for _, ms in replies],
+                      float(average[1]) / 1000 if average else 0.0,
+                      [int(seq) for seq, _ in replies])
 
 
 def _ping(namespace: str, args: list[str], deadline: int) -> PingResult:
@@ -119,11 +128,11 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 
 @contextlib.contextmanager
-def _raw_loop(namespace: str, seconds: int) -> Iterator[None]:
+def _raw_loop(namespace: str, seconds: int, *options: str) -> Iterator[None]:
     proc = subprocess.Popen(
         ["ip", "netns", "exec", namespace, sys.executable, "-m", "bench.rawecho", RAW_DEVICE,
-         "--seconds", str(seconds)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+         "--seconds", str(seconds), *options], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
     try:
         if _read_line(proc, 10) != "ready":
             _stop(proc)
@@ -271,6 +280,13 @@ def bench_live(opts: Options) -> list[Row]:
         second()
     with _veth_pair() as near:
         kernel_flood, kernel_paced = _measure(near, flood_count, paced_count)
+    # The same paced ping against one responder that answers odd sequence numbers with
+    # Host.handle and even ones with the minimal responder: each pair of neighbouring
+    # packets meets the same scheduler and load, so this isolates the core's own cost
+    # per packet woken from sleep, which the rows above mix with run-to-run noise.
+    alternating_count = opts.count(2000, 200)
+    with temporary_netns("ts-bench") as namespace, _raw_loop(namespace, 300, "--alternate"):
+        alternating = _ping(namespace, ["-c", str(alternating_count), "-i", "0.002"], 60)
 
     raw_lost, raw_sent = raw.lost()
     raw_note = f"raw loop lost {raw_lost} of {raw_sent}" if raw_lost else ""
@@ -302,4 +318,11 @@ def bench_live(opts: Options) -> list[Row]:
                           "raw loop", raw.rate()))
     rows.append(ratio_row("live", "kernel over veth, median RTT: vs raw TUN loop",
                           kernel_paced.median_rtt, "s", "raw loop", raw.rtt()))
+    rows.append(ratio_row(
+        "live", f"live ping -c {alternating_count} -i 0.002 to one responder alternating "
+        "Host.handle (odd icmp_seq) and the minimal responder (even): median RTT",
+        alternating.median_rtt_where(odd=True), "s", "minimal",
+        alternating.median_rtt_where(odd=False),
+        note=f"{alternating.lost} of {alternating.transmitted} lost" if alternating.lost
+        else ""))
     return rows

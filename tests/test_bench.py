@@ -155,10 +155,14 @@ def test_parse_ping_reads_iputils_output() -> None:
     assert paced is not None
     assert (paced.transmitted, paced.received, paced.lost) == (4, 3, 1)
     assert paced.median_rtt == pytest.approx(0.125e-3)
+    assert paced.sequences == [1, 2, 3]
+    assert paced.median_rtt_where(odd=True) == pytest.approx(0.152e-3)  # seq 1 and 3
+    assert paced.median_rtt_where(odd=False) == pytest.approx(0.123e-3)
     flood = parse_ping(PING_FLOOD)
     assert flood is not None
     assert flood.rate == pytest.approx(40_000)
     assert flood.rtts == [] and flood.median_rtt == pytest.approx(0.016e-3)
+    assert flood.sequences == [] and flood.median_rtt_where(odd=True) == 0.0
     assert parse_ping("ping: connect: Network is unreachable") is None
 
 
@@ -221,7 +225,9 @@ EXPECTED_ROWS = {
                "replay --expect peak RSS, 20,000 vs 2,000 packets"],
     "live": ["live ping -f -c 2000: stack-live vs raw TUN loop",
              "live ping -c 100 -i 0.002 median RTT: stack-live vs raw TUN loop",
-             "live: stack-live packets lost (flood and paced runs)"],
+             "live: stack-live packets lost (flood and paced runs)",
+             "live ping -c 200 -i 0.002 to one responder alternating Host.handle (odd "
+             "icmp_seq) and the minimal responder (even): median RTT"],
 }
 
 
