@@ -3,11 +3,11 @@
 ``pip install -e .`` compiles the per-packet modules below with mypyc (setup.py) when a
 C compiler is at hand: the same source, typed and turned into C extension modules that
 sit beside the ``.py`` files, three to four times as fast on a ping (docs/bench.md).
-The sources stay the truth; the compiled modules are used only when all of them are present and none
-is older than its source, because a compiled module must never run next to a pure copy
-of a module it calls into (mypyc reaches into its own classes' C layout). Otherwise,
-and whenever ``TUNSTACK_PURE_PYTHON=1`` is set, the ``.py`` files are imported instead:
-the fuzz targets do that, since atheris can only instrument Python bytecode.
+The sources stay the truth; the compiled modules are used only when all of them are
+present and none is older than its source, because a compiled module must never run next
+to a pure copy of a module it calls into (mypyc reaches into its own classes' C layout).
+Otherwise, and whenever ``TUNSTACK_PURE_PYTHON=1`` is set, the ``.py`` files are imported
+instead: the fuzz targets do that, since atheris can only instrument Python bytecode.
 
 ``select()`` makes that choice once, from ``stack/__init__``, before any of these
 modules is imported; ``describe()`` says which build runs and why. This file imports
