@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from stack.host import transport
 from stack.host.pmtu import PathMtuCache
@@ -56,7 +56,9 @@ _MULTICAST = 2
 # (route_localnet=0) and multicast; 0.0.0.0, 255.255.255.255 and our own addresses are
 # checked by value. The rest of 0/8 and class E (240/4) are accepted, as Linux does
 # since 5.3 (``ipv4_is_zeronet`` is ``addr == 0``).
-_MARTIAN_SOURCE_FIRST_OCTET = frozenset([127, *range(224, 240)])
+# (Final, as _ECHO_REPLY_HEAD below: a C static in the compiled core, not a lookup per
+# packet.)
+_MARTIAN_SOURCE_FIRST_OCTET: Final = frozenset([127, *range(224, 240)])
 _ZERO = b"\x00\x00\x00\x00"
 _ALL_HOSTS = bytes([224, 0, 0, 1])  # the one group a host is always a member of
 _LIMITED_BROADCAST = b"\xff\xff\xff\xff"
@@ -95,7 +97,7 @@ _TCP = 6
 _UDP = 17
 
 # The fast path's reply: IPv4 header and the first four ICMP bytes in one pack.
-_ECHO_REPLY_HEAD = struct.Struct("!HHHHHH4s4sBBH")
+_ECHO_REPLY_HEAD: Final = struct.Struct("!HHHHHH4s4sBBH")
 _TIMESTAMP = struct.Struct("!I")
 
 
@@ -133,7 +135,7 @@ class Ipv4Layer:
     __slots__ = ("host", "config", "address", "broadcast", "enabled", "pmtu",
                  "reassembler", "_reject_sources", "_mtu", "_safe_size", "_ttl_proto",
                  "_peer_interval", "_ratemask", "_echo_ports", "_echo_ignore_all",
-                 "_replies", "_drops", "_special_destinations", "fast_path")
+                 "_stats", "_replies", "_drops", "_special_destinations", "fast_path")
 
     def __init__(self, host: Host) -> None:
         self.host = host
@@ -156,6 +158,7 @@ class Ipv4Layer:
         self._ratemask = config.icmp_ratemask
         self._echo_ports = config.udp_echo_ports
         self._echo_ignore_all = config.echo_ignore_all
+        self._stats = host.stats
         self._replies = host.stats.replies
         self._drops = host.stats.drops
         self.pmtu = PathMtuCache(config.pmtu_cache_size, config.pmtu_expires)
@@ -178,20 +181,20 @@ class Ipv4Layer:
         # RFC 1071: a valid header's words sum to 0 modulo 0xFFFF (ones_sum_mod; it is
         # never all zeros: it starts with 0x45). The drops below come in the general
         # path's order, so they count the same.
+        destination = packet[16:20]
         if (packet[9] == 1 and packet[20] == icmpv4.ECHO_REQUEST and not packet[6] & 0x3F
-                and not packet[7] and packet[16:20] == self.address):
+                and not packet[7] and destination == self.address):
             # An unfragmented echo request to us: the header's checksum, then the
             # message's (RFC 792: over the ICMP message), each summed in place.
+            source = packet[12:16]
             if ones_sum_mod(packet, 0, 20):
                 reason = "ipv4.bad_checksum"
-            elif (packet[12] in _MARTIAN_SOURCE_FIRST_OCTET
-                    or packet[12:16] in self._reject_sources):
+            elif packet[12] in _MARTIAN_SOURCE_FIRST_OCTET or source in self._reject_sources:
                 reason = "ipv4.bad_source"
             elif ones_sum_mod(packet, 20, size):
                 reason = "icmp.bad_checksum"
             elif self._echo_ignore_all or (
-                    size > self._safe_size
-                    and size > self.pmtu.get(packet[12:16], now, self._mtu)):
+                    size > self._safe_size and size > self.pmtu.get(source, now, self._mtu)):
                 return self._input(packet, now)
             else:
                 # Valid: the reply, built here (the general path's bytes; tests compare).
@@ -214,16 +217,16 @@ class Ipv4Layer:
                     # Both zeros come out as 0xFFFF here; a full sum gives 0xFFFF only
                     # for an all-zero message.
                     message_checksum = 0
-                self._replies["icmp.echo_reply"] += 1
+                self._stats.echo_replies_v4 += 1  # icmp.echo_reply, folded in on read
                 host.last_reason = "icmp.echo_reply"
                 return [_ECHO_REPLY_HEAD.pack(0x4500 | tos, size, ident, 0, self._ttl_proto,
-                                              header_checksum, packet[16:20], packet[12:16],
+                                              header_checksum, destination, source,
                                               0, code, message_checksum) + packet[24:]]
         elif ones_sum_mod(packet, 0, 20):
             reason = "ipv4.bad_checksum"
         elif packet[12] in _MARTIAN_SOURCE_FIRST_OCTET or packet[12:16] in self._reject_sources:
             reason = "ipv4.bad_source"
-        elif (packet[16:20] != self.address and packet[16:20] not in self._special_destinations
+        elif (destination != self.address and destination not in self._special_destinations
                 and packet[16] != 127):
             reason = "ipv4.not_ours"  # a host does not forward
         else:

@@ -32,7 +32,7 @@ request's first word as it is. Neighbour Advertisements carry 0, as Linux's
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from stack.host import transport
 from stack.host.pmtu import PathMtuCache
@@ -54,7 +54,7 @@ _MAX_PAD = 7  # ip6_parse_tlv: more padding in a row than alignment needs is mal
 
 _UNSPECIFIED = bytes(16)
 _LOOPBACK = bytes(15) + b"\x01"
-_MIN_MTU = wire.MIN_MTU
+_MIN_MTU: Final = wire.MIN_MTU
 _ALL_NODES = b"\xff\x02" + bytes(13) + b"\x01"
 
 # Minimum upper-layer header a first fragment must hold (ipv6frag_thdr_truncated).
@@ -74,7 +74,7 @@ for _mask in range(1, 16):
 _PARAM_KIND = "icmpv6.param_problem"
 # An Echo Reply's fixed header and ICMPv6 header: first word and payload length, Next
 # Header 58, hop limit, source, destination, type 129, code, checksum.
-_ECHO_REPLY_HEAD = struct.Struct("!6sBB16s16sBBH")
+_ECHO_REPLY_HEAD: Final = struct.Struct("!6sBB16s16sBBH")
 
 
 class _Walk:
@@ -96,7 +96,7 @@ class Ipv6Layer:
 
     __slots__ = ("host", "_unicast", "_interfaces", "_groups", "_hop_limit", "_mtu",
                  "_interval", "_ratemask", "_echo_ignore", "_echo_ignore_multicast",
-                 "_link_address", "_replies", "_echo_targets", "_not_echo_sources",
+                 "_link_address", "_stats", "_replies", "_echo_targets", "_not_echo_sources",
                  "reassembler", "pmtu")
 
     def __init__(self, host: Host) -> None:
@@ -112,6 +112,7 @@ class Ipv6Layer:
             groups.update(wire.solicited_node(address) for address in self._unicast)
         self._groups = frozenset(groups)
         self._hop_limit = config.hop_limit
+        self._stats = host.stats
         self._replies = host.stats.replies
         # For the echo fast path: where an echo may be answered from, and the sources
         # that never get one there (our own: the answer would not reach the wire).
@@ -156,7 +157,7 @@ class Ipv6Layer:
                 # and payload length: the request's first six bytes as they are.
                 reply = _ECHO_REPLY_HEAD.pack(packet[:6], 58, self._hop_limit, dst, src,
                                               129, packet[41], value) + packet[44:]
-                self._replies["icmpv6.echo_reply"] += 1
+                self._stats.echo_replies_v6 += 1  # icmpv6.echo_reply, folded in on read
                 self.host.last_reason = "icmpv6.echo_reply"
                 if size > _MIN_MTU:
                     return self._fit(reply, src, now)

@@ -24,16 +24,34 @@ class Stats:
     ``frag.overlap``, ``icmp.rate_limited``; silently consumed ones too, e.g.
     ``icmp.error_consumed``, and a fragment kept for reassembly as ``frag.held`` or
     ``frag6.held``), so every ``handle`` counts exactly one reply kind or one drop reason;
-    ``events`` counts what happens besides (``frag.evicted``, ``frag.timeout`` …)."""
+    ``events`` counts what happens besides (``frag.evicted``, ``frag.timeout`` …).
 
-    __slots__ = ("received", "sent", "replies", "drops", "events")
+    The echo fast paths count their replies in two plain integers,
+    ``echo_replies_v4``/``echo_replies_v6``, which ``replies`` folds in whenever it is
+    read: an item update of a ``Counter`` is one of the costliest things a ping that
+    wakes a sleeping responder does (docs/bench.md, the paced-ping RTT)."""
+
+    __slots__ = ("received", "sent", "_replies", "drops", "events", "echo_replies_v4",
+                 "echo_replies_v6")
 
     def __init__(self) -> None:
         self.received = 0
         self.sent = 0
-        self.replies: Counter[str] = Counts()
+        self._replies: Counter[str] = Counts()
         self.drops: Counter[str] = Counts()
         self.events: Counter[str] = Counts()
+        self.echo_replies_v4 = 0  # icmp.echo_reply, not yet in _replies
+        self.echo_replies_v6 = 0  # icmpv6.echo_reply, likewise
+
+    @property
+    def replies(self) -> Counter[str]:
+        if self.echo_replies_v4:
+            self._replies["icmp.echo_reply"] += self.echo_replies_v4
+            self.echo_replies_v4 = 0
+        if self.echo_replies_v6:
+            self._replies["icmpv6.echo_reply"] += self.echo_replies_v6
+            self.echo_replies_v6 = 0
+        return self._replies
 
     def as_dict(self) -> dict[str, object]:
         return {

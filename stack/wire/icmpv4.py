@@ -7,7 +7,7 @@ pointer for Parameter Problem, the next-hop MTU for "fragmentation needed" (RFC 
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from stack.wire.checksum import checksum
 
@@ -20,37 +20,39 @@ __all__ = [
     "EXCEEDED_REASSEMBLY", "IcmpHeader", "parse", "emit",
 ]
 
-PROTOCOL = 1
-HEADER_LEN = 8
+# Final: the compiled core (stack/corebuild.py) reads these as constants, not as module
+# attributes looked up per packet.
+PROTOCOL: Final = 1
+HEADER_LEN: Final = 8
 
-ECHO_REPLY = 0
-DEST_UNREACH = 3
-SOURCE_QUENCH = 4
-REDIRECT = 5
-ECHO_REQUEST = 8
-ROUTER_ADVERT = 9
-ROUTER_SOLICIT = 10
-TIME_EXCEEDED = 11
-PARAM_PROBLEM = 12
-TIMESTAMP = 13
-TIMESTAMP_REPLY = 14
-INFO_REQUEST = 15
-INFO_REPLY = 16
-ADDRESS_MASK = 17
-ADDRESS_MASK_REPLY = 18
-MAX_TYPE = 18  # Linux NR_ICMP_TYPES: anything above is unknown
+ECHO_REPLY: Final = 0
+DEST_UNREACH: Final = 3
+SOURCE_QUENCH: Final = 4
+REDIRECT: Final = 5
+ECHO_REQUEST: Final = 8
+ROUTER_ADVERT: Final = 9
+ROUTER_SOLICIT: Final = 10
+TIME_EXCEEDED: Final = 11
+PARAM_PROBLEM: Final = 12
+TIMESTAMP: Final = 13
+TIMESTAMP_REPLY: Final = 14
+INFO_REQUEST: Final = 15
+INFO_REPLY: Final = 16
+ADDRESS_MASK: Final = 17
+ADDRESS_MASK_REPLY: Final = 18
+MAX_TYPE: Final = 18  # Linux NR_ICMP_TYPES: anything above is unknown
 
 # The error messages (Linux icmp_pointers[].error); an error is never sent about one.
-ERROR_TYPES = frozenset({DEST_UNREACH, SOURCE_QUENCH, REDIRECT, TIME_EXCEEDED,
-                         PARAM_PROBLEM})
+ERROR_TYPES: Final = frozenset({DEST_UNREACH, SOURCE_QUENCH, REDIRECT, TIME_EXCEEDED,
+                                PARAM_PROBLEM})
 
-UNREACH_NET = 0
-UNREACH_HOST = 1
-UNREACH_PROTOCOL = 2
-UNREACH_PORT = 3
-UNREACH_FRAG_NEEDED = 4
-EXCEEDED_TTL = 0
-EXCEEDED_REASSEMBLY = 1
+UNREACH_NET: Final = 0
+UNREACH_HOST: Final = 1
+UNREACH_PROTOCOL: Final = 2
+UNREACH_PORT: Final = 3
+UNREACH_FRAG_NEEDED: Final = 4
+EXCEEDED_TTL: Final = 0
+EXCEEDED_REASSEMBLY: Final = 1
 
 
 class IcmpHeader(NamedTuple):
