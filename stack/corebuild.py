@@ -113,7 +113,13 @@ def select() -> None:
         return
     _choice = f"pure Python: {reason}"
     if any(_extension_path(module, _ROOT) for module in COMPILED_MODULES):
-        sys.meta_path.insert(0, _SourceFinder(_ROOT))
+        # Just ahead of the path finder, which would prefer the extension modules, and
+        # behind any import hook already installed: atheris instruments what the finders
+        # after its own return, so the sources must come from one of those.
+        finders = sys.meta_path
+        position = next((index for index, finder in enumerate(finders)
+                         if finder is importlib.machinery.PathFinder), len(finders))
+        finders.insert(position, _SourceFinder(_ROOT))
 
 
 def is_compiled() -> bool:

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 import dpkt
 
+from stack.wire import ipv4 as ipv4_wire
 from stack.wire.checksum import is_valid, pseudo_header_sum_v4, pseudo_header_sum_v6
 
 if TYPE_CHECKING:
@@ -141,7 +142,8 @@ class ParsedPacket:
     fragment: tuple[int, int, bool] | None  # (identification, byte offset, more)
     fragmentable: bytes  # the bytes after the fragment header / IPv4 header
     header_len: int  # the IPv4 header or IPv6 header plus extension headers before data
-    pseudo_dst: bytes = b""  # the final destination for the pseudo-header (RFC 8200 §8.1)
+    pseudo_dst: bytes = b""  # the final destination for the pseudo-header (RFC 8200 §8.1,
+    # RFC 9293 §3.1: after a routing header or a source route option)
 
 
 class _Bad(Exception):
@@ -186,7 +188,8 @@ def _parse_v4(packet: bytes) -> ParsedPacket:
     body = packet[ihl:]
     fragment = (ident, offset, more) if more or offset else None
     return ParsedPacket(4, packet[12:16], packet[16:20], packet[8], packet[9],
-                        body if offset == 0 else b"", fragment, body, ihl)
+                        body if offset == 0 else b"", fragment, body, ihl,
+                        ipv4_wire.final_destination(packet[:ihl]))
 
 
 def _parse_v6(packet: bytes) -> ParsedPacket:
@@ -236,7 +239,8 @@ def _check_upper(parsed: ParsedPacket) -> None:
     data = parsed.upper
     protocol = parsed.protocol
     if parsed.version == 4:
-        pseudo = pseudo_header_sum_v4(parsed.src, parsed.dst, protocol, len(data))
+        pseudo = pseudo_header_sum_v4(parsed.src, parsed.pseudo_dst or parsed.dst, protocol,
+                                      len(data))
     else:
         pseudo = pseudo_header_sum_v6(parsed.src, parsed.pseudo_dst or parsed.dst, protocol,
                                       len(data))

@@ -168,3 +168,20 @@ def test_dpkt_is_no_judge_of_layers_the_oracle_does_not_read() -> None:
     import stack.oracle as oracle
 
     assert oracle._dpkt_header_only(wrong_ttl, oracle.parse_output(wrong_ttl)) is not None
+
+
+def test_reset_along_a_reversed_source_route_checksums_to_the_final_destination() -> None:
+    # A fuzzing finding (sequence target): a TCP reset to a strict-source-routed SYN
+    # goes to the route's first hop, 172.16.0.0, with 172.16.0.1 last in the option; its
+    # checksum covers the final destination (RFC 9293 §3.1), as Linux's reset does.
+    from stack.wire.inspect import validate
+    from stack.wire.ipv4 import final_destination
+
+    reset = bytes.fromhex("4700003000004000400641f2ac100002ac100000890704ac1000010000509c"
+                          "4000000000000003e950140000b7330000")
+    assert final_destination(reset[:28]) == bytes([172, 16, 0, 1])
+    assert final_destination(b"\x45" + reset[1:20]) == bytes([172, 16, 0, 0])  # no option
+    assert validate(reset) == []
+    assert check_outputs(None, [reset], None) == []
+    broken = reset[:44] + bytes([0xB7, 0x34]) + reset[46:]  # summed to the first hop
+    assert check_outputs(None, [broken], None) == ["output.bad_l4_checksum"]

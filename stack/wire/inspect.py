@@ -30,6 +30,7 @@ import struct
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from stack.wire import ipv4 as ipv4_wire
 from stack.wire.checksum import checksum, ones_sum
 
 __all__ = [
@@ -712,7 +713,8 @@ def _validate_ipv4(packet: bytes, problems: list[Problem]) -> None:
     if protocol == PROTO_ICMP:
         _validate_icmp(payload, problems)
     elif protocol in (PROTO_UDP, PROTO_TCP):
-        _validate_l4(protocol, payload, int.from_bytes(src + dst, "big") + protocol
+        final_dst = ipv4_wire.final_destination(packet[:header_length])
+        _validate_l4(protocol, payload, int.from_bytes(src + final_dst, "big") + protocol
                      + len(payload), problems, "ipv4")
 
 

@@ -30,6 +30,7 @@ from typing import NamedTuple
 from stack.wire.checksum import checksum, ones_sum
 
 __all__ = [
+    "final_destination",
     "HEADER_LEN", "MAX_HEADER_LEN", "FLAG_RESERVED", "FLAG_DF", "FLAG_MF", "OFFSET_MASK",
     "ECN_MASK", "OPT_END", "OPT_NOOP", "OPT_SEC", "OPT_LSRR", "OPT_TS", "OPT_CIPSO",
     "OPT_RR", "OPT_SID", "OPT_SSRR", "OPT_RA", "TS_ONLY", "TS_AND_ADDR", "TS_PRESPEC",
@@ -136,6 +137,32 @@ def emit(*, tos: int, ident: int, flags_offset: int, ttl: int, protocol: int, sr
     header = _HEADER.pack(0x40 | (header_len // 4), tos, header_len + len(payload), ident,
                           flags_offset, ttl, protocol, 0, src, dst) + options
     return header[:10] + checksum(header).to_bytes(2, "big") + header[12:] + payload
+
+
+def final_destination(header: bytes) -> bytes:
+    """The destination a transport pseudo-header carries (RFC 9293 §3.1, RFC 768): for a
+    datagram sent along a loose or strict source route, the last address of the route
+    option, the final destination (the header's own destination is then the first hop;
+    Linux checksums a reset this way too, from the request's addresses); otherwise the
+    header's destination. ``header`` is the IPv4 header, options included."""
+    position = 20
+    end = min(len(header), (header[0] & 0x0F) * 4)
+    while position < end:
+        kind = header[position]
+        if kind == OPT_END:
+            break
+        if kind == OPT_NOOP:
+            position += 1
+            continue
+        if position + 1 >= end:
+            break
+        length = header[position + 1]
+        if length < 2 or position + length > end:
+            break
+        if kind in (OPT_LSRR, OPT_SSRR) and length >= 7:
+            return header[position + length - 4:position + length]
+        position += length
+    return header[16:20]
 
 
 def option_copied(kind: int) -> bool:
