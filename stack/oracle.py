@@ -102,7 +102,9 @@ IPV6_FRAGMENT = 44
 # Exceptions dpkt raises from its own bugs rather than from malformed bytes (e.g. an
 # AttributeError on a fragment header after destination options): not a disagreement.
 DPKT_OWN_BUGS = (AttributeError, KeyError, TypeError)
-CHECKED_PROTOCOLS = frozenset({1, 6, 17, 58})  # upper layers whose checksums are checked
+# The upper layers whose checksums are checked, by IP version: ICMP (1) only over IPv4,
+# ICMPv6 (58) only over IPv6; anything else dpkt may misread (ICMP after IPv6 headers).
+CHECKED_PROTOCOLS = {4: frozenset({1, 6, 17}), 6: frozenset({6, 17, 58})}
 IPV4_ERROR_LIMIT = 576  # RFC 1812 §4.3.2.3
 IPV6_ERROR_LIMIT = 1280  # RFC 4443 §2.4 (c)
 
@@ -462,7 +464,7 @@ def _cross_check_dpkt(packet: bytes, parsed: ParsedPacket,
         fields = _dpkt_fields(packet)
     except Exception as exc:  # noqa: BLE001 - dpkt raises many types on bytes it dislikes
         cut_fields = _dpkt_without_quote(packet, parsed)
-        if cut_fields is None and parsed.protocol not in CHECKED_PROTOCOLS:
+        if cut_fields is None and parsed.protocol not in CHECKED_PROTOCOLS[parsed.version]:
             cut_fields = _dpkt_header_only(packet, parsed)
         if cut_fields is None:
             if isinstance(exc, DPKT_OWN_BUGS):
