@@ -25,6 +25,7 @@ stack/host/ipv4.py.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from stack.wire.checksum import checksum, ones_sum
@@ -139,29 +140,36 @@ def emit(*, tos: int, ident: int, flags_offset: int, ttl: int, protocol: int, sr
     return header[:10] + checksum(header).to_bytes(2, "big") + header[12:] + payload
 
 
+def _option_spans(options: bytes) -> Iterator[tuple[int, int, int]]:
+    """(offset, kind, length) of each multi-byte option in an options area, up to End of
+    Option List or the first option that does not fit (RFC 791 §3.1)."""
+    index = 0
+    while index < len(options):
+        kind = options[index]
+        if kind == OPT_END:
+            return
+        if kind == OPT_NOOP:
+            index += 1
+            continue
+        if index + 1 >= len(options):
+            return
+        length = options[index + 1]
+        if length < 2 or index + length > len(options):
+            return
+        yield index, kind, length
+        index += length
+
+
 def final_destination(header: bytes) -> bytes:
     """The destination a transport pseudo-header carries (RFC 9293 §3.1, RFC 768): for a
     datagram sent along a loose or strict source route, the last address of the route
     option, the final destination (the header's own destination is then the first hop;
     Linux checksums a reset this way too, from the request's addresses); otherwise the
     header's destination. ``header`` is the IPv4 header, options included."""
-    position = 20
-    end = min(len(header), (header[0] & 0x0F) * 4)
-    while position < end:
-        kind = header[position]
-        if kind == OPT_END:
-            break
-        if kind == OPT_NOOP:
-            position += 1
-            continue
-        if position + 1 >= end:
-            break
-        length = header[position + 1]
-        if length < 2 or position + length > end:
-            break
+    options = header[20:(header[0] & 0x0F) * 4]
+    for index, kind, length in _option_spans(options):
         if kind in (OPT_LSRR, OPT_SSRR) and length >= 7:
-            return header[position + length - 4:position + length]
-        position += length
+            return options[index + length - 4:index + length]
     return header[16:20]
 
 
@@ -174,22 +182,9 @@ def _blank_uncopied_options(options: bytes) -> bytes:
     """Options for every fragment after the first: uncopied options become NOOPs and the
     header keeps its length (Linux ``ip_options_fragment``)."""
     out = bytearray(options)
-    index = 0
-    while index < len(out):
-        kind = out[index]
-        if kind == OPT_END:
-            break
-        if kind == OPT_NOOP:
-            index += 1
-            continue
-        if index + 1 >= len(out):
-            break
-        length = out[index + 1]
-        if length < 2 or index + length > len(out):
-            break
+    for index, kind, length in _option_spans(options):
         if not option_copied(kind):
             out[index:index + length] = bytes([OPT_NOOP]) * length
-        index += length
     return bytes(out)
 
 
