@@ -26,7 +26,8 @@ from typing import NamedTuple
 from stack.wire.checksum import checksum
 
 __all__ = ["HEADER_LEN", "PROTOCOL", "FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE",
-           "CWR", "TcpHeader", "parse", "emit"]
+           "CWR", "OPT_END", "OPT_NOP", "OPT_MD5", "OPT_MD5_LEN", "TcpHeader", "parse",
+           "emit"]
 
 HEADER_LEN = 20
 PROTOCOL = 6
@@ -39,6 +40,12 @@ ACK = 0x10
 URG = 0x20
 ECE = 0x40
 CWR = 0x80
+
+# Option kinds (RFC 9293 §3.2; RFC 2385 §3.0 for the MD5 signature, always 18 bytes).
+OPT_END = 0
+OPT_NOP = 1
+OPT_MD5 = 19
+OPT_MD5_LEN = 18
 
 _HEADER = struct.Struct("!HHIIBBHHH")
 
