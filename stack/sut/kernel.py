@@ -39,7 +39,8 @@ from stack.live.netns import NetnsError, inside_netns, run_in, temporary_netns
 from stack.live.tun import TunError, open_tun
 from stack.sut import Capabilities, StackStartError
 
-__all__ = ["KernelStack", "KERNEL", "kernel_tun", "sysctls_for", "QUIET_SYSCTLS"]
+__all__ = ["KernelStack", "KERNEL", "kernel_tun", "sysctls_for", "QUIET_SYSCTLS",
+           "answer_kind"]
 
 KERNEL = Capabilities(exact_timers=False, deterministic=False, can_crash=False,
                       kind="kernel")
@@ -164,16 +165,31 @@ def _source(packet: bytes) -> bytes | None:
     return None
 
 
+def _destination(packet: bytes) -> bytes:
+    if len(packet) >= 20 and packet[0] >> 4 == 4:
+        return packet[16:20]
+    if len(packet) >= 40 and packet[0] >> 4 == 6:
+        return packet[24:40]
+    return b""
+
+
 class KernelStack:
     """The kernel of a fresh namespace behind a TUN, as a :class:`StackUnderTest`.
 
     ``config`` gives the addresses and MTU of the device and, through
     :func:`sysctls_for`, the policy; ``sysctls`` are set after those (and win). Use it
-    as a context manager or call :meth:`close`."""
+    as a context manager or call :meth:`close`.
+
+    By default an answer is returned only when it goes to a source of a packet handled
+    so far (as the recorder filters); ``any_destination`` returns answers to any
+    address, for a driver that attributes them by destination itself (``stack-fuzz
+    diff``; a source-routed packet's error goes to the first hop of the reversed
+    route). Chatter by type (MLD, router solicitations, IGMP) is dropped either way."""
 
     capabilities = KERNEL
 
-    def __init__(self, config: HostConfig, *, sysctls: dict[str, str] | None = None) -> None:
+    def __init__(self, config: HostConfig, *, sysctls: dict[str, str] | None = None,
+                 any_destination: bool = False) -> None:
         from stack.record.kernel import is_chatter  # the recorder's filter, one definition
 
         self._is_chatter = is_chatter
@@ -183,6 +199,7 @@ class KernelStack:
         self.filtered = 0  # chatter packets read and dropped
         self._late: list[bytes] = []  # read before a write: not answers to it
         self._sources: OrderedDict[bytes, None] = OrderedDict()
+        self._any_destination = any_destination
         self._closed = False
         self._exit = contextlib.ExitStack()
         try:
@@ -241,6 +258,10 @@ class KernelStack:
             self._closed = True
             self._exit.close()
 
+    def fileno(self) -> int:
+        """The TUN descriptor, readable when the kernel has sent something (select)."""
+        return self._fd
+
     def __enter__(self) -> KernelStack:
         return self
 
@@ -281,7 +302,8 @@ class KernelStack:
                 packet = os.read(self._fd, MAX_PACKET)
             except BlockingIOError:
                 break
-            if self._is_chatter(packet, self._sources):
+            answer_to = (_destination(packet),) if self._any_destination else self._sources
+            if self._is_chatter(packet, answer_to):
                 self.filtered += 1
             else:
                 out.append(packet)
@@ -297,21 +319,33 @@ class KernelStack:
     def _count(self, packets: list[bytes]) -> None:
         self.stats.sent += len(packets)
         for packet in packets:
-            self.stats.replies[_kind(packet)] += 1
+            self.stats.replies[answer_kind(packet)] += 1
 
 
-def _kind(packet: bytes) -> str:
-    """icmp.3.3, icmpv6.1.4, tcp, udp, ipv4.proto.N …: what a kernel answer is, for stats."""
+def answer_kind(packet: bytes) -> str:
+    """``icmp.3.3``, ``icmpv6.1.4``, ``tcp.rst-ack``, ``ipv4.fragment`` …: what an answer
+    is, in a few characters (for statistics and differential signatures)."""
     if len(packet) >= 20 and packet[0] >> 4 == 4:
         start = (packet[0] & 0x0F) * 4
         protocol = packet[9]
-        first = not (int.from_bytes(packet[6:8], "big") & 0x1FFF)
-        if protocol == 1 and first and len(packet) >= start + 2:
-            return f"icmp.{packet[start]}.{packet[start + 1]}"
-        return {6: "tcp", 17: "udp"}.get(protocol, f"ipv4.proto.{protocol}")
+        if int.from_bytes(packet[6:8], "big") & 0x1FFF:
+            return "ipv4.fragment"
+        return _upper_kind("icmp", protocol, packet, start, f"ipv4.proto.{protocol}")
     if len(packet) >= 40 and packet[0] >> 4 == 6:
-        if packet[6] == 58 and len(packet) >= 42:
-            return f"icmpv6.{packet[40]}.{packet[41]}"
-        return {6: "tcp", 17: "udp", 44: "ipv6.fragment"}.get(packet[6],
-                                                               f"ipv6.next.{packet[6]}")
+        next_header = packet[6]
+        if next_header == 44:
+            return "ipv6.fragment"
+        return _upper_kind("icmpv6", next_header, packet, 40, f"ipv6.next.{next_header}")
     return "other"
+
+
+def _upper_kind(icmp: str, protocol: int, packet: bytes, start: int, other: str) -> str:
+    if protocol in (1, 58) and len(packet) >= start + 2:
+        return f"{icmp}.{packet[start]}.{packet[start + 1]}"
+    if protocol == 6 and len(packet) >= start + 14:
+        flags = packet[start + 13]
+        return "tcp." + "-".join(name for bit, name in ((0x02, "syn"), (0x04, "rst"),
+                                                        (0x10, "ack")) if flags & bit)
+    if protocol == 17:
+        return "udp"
+    return other
