@@ -146,10 +146,25 @@ def test_no_reset_for_a_signed_or_unparsable_segment(options: bytes, flags: int,
 
 @pytest.mark.parametrize("options", [bytes([8, 0xFF]) + bytes(6), bytes([8, 0xFF]) + bytes(10),
                                      bytes([29, 16, 1, 1]) + bytes(12)])
-def test_the_walk_stops_below_18_option_bytes_and_tcp_ao_is_an_option(options: bytes) -> None:
+def test_the_walk_stops_below_18_option_bytes(options: bytes) -> None:
     host = Host()
     [reset] = answer(host, tcp4(PEER4, US4, 40000, 9, 1, 0, SYN, options=options))
     assert host.last_reason == "tcp.rst" and reset[33] == 0x14  # RST+ACK
+
+
+def test_a_tcp_ao_signature_stops_the_reset_over_ipv4_only() -> None:
+    """tcp_v4_ao_sign_reset refuses without TCP-AO built; tcp_v6_send_reset ignores it
+    (corpus: tcp_syn_ao_mss, v6_tcp_syn_ao_mss)."""
+    options = bytes([29, 16, 1, 1]) + bytes(12) + bytes([2, 4, 5, 180])
+    host = Host()
+    assert answer(host, tcp4(PEER4, US4, 40000, 9, 1, 0, SYN, options=options)) == []
+    assert host.last_reason == "tcp.ao_signed"
+    [reset] = answer(host, tcp6(PEER6, US6, 40000, 9, 1, 0, SYN, options=options))
+    assert host.last_reason == "tcp.rst" and reset[53] == 0x14
+    short_ao = bytes([29, 4, 1, 1]) + bytes(16)
+    for request in (tcp4(PEER4, US4, 40000, 9, 1, 0, SYN, options=short_ao),
+                    tcp6(PEER6, US6, 40000, 9, 1, 0, SYN, options=short_ao)):
+        assert answer(host, request) == [] and host.last_reason == "tcp.bad_ao_option"
 
 
 # -- item 12: nothing to :: (corpus: v6_src_unspecified, a documented deviation) ---------

@@ -405,7 +405,18 @@ class Ipv4Layer:
                 continue
             header_len = (first[0] & 0x0F) * 4
             kind = _LOCAL if first[16:20] == self.address else _BROADCAST
-            reply = self._build_error(first, header_len, kind, None, icmpv4.TIME_EXCEEDED,
+            # ip_expire quotes fragment 0 as the queue holds it: its options compiled
+            # (Record Route and Timestamp filled; ours at this time, Linux's at arrival),
+            # echoed in the error's own header, and its data cut to a multiple of 8
+            # when more fragments follow (ip_frag_queue), the header left as it came.
+            options = None
+            if header_len > wire.HEADER_LEN:
+                header = bytearray(first[:header_len])
+                options, _ = self._compile_options(header, now)
+                first = bytes(header) + first[header_len:]
+            if first[6] & 0x20:
+                first = first[:header_len + ((len(first) - header_len) & ~7)]
+            reply = self._build_error(first, header_len, kind, options, icmpv4.TIME_EXCEEDED,
                                       icmpv4.EXCEEDED_REASSEMBLY, b"\x00\x00\x00\x00", now)
             if isinstance(reply, str):
                 self.host.stats.events[reply] += 1
@@ -577,7 +588,8 @@ class Ipv4Layer:
         host = self.host
         if kind != _LOCAL:
             return host.drop("tcp.not_unicast")  # tcp_v4_rcv: pkt_type != PACKET_HOST
-        result = transport.tcp_input(packet[header_len:], int.from_bytes(packet[12:20], "big"))
+        result = transport.tcp_input(packet[header_len:], int.from_bytes(packet[12:20], "big"),
+                                     refuse_ao=True)
         if isinstance(result, str):
             return host.drop(result)
         route = self._reply_route(packet, options, now)

@@ -27,8 +27,12 @@ returns one of
   for IPv6. ``zero_length_is_jumbo`` is for IPv6: Linux's ``__udp6_lib_rcv`` reads a
   length field of 0 as "the whole payload" (RFC 2675 §4).
 
-``tcp_input(segment, address_sum)`` returns the RST segment to send (bytes), or a drop
-reason: ``tcp.truncated``, ``tcp.bad_offset``, ``tcp.bad_checksum``, ``tcp.rst_ignored``.
+``tcp_input(segment, address_sum, *, refuse_ao=False)`` returns the RST segment to send
+(bytes), or a drop reason: ``tcp.truncated``, ``tcp.bad_offset``, ``tcp.bad_checksum``,
+``tcp.rst_ignored``, and for signed or unparsable options (Linux's
+``tcp_parse_auth_options``) ``tcp.md5_signed``, ``tcp.bad_md5_option``,
+``tcp.bad_option_length``, ``tcp.bad_ao_option`` and, with ``refuse_ao`` (IPv4),
+``tcp.ao_signed``.
 
 Both follow Linux's order of checks (``__udp4_lib_rcv``, ``tcp_v4_rcv``): a segment with a
 bad checksum is dropped silently, never answered.
@@ -107,13 +111,16 @@ def udplite_input(segment: bytes, address_sum: int) -> str:
     return PORT_UNREACHABLE
 
 
-def _authentication_option(segment: bytes, header_len: int) -> str | None:
+def _authentication_option(segment: bytes, header_len: int, refuse_ao: bool) -> str | None:
     """Why Linux sends no reset for this segment's options, or None: its
     ``tcp_parse_auth_options`` (from ``tcp_v4_send_reset``/``tcp_v6_send_reset``) walks
-    the options while at least 18 bytes (an MD5 option) remain; an MD5 signature means
-    no reset without a key to check it (RFC 2385 §2.0; RFC 5925 §7.7 for TCP-AO, which
-    the recorded kernel does not build), and a malformed length met on the way fails
-    the parse, which also suppresses the reset."""
+    the options while at least 18 bytes (an MD5 option) remain. A signature, MD5 (RFC
+    2385 §2.0) or, over IPv4 only (``refuse_ao``), TCP-AO (RFC 5925 §7.7: kind 29, longer
+    than its 4-byte header) means no reset, as no key exists to sign one (the recorded
+    kernel builds no TCP-AO: ``tcp_v4_ao_sign_reset`` refuses, while
+    ``tcp_v6_send_reset`` looks at the AO header only when TCP-AO is built, so IPv6
+    resets); a malformed length met on the way fails the parse, which also suppresses
+    the reset."""
     index = 20
     remaining = header_len - 20
     while remaining >= tcp.OPT_MD5_LEN:
@@ -129,12 +136,17 @@ def _authentication_option(segment: bytes, header_len: int) -> str | None:
             return "tcp.bad_option_length"
         if kind == tcp.OPT_MD5:
             return "tcp.md5_signed" if size == tcp.OPT_MD5_LEN else "tcp.bad_md5_option"
+        if kind == tcp.OPT_AO:
+            if size <= tcp.OPT_AO_HEADER_LEN:
+                return "tcp.bad_ao_option"
+            if refuse_ao:
+                return "tcp.ao_signed"
         index += size
         remaining -= size
     return None
 
 
-def tcp_input(segment: bytes, address_sum: int) -> bytes | str:
+def tcp_input(segment: bytes, address_sum: int, *, refuse_ao: bool = False) -> bytes | str:
     """The RST Linux sends for a segment to a closed port (``tcp_v4_send_reset``,
     ``tcp_v6_send_reset``; RFC 9293 §3.10.7.1), or a drop reason."""
     size = len(segment)
@@ -151,7 +163,7 @@ def tcp_input(segment: bytes, address_sum: int) -> bytes | str:
     if flags & tcp.RST:  # RFC 9293 §3.10.7.1: a reset is never answered
         return "tcp.rst_ignored"
     if header_len >= 20 + tcp.OPT_MD5_LEN:
-        refused = _authentication_option(segment, header_len)
+        refused = _authentication_option(segment, header_len, refuse_ao)
         if refused is not None:
             return refused
     if flags & tcp.ACK:

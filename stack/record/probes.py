@@ -2069,10 +2069,31 @@ def _syn_md5_twice(p: Peer) -> list[bytes]:
     return [tcp_to_host(p, SYN, options=_MD5_OPTION * 2)]
 
 
-@case("tcp_syn_ao", "TCP SYN with a TCP-AO option (kind 29, length 16)",
-      "RST+ACK: the recorded kernel is built without TCP-AO, so kind 29 is just an option")
+@case("tcp_syn_ao", "TCP SYN with a TCP-AO option (kind 29, length 16) and no other option",
+      "RST+ACK: with 16 option bytes, fewer than 18 remain, so tcp_parse_auth_options "
+      "never looks")
 def _syn_ao(p: Peer) -> list[bytes]:
     return [tcp_to_host(p, SYN, options=_AO_OPTION)]
+
+
+@case("tcp_syn_ao_mss", "TCP SYN with a TCP-AO option then MSS (20 option bytes)",
+      "nothing: a TCP-AO signature and no key to sign a reset with (tcp_v4_ao_sign_reset)")
+def _syn_mss_ao(p: Peer) -> list[bytes]:
+    return [tcp_to_host(p, SYN, options=_AO_OPTION + bytes([2, 4, 5, 180]))]
+
+
+@case("v6_tcp_syn_ao_mss", "TCP SYN over IPv6 with a TCP-AO option then MSS",
+      "RST+ACK: unlike IPv4's, tcp_v6_send_reset looks at an AO header only when TCP-AO "
+      "is built, and this kernel has none")
+def _v6syn_mss_ao(p: Peer) -> list[bytes]:
+    return [tcp6(p.v6, HOST6, 40000, 9, TCP_SEQ, 0, SYN,
+                 options=_AO_OPTION + bytes([2, 4, 5, 180]))]
+
+
+@case("tcp_syn_ao_too_short", "TCP SYN whose TCP-AO option has length 4 (20 option bytes)",
+      "nothing: an AO option no longer than its header fails tcp_parse_auth_options")
+def _syn_ao_short(p: Peer) -> list[bytes]:
+    return [tcp_to_host(p, SYN, options=bytes([29, 4, 1, 1]) + bytes(16))]
 
 
 @case("tcp_syn_bad_option_length_long", "TCP SYN whose first option's length overruns, "
