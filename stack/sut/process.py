@@ -117,16 +117,17 @@ def _kill_tree(me: int) -> None:
             os.waitpid(-1, 0)
 
 
+class _Stop(Exception):
+    """SIGTERM reached the reaper: stop the tree."""
+
+
 def _reaper(argv: list[str]) -> int:
     libc = ctypes.CDLL(None, use_errno=True)
     parent = os.getppid()
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    stopping = False
-
     def stop(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+        raise _Stop  # out of waitpid, which PEP 475 would otherwise just retry
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches replay, which stops us
@@ -150,15 +151,17 @@ def _reaper(argv: list[str]) -> int:
     os.dup2(null, 0)
     os.dup2(null, 1)
     status: int | None = None
-    while status is None and not stopping:
-        try:
-            pid, raw = os.waitpid(-1, 0)
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            break
-        if pid == child:
-            status = raw
+    try:
+        while status is None:
+            try:
+                pid, raw = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            if pid == child:
+                status = raw
+    except _Stop:
+        pass
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop is enough
     _kill_tree(os.getpid())
     if status is None:
         return 0
