@@ -9,6 +9,8 @@
     stack-fuzz reproduce CRASH ... [--target T]
     stack-fuzz minimize CRASH [--target T] [-o OUT]
     stack-fuzz export CRASH [--target T] [--name NAME] [--force]
+    stack-fuzz diff [--cases N] [--seed S] [--time S] [--json FILE] [--export DIR]
+                    [--self-check | --responder CMD]
 
 Exit status: 0 nothing found, 1 a finding (or a failed export), 2 bad usage or files.
 """
@@ -268,9 +270,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from fuzz.diff import DiffUsageError, command
+
+    try:
+        return command(args)
+    except DiffUsageError as exc:
+        raise UsageError(str(exc)) from None
+
+
 # -- parser -----------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
+    from fuzz.diff import CONFORMANCE as CONFORMANCE_PATH
     from fuzz.workspace import DEFAULT_CORPUS, DEFAULT_WORKDIR
 
     parser = argparse.ArgumentParser(prog="stack-fuzz", description=__doc__.splitlines()[0],
@@ -343,6 +355,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--force", action="store_true",
                      help="record the current answer even though it breaks a rule")
     sub.set_defaults(func=cmd_export)
+
+    sub = commands.add_parser("diff", help="differential fuzzing against the live kernel "
+                              "(docs/fuzzing.md)")
+    sub.add_argument("--cases", type=int, default=1000, help="cases to run (default 1000)")
+    sub.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
+    sub.add_argument("--time", type=float, help="stop starting chunks after S seconds")
+    sub.add_argument("--json", help="write the outcome as JSON")
+    sub.add_argument("--export", help="write each signature's example as a corpus case")
+    sub.add_argument("--self-check", action="store_true",
+                     help="the kernel against a second kernel: must agree on every case")
+    sub.add_argument("--responder", help="compare a hex-line responder program instead")
+    sub.add_argument("--conformance", default=str(CONFORMANCE_PATH),
+                     help="where the deliberate deviations are listed")
+    sub.add_argument("--no-minimise", action="store_true", help="keep examples as found")
+    sub.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    sub.set_defaults(func=cmd_diff)
     return parser
 
 
