@@ -20,20 +20,21 @@ case holding fragments stays open for its reassembly time plus a margin while la
 cases run: an answer that comes late is attributed to the case by its destination, the
 case's own peer. So a timeout case costs no more than any other.
 
-Each disagreement gets a signature, ``<family>: <who> <what>`` — ``ipv4.single: only
-tunstack icmp.3.2`` (an answer only tunstack sent), ``ipv6.ext: only linux icmpv6.4.1``,
-``ipv4.options: differ icmp.0.0 ipv4.opt.rr.pointer`` (the first differing field, list
-indices dropped). The first example of each is minimised (packets, then bytes dropped
+Each disagreement gets a signature, ``<family>[<addresses>]: <who> <what>`` —
+``ipv4.single: only tunstack icmp.3.2`` (an answer only tunstack sent), ``ipv6.ext: only
+linux icmpv6.4.1``, ``ipv4.options: differ icmp.0.0 ipv4.opt.rr.pointer`` (the first
+differing field, list indices dropped), ``ipv4.single[src=broadcast]: only linux
+icmp.3.3`` (the case's packets come from or go to an unusual address:
+:func:`address_tag`). The first example of each is minimised (packets, then bytes dropped
 while the signature holds) and can be written with ``--export DIR`` as a pcapng holding
 the kernel's own answers, in the format of ``corpus/linux`` (``replay FILE --expect``
 judges it with the linux profile). Signatures listed in ``docs/conformance.md`` (the
-table between ``<!-- diff-deviations -->`` markers; shell patterns allowed) are
+table between ``<!-- diff-deviations -->`` markers; ``*`` matches anything) are
 deliberate deviations; any other makes the run exit 1.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import platform
 import re
@@ -56,7 +57,8 @@ from stack.sut.kernel import KernelStack, answer_kind
 from stack.wire.inspect import diff
 
 __all__ = ["DIFF_CONFIG", "Side", "KernelSide", "HostSide", "Finding", "Outcome",
-           "run_diff", "signature_of", "load_deviations", "export_case", "CONFORMANCE",
+           "run_diff", "signature_of", "address_tag", "load_deviations", "export_case",
+           "CONFORMANCE",
            "WINDOW"]
 
 # The HostConfig of both stacks: Linux's defaults but for the global ICMP limit (raised so
@@ -354,8 +356,10 @@ def load_deviations(path: Path = CONFORMANCE) -> dict[str, str]:
 
 
 def deviation_for(signature: str, deviations: dict[str, str]) -> str | None:
+    """The reason ``signature`` is deliberate: the first listed pattern that matches it
+    (``*`` matches anything; every other character, brackets included, itself)."""
     for pattern, reason in deviations.items():
-        if fnmatch.fnmatchcase(signature, pattern):
+        if re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), signature):
             return reason
     return None
 
@@ -425,31 +429,58 @@ class Outcome:
         }
 
 
-# Sources whose answers tunstack withholds on purpose (docs/conformance.md): a case sent
-# from one has its signatures named after it, so the deviation table can list exactly
-# those and not every case of the same kind.
-_WITHHELD_SOURCES = {bytes(16): "from ::", bytes([172, 16, 0, 255]): "from 172.16.0.255"}
+_HOST_ADDRESSES = frozenset(p.address(a) for a in ("172.16.0.2", "fd00:16::2", "fe80::2"))
+_BROADCASTS = frozenset(p.address(a) for a in ("172.16.0.255", "255.255.255.255"))
 
 
-def _withheld_source(case: DiffCase) -> str:
+def _address_class(address: bytes) -> str | None:
+    """None for an ordinary unicast address, else what is special about it."""
+    if address in _HOST_ADDRESSES:
+        return "ours"
+    if address in _BROADCASTS:
+        return "broadcast"
+    if len(address) == 4:
+        first = address[0]
+        return ("unspecified" if address == bytes(4) else "loopback" if first == 127
+                else "multicast" if 224 <= first < 240 else None)
+    if address == bytes(16):
+        return "unspecified"
+    if address == bytes(15) + b"\x01":
+        return "loopback"
+    if address[0] == 0xFF:
+        return "multicast"
+    if address[:12] == bytes(10) + b"\xff\xff":
+        return "mapped"
+    return None
+
+
+def address_tag(case: DiffCase) -> str:
+    """``[src=broadcast]``, ``[dst=multicast,dst=other]`` …: what is unusual about the
+    addresses of a case's packets (empty when every packet goes from an ordinary peer
+    to one of ours), so that a deliberate deviation about odd addresses (a packet from
+    the subnet broadcast) keeps a signature of its own."""
+    tags = set()
     for packet in case.packets:
-        if packet and packet[0] >> 4 == 4 and len(packet) >= 20:
-            source = packet[12:16]
-        elif packet and packet[0] >> 4 == 6 and len(packet) >= 40:
-            source = packet[8:24]
+        if len(packet) >= 20 and packet[0] >> 4 == 4:
+            src, dst = packet[12:16], packet[16:20]
+        elif len(packet) >= 40 and packet[0] >> 4 == 6:
+            src, dst = packet[8:24], packet[24:40]
         else:
             continue
-        if source in _WITHHELD_SOURCES:
-            return " " + _WITHHELD_SOURCES[source]
-    return ""
+        source = _address_class(src)
+        if source is not None:
+            tags.add(f"src={source}")
+        target = _address_class(dst)
+        if target != "ours":
+            tags.add(f"dst={target or 'other'}")
+    return f"[{','.join(sorted(tags))}]" if tags else ""
 
 
 def _signatures(case: DiffCase, reference: list[Answer], other: list[Answer],
                 labels: tuple[str, str]) -> tuple[list[str], tuple[str, ...]]:
     findings = compare(reference, other)
-    suffix = _withheld_source(case) if findings else ""
-    names = list(dict.fromkeys(signature_of(case.family, f, *labels) + suffix
-                               for f in findings))
+    family = case.family + address_tag(case)
+    names = list(dict.fromkeys(signature_of(family, f, *labels) for f in findings))
     lines = tuple(line for f in findings for line in
                   (f.lines or (f"{f.kind}: {answer_kind(f.expected or f.got or b'')}",)))
     return names, lines

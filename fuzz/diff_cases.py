@@ -267,7 +267,8 @@ def _damage(rng: random.Random, packet: bytes) -> tuple[bytes, str]:
     buffer = bytearray(packet)
     v4 = packet[0] >> 4 == 4
     if pick < 0.78:
-        at = rng.choice((10, 11)) if v4 else rng.randrange(40, len(buffer))
+        at = rng.choice((10, 11)) if v4 else rng.randrange(min(40, len(buffer) - 1),
+                                                             len(buffer))
         buffer[at] ^= 1 << rng.randrange(8)
         return bytes(buffer), " +bad checksum"
     if pick < 0.84:
@@ -506,10 +507,11 @@ def _fragments4(rng: random.Random, peer: str, incomplete: bool) -> tuple[tuple[
                    ttl=64, tos=rng.choice((0, 0xB8)))
     data = len(whole) - (whole[0] & 0x0F) * 4
     pieces = p.fragment_v4(whole, _cut_sizes(rng, data)) if data > 8 else [whole]
-    if len(pieces) == 1 and not incomplete:
-        # a single fragment: MF on, or an offset
+    if len(pieces) == 1:
+        # a single fragment: MF on, or (for a complete one) an offset
         piece = bytearray(whole)
-        struct.pack_into("!H", piece, 6, rng.choice((0x2000, 0x6000, 0x0001, 0x1FFF)))
+        struct.pack_into("!H", piece, 6, 0x2000 if incomplete else
+                         rng.choice((0x2000, 0x6000, 0x0001, 0x1FFF)))
         pieces = [p.repair(bytes(piece), lengths=False)]
     pieces, ops = _fragment_ops(rng, pieces, v6=False, incomplete=incomplete)
     return tuple(pieces), f"{note} {option_note} in {len(pieces)} fragments {ops}".strip()
@@ -536,6 +538,9 @@ def _fragments6(rng: random.Random, src: str, incomplete: bool) -> tuple[tuple[b
     data = len(whole) - 40
     pieces = p.fragment_v6(whole, _cut_sizes(rng, data), ident) if data > 8 else \
         p.fragment_v6(whole, [], ident)
+    if not pieces:  # nothing to cut: one empty first fragment, M set
+        body = p.fragment_header(protocol, 0, True, ident)
+        pieces = [p.ipv6(src, HOST6, 44, body)]
     if rng.random() < 0.15:  # an extension header before the Fragment header
         kind = rng.choice((0, 60))
         header = _ext_header(rng, kind, 44)
