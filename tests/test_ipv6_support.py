@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import struct
 
@@ -81,6 +82,10 @@ def normalise(sent: bytes) -> bytes:
     return bytes(out)
 
 
-def flow_label(answered: bytes) -> int:
-    """Our documented flow label rule (stack/host/ipv6.py): reflect the answered packet's."""
-    return int.from_bytes(answered[1:4], "big") & 0xFFFFF
+def flow_label(src: bytes, dst: bytes, next_header: int, flow: bytes, secret: int = 0) -> int:
+    """Our documented flow label rule (stack/host/ipv6.py, RFC 6437 §3): the low 20 bits
+    of a BLAKE2b hash keyed by ``HostConfig.hash_secret`` over the answer's addresses,
+    Next Header and ``flow`` (its ports, or ICMPv6 type and code; echo replies: 129, 0)."""
+    digest = hashlib.blake2b(src + dst + bytes((next_header,)) + flow, digest_size=4,
+                             key=secret.to_bytes(8, "big")).digest()
+    return int.from_bytes(digest, "big") & 0xFFFFF

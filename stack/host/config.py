@@ -66,6 +66,13 @@ class HostConfig:
     # UDP echo service (RFC 862), off by default
     udp_echo_ports: frozenset[int] | tuple[int, ...] = ()
 
+    # The secret keying what Linux derives from its per-boot random key: which of the
+    # IPv4 identification counters a destination uses (RFC 7739 §5.1; ip_idents_reserve)
+    # and the IPv6 flow label of each flow (RFC 6437 §3; auto_flowlabels). A fixed
+    # default keeps library output deterministic; the same secret replays a recording
+    # byte for byte (it travels in to_json); stack-live draws a random one per run.
+    hash_secret: int = 0
+
     def __post_init__(self) -> None:
         if not 68 <= self.mtu <= 65535:
             raise ConfigError(f"mtu {self.mtu} outside 68..65535")
@@ -73,6 +80,8 @@ class HostConfig:
             raise ConfigError(f"mtu {self.mtu} below IPv6's minimum of 1280 (RFC 8200 §5)")
         if not 1 <= self.ttl <= 255 or not 1 <= self.hop_limit <= 255:
             raise ConfigError("ttl and hop_limit must be 1..255")
+        if not 0 <= self.hash_secret < 1 << 64:
+            raise ConfigError("hash_secret must be 0..2**64-1")
         for name in ("frag_mem_limit", "frag_max_datagrams", "frag_max_fragments",
                      "pmtu_cache_size", "ratelimit_peers"):
             if getattr(self, name) < 1:

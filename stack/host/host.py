@@ -8,6 +8,8 @@ config, packets and times give the same bytes (ARCHITECTURE §1).
 
 from __future__ import annotations
 
+import hashlib
+
 from mypy_extensions import mypyc_attr
 
 from stack.host.config import HostConfig
@@ -16,7 +18,15 @@ from stack.host.ipv6 import Ipv6Layer
 from stack.host.ratelimit import IcmpRateLimiter
 from stack.host.stats import Stats
 
-__all__ = ["Host"]
+__all__ = ["Host", "IPV4_ID_COUNTERS", "ID_BUCKET_CACHE"]
+
+# Linux keeps at least 2048 IPv4 identification counters (IP_IDENTS_SZ) and picks one
+# per datagram by a keyed hash of its destination (ip_idents_reserve): a peer that pings
+# the host sees only the traffic to the destinations sharing its counter (RFC 7739 §5.1).
+IPV4_ID_COUNTERS = 2048
+# Destinations whose counter is remembered, so the hash is computed once per peer; when
+# full it starts again (bounded state, ARCHITECTURE §3).
+ID_BUCKET_CACHE = 4096
 
 
 # Compiled by mypyc (stack/corebuild.py), yet still a class others may subclass: the
@@ -30,7 +40,7 @@ class Host:
     (``ipv4.bad_checksum``), as counted in ``stats``."""
 
     __slots__ = ("config", "stats", "last_reason", "ratelimiter", "ipv4", "ipv6",
-                 "_next_ipv4_id", "_next_frag6_id", "_drops")
+                 "ipv4_ids", "id_buckets", "_secret", "_next_frag6_id", "_drops")
 
     def __init__(self, config: HostConfig | None = None) -> None:
         self.config = config if config is not None else HostConfig()
@@ -39,7 +49,10 @@ class Host:
         self.ratelimiter = IcmpRateLimiter(
             self.config.ratelimit_peers, self.config.icmp_msgs_per_sec,
             self.config.icmp_msgs_burst)
-        self._next_ipv4_id = 0
+        # Every counter starts at 0, so a host's first datagram to anyone has ID 0.
+        self.ipv4_ids = [0] * IPV4_ID_COUNTERS
+        self.id_buckets: dict[bytes, int] = {}
+        self._secret = self.config.hash_secret.to_bytes(8, "big")
         self._next_frag6_id = 0
         self.ipv4 = Ipv4Layer(self)
         self.ipv6 = Ipv6Layer(self)
@@ -84,12 +97,30 @@ class Host:
         self.stats.replies[kind] += 1
         self.last_reason = kind
 
-    def next_ipv4_id(self) -> int:
-        """IP identification for our datagrams: a counter in the host state, so output
-        is deterministic (Linux hashes a per-boot secret; comparisons ignore the field)."""
-        ident = self._next_ipv4_id
-        self._next_ipv4_id = (ident + 1) & 0xFFFF
+    def next_ipv4_id(self, destination: bytes) -> int:
+        """IP identification for our datagram to ``destination``: the next value of the
+        counter its keyed hash selects (see IPV4_ID_COUNTERS), so output stays
+        deterministic for a given ``hash_secret``."""
+        bucket = self.id_buckets.get(destination)
+        if bucket is None:
+            bucket = self.id_bucket(destination)
+        ident = self.ipv4_ids[bucket]
+        self.ipv4_ids[bucket] = (ident + 1) & 0xFFFF
         return ident
+
+    def id_bucket(self, destination: bytes) -> int:
+        """Which counter ``destination`` uses (computed, then remembered)."""
+        digest = hashlib.blake2b(destination, digest_size=8, key=self._secret).digest()
+        bucket = int.from_bytes(digest, "big") % IPV4_ID_COUNTERS
+        if len(self.id_buckets) >= ID_BUCKET_CACHE:
+            self.id_buckets.clear()
+        self.id_buckets[destination] = bucket
+        return bucket
+
+    def flow_hash(self, data: bytes) -> int:
+        """A 32-bit hash of ``data`` keyed by ``hash_secret`` (flow labels)."""
+        return int.from_bytes(
+            hashlib.blake2b(data, digest_size=4, key=self._secret).digest(), "big")
 
     def next_frag6_id(self) -> int:
         """Fragment header identification for IPv6 (RFC 8200 §4.5), also a counter."""

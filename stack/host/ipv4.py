@@ -209,9 +209,14 @@ class Ipv4Layer:
             else:
                 # Valid: the reply, built here (the general path's bytes; tests compare).
                 host = self.host
-                # host.next_ipv4_id(), inlined: this is the hottest line of the stack.
-                ident = host._next_ipv4_id
-                host._next_ipv4_id = (ident + 1) & 0xFFFF
+                # host.next_ipv4_id(source), inlined: this is the hottest line of the
+                # stack. The counter of a peer seen before is one dict lookup away.
+                bucket = host.id_buckets.get(source)
+                if bucket is None:
+                    bucket = host.id_bucket(source)
+                counters = host.ipv4_ids
+                ident = counters[bucket]
+                counters[bucket] = (ident + 1) & 0xFFFF
                 tos = packet[1]
                 # The reply header's sum: the two addresses' sum does not change when
                 # they swap.
@@ -502,7 +507,8 @@ class Ipv4Layer:
         if value == 0xFFFF and (message[1] or message[4:].strip(b"\x00")):
             value = 0
         reply = b"\x00" + message[1:2] + value.to_bytes(2, "big") + message[4:]
-        out = self._reply_packet(route, packet[1], 0, host.next_ipv4_id(), icmpv4.PROTOCOL,
+        out = self._reply_packet(route, packet[1], 0, host.next_ipv4_id(route[1]),
+                                 icmpv4.PROTOCOL,
                                  reply)
         host.replied("icmp.echo_reply")
         return self._send(out, now)
@@ -523,7 +529,8 @@ class Ipv4Layer:
         stamp = _TIMESTAMP.pack(ms_since_midnight(now))
         reply = icmpv4.emit(icmpv4.TIMESTAMP_REPLY, 0, message[4:8],
                             message[8:12] + stamp + stamp)
-        out = self._reply_packet(route, packet[1], 0, host.next_ipv4_id(), icmpv4.PROTOCOL,
+        out = self._reply_packet(route, packet[1], 0, host.next_ipv4_id(route[1]),
+                                 icmpv4.PROTOCOL,
                                  reply)
         host.replied("icmp.timestamp_reply")
         return self._send(out, now)
@@ -558,7 +565,8 @@ class Ipv4Layer:
         echo_ports = self._echo_ports if kind == _LOCAL else ()
         result = transport.udp_input(segment, address_sum, False, echo_ports)
         if isinstance(result, bytes):
-            out = self._reply_packet((b"", packet[12:16]), 0, 0, host.next_ipv4_id(), _UDP,
+            out = self._reply_packet((b"", packet[12:16]), 0, 0,
+                                     host.next_ipv4_id(packet[12:16]), _UDP,
                                      result)
             host.replied("udp.echo_reply")
             return self._send(out, now)
@@ -640,7 +648,8 @@ class Ipv4Layer:
         room -= wire.HEADER_LEN + len(reply_options) + icmpv4.HEADER_LEN
         message = icmpv4.emit(error_type, code, rest, packet[:max(room, 0)])
         # icmp_send: tos = RT_TOS(tos) | IPTOS_PREC_INTERNETCONTROL; DF clear.
-        return wire.emit(tos=0xC0 | (packet[1] & 0x1E), ident=self.host.next_ipv4_id(),
+        return wire.emit(tos=0xC0 | (packet[1] & 0x1E),
+                         ident=self.host.next_ipv4_id(destination),
                          flags_offset=0, ttl=self.config.ttl, protocol=icmpv4.PROTOCOL,
                          src=self.address, dst=destination, payload=message,
                          options=reply_options)

@@ -20,13 +20,13 @@ whose type says so, §2.4 (e.3)), the quote cut so the error is at most 1280 byt
 rate-limited per peer (``net.ipv6.icmp.ratelimit``, 100 ms, burst 6) and globally with
 IPv4 (the host's shared :class:`~stack.host.ratelimit.IcmpRateLimiter`).
 
-Flow label (RFC 6437): Linux hashes a per-boot secret into the label of what it sends.
-Ours is reflection: every answer carries the flow label of the packet it answers (the
-request, the offending packet of an error, the first fragment of a timed-out datagram),
-which is what Linux itself does with ``net.ipv6.flowlabel_reflect`` set for echo replies
-and resets. A flow keeps its label, replays repeat, and the echo path copies the
-request's first word as it is. Neighbour Advertisements carry 0, as Linux's
-``ip6_nd_hdr`` writes. Comparisons against Linux recordings ignore this one field.
+Flow label (RFC 6437 §3): as Linux with ``auto_flowlabels=1`` and
+``flowlabel_reflect=0``, every answer is labelled with a keyed hash of its own flow
+(addresses, Next Header, ports or ICMPv6 type and code), keyed by
+``HostConfig.hash_secret`` where Linux uses a per-boot secret: a flow keeps its label,
+the request's label is not reflected (nmap's IPv6 fingerprint tells the two apart), and
+a given secret replays byte for byte. Neighbour Advertisements carry 0, as Linux's
+``ip6_nd_hdr`` writes. Comparisons against Linux recordings ignore the field.
 """
 
 from __future__ import annotations
@@ -73,12 +73,18 @@ for _mask in range(1, 16):
 
 _PARAM_KIND = "icmpv6.param_problem"
 _PIM = 103
+# What flowi6 holds for an echo reply in place of ports: type 129, code 0 (Linux sets
+# fl6_icmp_type only), so one peer's replies share a label whatever the request's code.
+_ECHO_REPLY_FLOW = b"\x81\x00"
+# Peers (request source + destination) whose echo reply label the fast path remembers;
+# cleared when full (bounded state).
+ECHO_LABEL_CACHE = 4096
 _UDPLITE = 136
 # Neighbour Discovery (RS, RA, NS, NA, Redirect): never accepted fragmented (RFC 6980 §5).
 _NEIGHBOUR_DISCOVERY_TYPES: Final = frozenset(range(133, 138))
-# An Echo Reply's fixed header and ICMPv6 header: first word and payload length, Next
+# An Echo Reply's fixed header and ICMPv6 header: first word, payload length, Next
 # Header 58, hop limit, source, destination, type 129, code, checksum.
-_ECHO_REPLY_HEAD: Final = struct.Struct("!6sBB16s16sBBH")
+_ECHO_REPLY_HEAD: Final = struct.Struct("!IHBB16s16sBBH")
 
 
 class _Walk:
@@ -101,7 +107,7 @@ class Ipv6Layer:
     __slots__ = ("host", "_unicast", "_interfaces", "_groups", "_hop_limit", "_mtu",
                  "_interval", "_ratemask", "_echo_ignore", "_echo_ignore_multicast",
                  "_link_address", "_stats", "_replies", "_echo_targets", "_not_echo_sources",
-                 "reassembler", "pmtu")
+                 "reassembler", "pmtu", "_echo_labels")
 
     def __init__(self, host: Host) -> None:
         self.host = host
@@ -133,6 +139,7 @@ class Ipv6Layer:
             max_datagrams=config.frag_max_datagrams, max_fragments=config.frag_max_fragments,
             events=host.stats.events, prefix="frag6")
         self.pmtu = PathMtuCache(config.pmtu_cache_size, config.pmtu_expires)
+        self._echo_labels: dict[bytes, int] = {}
 
     # -- the hot path ------------------------------------------------------------------
     def input(self, packet: bytes, now: float) -> list[bytes]:
@@ -157,16 +164,28 @@ class Ipv6Layer:
                 value = (value & 0xFFFF) + (value >> 16)
                 if value == 0xFFFF:  # a full sum gives 0: the message is not all 0
                     value = 0
-                # Version, traffic class (ECN included), flow label (reflected)
-                # and payload length: the request's first six bytes as they are.
-                reply = _ECHO_REPLY_HEAD.pack(packet[:6], 58, self._hop_limit, dst, src,
-                                              129, packet[41], value) + packet[44:]
+                # Version and traffic class (ECN included) from the request, the
+                # flow's label (remembered per peer and address), payload length.
+                label = self._echo_labels.get(packet[8:40])
+                if label is None:
+                    label = self._echo_label(src, dst)
+                reply = _ECHO_REPLY_HEAD.pack(
+                    (packet[0] << 24) | ((packet[1] & 0xF0) << 16) | label, size - 40, 58,
+                    self._hop_limit, dst, src, 129, packet[41], value) + packet[44:]
                 self._stats.echo_replies_v6 += 1  # icmpv6.echo_reply, folded in on read
                 self.host.last_reason = "icmpv6.echo_reply"
                 if size > _MIN_MTU:
                     return self._fit(reply, src, now)
                 return [reply]
         return self._slow_input(packet, now)
+
+    def _echo_label(self, peer: bytes, address: bytes) -> int:
+        """The label of our echo replies from ``address`` to ``peer``, remembered."""
+        label = self.flow_label(address, peer, wire.ICMPV6, _ECHO_REPLY_FLOW)
+        if len(self._echo_labels) >= ECHO_LABEL_CACHE:
+            self._echo_labels.clear()
+        self._echo_labels[peer + address] = label
+        return label
 
     def poll(self, now: float) -> list[bytes]:
         """Reassembly timeouts: Time Exceeded code 1 when the first fragment was held
@@ -503,8 +522,8 @@ class Ipv6Layer:
         value = icmpv6.message_checksum(body, source, src)
         reply_message = body[:2] + value.to_bytes(2, "big") + body[4:]
         traffic_class = ((packet[0] & 0x0F) << 4) | (packet[1] >> 4)
-        reply = self._header(packet, traffic_class, len(reply_message), wire.ICMPV6, source,
-                             src) + reply_message
+        reply = self._header(traffic_class, len(reply_message), wire.ICMPV6, source, src,
+                             _ECHO_REPLY_FLOW) + reply_message
         host.replied("icmpv6.echo_reply")
         return self._fit(reply, src, now)
 
@@ -640,8 +659,8 @@ class Ipv6Layer:
         if src == _UNSPECIFIED:  # RFC 4291 §2.5.2, as for echo
             return self.host.drop(kind.split(".", 1)[0] + ".to_unspecified")
         self.host.replied(kind)
-        return self._fit(self._header(packet, traffic_class, len(segment), next_header, dst,
-                                      src) + segment, src, now)
+        return self._fit(self._header(traffic_class, len(segment), next_header, dst, src,
+                                      segment[:4]) + segment, src, now)
 
     # -- errors (RFC 4443 §2.4) --------------------------------------------------------
     def _reply_error(self, packet: bytes, kind: int, code: int, pointer: int,
@@ -682,16 +701,24 @@ class Ipv6Layer:
                 return None, "icmpv6." + limited.split(".", 1)[1]
         message = icmpv6.build_error(kind, code, parameter, packet[:ERROR_QUOTE_LIMIT],
                                      source, src)
-        return (self._header(packet, 0, len(message), wire.ICMPV6, source, src) + message,
+        return (self._header(0, len(message), wire.ICMPV6, source, src, message[:2]) + message,
                 _ERROR_KINDS.get((kind, code), _PARAM_KIND))
 
     # -- helpers -----------------------------------------------------------------------
-    def _header(self, answered: bytes, traffic_class: int, length: int, next_header: int,
-                src: bytes, dst: bytes) -> bytes:
-        """Our fixed header for an answer to ``answered``, whose flow label it reflects."""
-        label = ((answered[1] & 0x0F) << 16) | (answered[2] << 8) | answered[3]
-        return wire.build_header(traffic_class, label, length, next_header, self._hop_limit,
-                                 src, dst)
+    def _header(self, traffic_class: int, length: int, next_header: int, src: bytes,
+                dst: bytes, flow: bytes) -> bytes:
+        """Our fixed header, labelled with the flow's label (:meth:`flow_label`)."""
+        return wire.build_header(traffic_class, self.flow_label(src, dst, next_header, flow),
+                                 length, next_header, self._hop_limit, src, dst)
+
+    def flow_label(self, src: bytes, dst: bytes, next_header: int, flow: bytes) -> int:
+        """RFC 6437 §3, as Linux's ``ip6_make_flowlabel`` with ``auto_flowlabels=1``: a
+        20-bit keyed hash (``HostConfig.hash_secret``) of the flow, its addresses, Next
+        Header and ``flow`` (the ports, or ICMPv6 type and code: what ``flowi6`` holds
+        there), the same for every packet of the flow. Echo replies are remembered per
+        (peer, address) within bounded state (the fast path reads them)."""
+        label = self.host.flow_hash(src + dst + bytes((next_header,)) + flow) & 0xFFFFF
+        return label
 
     def _fit(self, reply: bytes, destination: bytes, now: float) -> list[bytes]:
         """Fragment ``reply`` to the path MTU (RFC 8200 §5, RFC 8201)."""

@@ -199,7 +199,11 @@ def check_arguments(args: argparse.Namespace) -> Settings:
             ipv6=tuple(str(i) for i in stack_v6),
             mtu=args.mtu if args.mtu is not None else 1500,
             link_address=mac,
-            udp_echo_ports=tuple(args.udp_echo))
+            udp_echo_ports=tuple(args.udp_echo),
+            # A fresh secret per run, as Linux draws one per boot (IPv4 ID counters,
+            # flow labels); the recording's config metadata carries it, so a replay
+            # rebuilds the same host and matches byte for byte.
+            hash_secret=int.from_bytes(os.urandom(8), "big"))
     except ConfigError as exc:
         raise LiveError(str(exc)) from None
     plan = None if args.no_configure else DevicePlan(args.device, config.mtu, tuple(kernel))
