@@ -156,15 +156,36 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
     )
 
 
+def _refuse_overwriting_inputs(args: argparse.Namespace,
+                               parser: argparse.ArgumentParser) -> None:
+    """An output that is one of the inputs (the same file, also through a symlink or a
+    hard link) would be destroyed by opening it, or read back as it grows: refuse it."""
+    inputs = []
+    for path in args.files:
+        try:
+            inputs.append((path, os.stat(path)))
+        except OSError:
+            continue  # reported as unreadable when its turn comes
+    for flag, output in (("--write", args.write), ("--junit", args.junit)):
+        if output is None:
+            continue
+        try:
+            target = os.stat(output)
+        except OSError:
+            continue  # does not exist yet: it cannot be an input
+        for path, status in inputs:
+            if os.path.samestat(status, target):
+                parser.error(f"{flag} {output} is the input {path}: refusing to overwrite it")
+
+
 def _replay_one(job: tuple[str, Options]) -> FileResult:
     path, options = job
     return replay_file(path, options)
 
 
-def _run(files: list[str], options: Options, jobs: int, write: str | None,
+def _run(files: list[str], options: Options, jobs: int, golden: GoldenWriter | None,
          progress: Progress) -> list[FileResult]:
-    if write is not None:
-        golden = GoldenWriter(write)
+    if golden is not None:
         try:
             results = []
             for path in files:
@@ -204,13 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     options = _options(args, parser)
+    _refuse_overwriting_inputs(args, parser)
     if args.write is not None and args.jobs not in (0, 1):
         print("replay: --write replays the files one after another (-j ignored)",
               file=sys.stderr)
     progress = Progress(len(args.files))
+    golden = GoldenWriter(args.write) if args.write is not None else None
     try:
         try:
-            results = _run(args.files, options, args.jobs, args.write, progress)
+            results = _run(args.files, options, args.jobs, golden, progress)
         finally:
             progress.close()
     except CaptureError as exc:  # the --write target could not be created
@@ -224,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     for result in results:
         if result.error:
             print(f"replay: {result.error}", file=sys.stderr)
+    if golden is not None and golden.error is not None:  # a full disk, an odd time
+        print(f"replay: {golden.error}", file=sys.stderr)
+        code = EXIT_USAGE
     try:
         if args.json:
             settings: dict[str, object] = {

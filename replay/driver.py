@@ -71,18 +71,32 @@ class Options:
 
 
 class GoldenWriter:
-    """``--write``: one pcapng section per case, created when the case starts."""
+    """``--write``: one pcapng section per case, created when the case starts. The first
+    failure (a full disk, a time pcapng cannot hold) becomes ``error``, one line; the
+    replay goes on without writing, and the file keeps every packet written before."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._writer: CaptureWriter | None = None
+        self.error: str | None = None
 
-    def start_case(self, metadata: dict[str, Any]) -> CaptureWriter:
-        if self._writer is None:
-            self._writer = CaptureWriter(self.path, metadata=metadata)
-        else:
-            self._writer.new_section(metadata)
-        return self._writer
+    def start_case(self, metadata: dict[str, Any]) -> GoldenWriter:
+        if self.error is None:
+            try:
+                if self._writer is None:
+                    self._writer = CaptureWriter(self.path, metadata=metadata)
+                else:
+                    self._writer.new_section(metadata)
+            except CaptureError as exc:
+                self.error = str(exc)
+        return self
+
+    def write(self, data: bytes, timestamp: float, direction: int) -> None:
+        if self.error is None and self._writer is not None:
+            try:
+                self._writer.write(data, timestamp, direction)
+            except CaptureError as exc:
+                self.error = str(exc)
 
     def close(self) -> None:
         if self._writer is not None:
@@ -111,7 +125,7 @@ class _CaseDriver:
         self.compare = options.expect and self.faults is None
         self.check = options.expect and self.faults is not None
         self.result.checked_with = ("bytes" if self.compare else ORACLE if self.check else "")
-        self.writer: CaptureWriter | None = None
+        self.writer: GoldenWriter | None = None
         if golden is not None:
             recorder: dict[str, object] = {"tool": "replay", "source": path, "section": section}
             if self.faults is not None and spec is not None:
