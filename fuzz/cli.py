@@ -85,12 +85,14 @@ def _file_name(text: str) -> str:
     return text
 
 
-def _existing_directory(text: str) -> Path:
-    """An argparse type: a directory that exists (nothing is created behind the user's
-    back: a typo must not become a new directory)."""
+def _export_directory(text: str) -> Path:
+    """An argparse type: a directory that exists, or a new one in a directory that
+    exists (``mkdir``, never ``mkdir -p``: a mistyped path must not become a tree)."""
     path = Path(text)
-    if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: no such directory")
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: not a directory")
+    if not path.is_dir() and not path.absolute().parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: no such directory, nor is its parent")
     return path
 
 
@@ -427,9 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--target", "-t")
     sub.add_argument("--name", type=_file_name,
                      help="the case's file name, without .pcapng (no '/')")
-    sub.add_argument("--directory", type=_existing_directory,
+    sub.add_argument("--directory", type=_export_directory,
                      default=DEFAULT_CORPUS / "regress",
-                     help="an existing directory (default corpus/regress)")
+                     help="where the case goes: a directory, or a new one in an existing "
+                          "directory (default corpus/regress)")
     sub.add_argument("--force", action="store_true",
                      help="record the current answer even though it breaks a rule")
     sub.set_defaults(func=cmd_export)
