@@ -77,6 +77,17 @@ def _count(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    """An argparse type: libFuzzer's -seed, an unsigned 32-bit number."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"{text}: give a seed from 0 to {2**32 - 1}")
+    return value
+
+
 def _file_name(text: str) -> str:
     """An argparse type: a plain file name (export --name), never a path out of the
     directory it is written in."""
@@ -371,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="where corpora and artifacts go (default fuzz/work)")
         sub.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS,
                          help="captures whose packets become seeds (default corpus/)")
-        sub.add_argument("--seed", type=int, default=None, help="libFuzzer -seed")
+        sub.add_argument("--seed", type=_seed, default=None, help="libFuzzer -seed")
 
     sub = commands.add_parser("list", help="the targets")
     sub.set_defaults(func=cmd_list)

@@ -176,6 +176,11 @@ def _refuse_overwriting_inputs(args: argparse.Namespace,
         for path, status in inputs:
             if os.path.samestat(status, target):
                 parser.error(f"{flag} {output} is the input {path}: refusing to overwrite it")
+    if args.write is not None and args.junit is not None and (
+            os.path.abspath(args.write) == os.path.abspath(args.junit)
+            or os.path.exists(args.write) and os.path.exists(args.junit)
+            and os.path.samefile(args.write, args.junit)):
+        parser.error(f"--junit {args.junit} is the --write output: give two files")
 
 
 def _replay_one(job: tuple[str, Options]) -> FileResult:

@@ -1,10 +1,10 @@
 """Before any test runs: the system commands the collected tests need.
 
 The live tests (and the live benchmark row) run ``ping`` and ``ip`` inside network
-namespaces, as root. On a machine without them they would fail on some unrelated
-assertion far from the cause; instead the run stops at once with one line naming the
-package and how to install it. Without root (or /dev/net/tun) those tests skip
-themselves, so nothing is required then.
+namespaces, as root; the full-disk test of ``replay --write`` mounts a tmpfs. On a
+machine without them they would fail on some unrelated assertion far from the cause;
+instead the run stops at once with one line naming the package and how to install it.
+Without root (or /dev/net/tun) those tests skip themselves, so nothing is required then.
 
 A test module that runs a system command adds itself to ``SYSTEM_COMMANDS``.
 """
@@ -23,11 +23,15 @@ _LIVE = frozenset({"test_bench", "test_corpus", "test_fifo_live", "test_live",
 SYSTEM_COMMANDS: dict[str, tuple[str, frozenset[str]]] = {
     "ping": ("iputils-ping", _LIVE - {"test_corpus", "test_ipv4_linux", "test_ipv6_linux"}),
     "ip": ("iproute2", _LIVE),
+    # a small tmpfs, mounted and unmounted by the full-disk test of replay --write
+    "mount": ("mount", frozenset({"test_hostile"})),
+    "umount": ("mount", frozenset({"test_hostile"})),
 }
 
 
 def live_tests_can_run() -> bool:
-    """Root and a TUN driver: the live tests run (otherwise they skip themselves)."""
+    """Root and a TUN driver: the live tests run (otherwise they skip themselves, and
+    so does the tmpfs test)."""
     return os.geteuid() == 0 and os.path.exists("/dev/net/tun")
 
 
@@ -46,5 +50,5 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if missing:
         commands = ", ".join(command for command, _ in missing)
         packages = " ".join(sorted({package for _, package in missing}))
-        raise pytest.UsageError(f"the live tests need {commands}: "
+        raise pytest.UsageError(f"the tests need {commands}: "
                                 f"apt-get install {packages}")
