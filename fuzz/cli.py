@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 from tabulate import tabulate
 
+from stack.cliargs import bounded
+
 if TYPE_CHECKING:
     from fuzz.targets import Target
 
@@ -54,38 +56,9 @@ MAX_INPUT_BYTES = 16 * 1024 * 1024
 _SEED_NAME = re.compile(r"[A-Za-z0-9_.-]+-[0-9a-f]{10}")
 
 
-def _seconds(text: str) -> float:
-    """An argparse type: a duration, more than 0 and at most a week."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 < value <= _LONGEST_RUN:  # NaN fails every comparison
-        raise argparse.ArgumentTypeError(
-            f"{text} seconds: give more than 0 and at most {_LONGEST_RUN:.0f}")
-    return value
-
-
-def _count(text: str) -> int:
-    """An argparse type: a whole number, 1 or more (runs, jobs, attempts)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= _MOST_RUNS:
-        raise argparse.ArgumentTypeError(f"{text}: give a whole number from 1 to {_MOST_RUNS}")
-    return value
-
-
-def _seed(text: str) -> int:
-    """An argparse type: libFuzzer's -seed, an unsigned 32-bit number."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"{text}: give a seed from 0 to {2**32 - 1}")
-    return value
+_seconds = bounded(float, 0.001, _LONGEST_RUN, f"a duration (0.001 to {_LONGEST_RUN:.0f} s)")
+_count = bounded(int, 1, _MOST_RUNS, f"a whole number from 1 to {_MOST_RUNS}")
+_seed = bounded(int, 0, 2**32 - 1, f"a libFuzzer seed (0 to {2**32 - 1})")
 
 
 def _file_name(text: str) -> str:

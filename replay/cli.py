@@ -12,7 +12,6 @@ import argparse
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable
 from typing import NoReturn
 
 from replay.cases import SetupError, parse_addresses
@@ -24,6 +23,7 @@ from replay.responder import ResponderStartError, split_command
 from replay.results import FileResult
 from stack import version_text
 from stack.capture import CaptureError
+from stack.cliargs import bounded
 from stack.wire.inspect import is_known_field
 
 __all__ = ["main", "build_parser"]
@@ -40,23 +40,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"replay: {message} (see replay --help)\n")
 
 
-def _bounded(parse: Callable[[str], float], high: float, what: str) -> Callable[[str], float]:
-    """An argparse type: ``parse`` the text, then require 0 <= value <= ``high``
-    (NaN and infinity never pass); ``what`` names the range in the error."""
-    def convert(text: str) -> float:
-        try:
-            value = parse(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if not 0 <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text} is not {what}")
-        return value
-    return convert
-
-
-_probability = _bounded(float, 1.0, "a probability (0 to 1)")
-_seconds = _bounded(float, 1e9, "a duration (0 or more seconds)")
-_positive_int = _bounded(int, 2**31, "a whole number, 0 or more")
+_probability = bounded(float, 0.0, 1.0, "a probability (0 to 1)")
+_seconds = bounded(float, 0.0, 1e9, "a duration (0 or more seconds)")
+_positive_int = bounded(int, 0, 2**31, "a whole number, 0 or more")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -352,11 +352,13 @@ def test_interfaces_beyond_the_cap_are_refused(tmp_path: Path,
 
 # -- item 12: stack-fuzz bad input -----------------------------------------------------------
 @pytest.mark.parametrize(("argv", "line"), [
-    (["run", "ipv4", "--time", "nan"], "stack-fuzz run: argument --time: nan seconds"),
-    (["run", "ipv4", "--time", "inf"], "stack-fuzz run: argument --time: inf seconds"),
-    (["run", "ipv4", "--time", "0"], "stack-fuzz run: argument --time: 0 seconds"),
-    (["run", "ipv4", "--runs", "-5"], "stack-fuzz run: argument --runs: -5: give a whole"),
-    (["run", "ipv4", "--runs", "0"], "stack-fuzz run: argument --runs: 0: give a whole"),
+    (["run", "ipv4", "--time", "nan"],
+     "stack-fuzz run: argument --time: nan is not a duration (0.001 to 604800 s)"),
+    (["run", "ipv4", "--time", "inf"], "stack-fuzz run: argument --time: inf is not a duration"),
+    (["run", "ipv4", "--time", "0"], "stack-fuzz run: argument --time: 0 is not a duration"),
+    (["run", "ipv4", "--runs", "-5"],
+     "stack-fuzz run: argument --runs: -5 is not a whole number from 1"),
+    (["run", "ipv4", "--runs", "0"], "stack-fuzz run: argument --runs: 0 is not a whole number"),
     (["run", "ipv4", "--runs", "x"], "stack-fuzz run: argument --runs: 'x' is not a whole"),
     (["run", "ipv4", "--runs", "9", "--jobs", "-1"], "stack-fuzz run: argument --jobs"),
     (["ci", "--time-per-target", "nan"], "stack-fuzz ci: argument --time-per-target"),
@@ -378,7 +380,8 @@ def test_interfaces_beyond_the_cap_are_refused(tmp_path: Path,
      "stack-fuzz export: argument --name: '../../x' is not a plain file name"),
     (["export", "X", "-t", "ipv4", "--name", ".."],
      "stack-fuzz export: argument --name: '..' is not a plain"),
-    (["run", "ipv4", "--runs", "9", "--seed", "-1"], "stack-fuzz run: argument --seed: -1"),
+    (["run", "ipv4", "--runs", "9", "--seed", "-1"],
+     "stack-fuzz run: argument --seed: -1 is not a libFuzzer seed"),
     (["nosuch"], "stack-fuzz: argument command: invalid choice: 'nosuch'"),
 ])
 def test_stack_fuzz_bad_input_is_one_line_exit_2(capfd: pytest.CaptureFixture[str],
@@ -484,21 +487,22 @@ def test_link_host_drops_a_clock_that_is_not_finite(bad: float) -> None:
 
 
 # -- the missing system package line ---------------------------------------------------------
-@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/dev/net/tun"),
-                    reason="the check applies where the live tests run: root and a TUN")
-def test_a_missing_system_command_is_one_line_naming_its_package(tmp_path: Path) -> None:
-    done = subprocess.run(
+def _pytest_without_system_commands(module: str, only: str) -> subprocess.CompletedProcess[str]:
+    """pytest on one test module, with a PATH that holds nothing but this Python."""
+    return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         str(ROOT / "tests" / "test_bench.py"), "-k", "parse_ping"],
+         str(ROOT / "tests" / module), "-k", only],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
         env={**os.environ, "PATH": str(Path(sys.executable).parent)})
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/dev/net/tun"),
+                    reason="the check applies where the live tests run: root and a TUN")
+def test_a_missing_system_command_is_one_line_naming_its_package() -> None:
+    done = _pytest_without_system_commands("test_bench.py", "parse_ping")
     assert done.returncode == 4, done.stdout + done.stderr
     assert done.stderr.strip().splitlines() == [
         "ERROR: the tests need ping, ip: apt-get install iproute2 iputils-ping"]
     # a module that runs no system command still runs without them
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         str(ROOT / "tests" / "test_capture.py"), "-k", "one_line"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-        env={**os.environ, "PATH": str(Path(sys.executable).parent)})
+    done = _pytest_without_system_commands("test_capture.py", "one_line")
     assert done.returncode == 0, done.stdout + done.stderr
