@@ -686,15 +686,23 @@ class CaptureWriter:
         if self._closed:
             return
         self._closed = True
-        if self._owned:
-            # after a failed write the buffer still holds the block that did not fit:
-            # closing tries it again and fails again; the file is then cut back to the
-            # whole blocks, so it reads to its end
-            with contextlib.suppress(OSError) if self._failed else contextlib.nullcontext():
+        if self._owned and self._failed:
+            # The buffer still holds the block that did not fit: closing tries it again
+            # and fails again (or writes part of it). The file is then cut back to its
+            # whole blocks, through its own descriptor (never by name: a path may have
+            # been replaced meanwhile), so it reads to its end.
+            with contextlib.suppress(OSError):
+                descriptor = os.dup(self._stream.fileno())
+                try:
+                    with contextlib.suppress(OSError):
+                        self._stream.close()
+                    os.ftruncate(descriptor, self._written)
+                finally:
+                    os.close(descriptor)
+            with contextlib.suppress(OSError):
                 self._stream.close()
-            if self._failed:
-                with contextlib.suppress(OSError):
-                    os.truncate(self.name, self._written)
+        elif self._owned:
+            self._stream.close()
         else:
             with contextlib.suppress(OSError, ValueError):
                 self._stream.flush()
