@@ -171,7 +171,8 @@ _FLAGS = ("echo_ignore_broadcasts", "echo_ignore_all", "echo_ignore_all_v6",
           "echo_ignore_multicast_v6", "accept_source_route", "timestamp_replies")
 # Whole numbers and their ranges (inclusive).
 _WHOLE_NUMBERS: dict[str, tuple[int, int]] = {
-    "mtu": (68, 65535),  # RFC 791: every IPv4 host takes 68; the IPv4 total length field
+    # 68: what every IPv4 host must take (RFC 791); 65535: the IPv4 total length field
+    "mtu": (68, 65535),
     "ttl": (1, 255),
     "hop_limit": (1, 255),
     "min_pmtu": (68, 65535),
@@ -193,7 +194,10 @@ _LONGEST = 10 * 365 * 86400.0  # ten years: beyond it, a timer is a mistake
 
 def _show(value: object) -> str:
     """A value as the message shows it: its repr, shortened to one readable piece."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4300-digit conversion limit
+        return f"a number of {value.bit_length()} bits" if isinstance(value, int) else "?"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -207,14 +211,14 @@ def _require_whole(name: str, value: object, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{name}: {_show(value)} is not a whole number ({low}..{high})")
     if not low <= value <= high:
-        raise ConfigError(f"{name}: {value} outside {low}..{high}")
+        raise ConfigError(f"{name}: {_show(value)} outside {low}..{high}")
 
 
 def _require_duration(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{name}: {_show(value)} is not a number of seconds")
     if not 0 < value <= _LONGEST:  # NaN fails every comparison
-        raise ConfigError(f"{name}: {value} is not a duration (more than 0 seconds, "
+        raise ConfigError(f"{name}: {_show(value)} is not a duration (more than 0 seconds, "
                           "at most ten years)")
 
 
