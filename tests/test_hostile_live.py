@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import json
 import os
 import pwd
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from test_fifo import CORRECTED_REPLY, REQUEST, Client
+from test_link import OTHER_MAC, OUR_IP, PEER_IP, PEER_MAC, arp_frame, make_link
 from test_live_support import (
     LIVE,
     live_stack,
@@ -33,11 +35,13 @@ from test_live_support import (
 
 from stack import HostConfig
 from stack.capture import DIRECTION_OUTBOUND, read_capture
+from stack.link.describe import describe_frame
 from stack.live.cli import build_parser, check_arguments, main
 from stack.live.fifo import ANSWER_LIMIT, LINE_LIMIT
 from stack.live.files import OutputFileError, open_output
 from stack.live.loop import CoreLatency
 from stack.live.netns import temporary_netns
+from stack.live.output import Reporter, format_summary
 from stack.live.policy import (
     POLICIES,
     by_sysctl,
@@ -482,3 +486,26 @@ def test_json_summary_carries_the_core_latency() -> None:
     assert latency["answered"] >= 2 and latency["slowest"] == "icmp.echo_reply"
     assert 0 < latency["min_us"] <= latency["avg_us"] <= latency["max_us"]
 
+
+
+# -- extras: a gratuitous ARP is told as what it did ----------------------------------------
+def test_a_gratuitous_arp_from_a_known_neighbour_is_logged_as_a_cache_update() -> None:
+    link = make_link()
+    link.handle(arp_frame(1, PEER_MAC, PEER_IP, OUR_IP), 1.0)  # the peer is learned
+    # RFC 5227 §3 announcement: sender and target are the peer's address, a new MAC.
+    announcement = arp_frame(1, OTHER_MAC, PEER_IP, PEER_IP)
+    out = io.StringIO()
+    reporter = Reporter(out, "lines", describe_frame)
+    replies = link.handle(announcement, 2.0)
+    reporter.packet(2.0, announcement, link.last_reason, replies)
+    reporter.flush()
+    assert replies == [] and link.last_reason == "arp.neighbour_updated"
+    assert link.neighbours.lookup(PEER_IP, 2.0) == OTHER_MAC
+    assert out.getvalue().rstrip().endswith("⇒ neighbour cache updated: arp.neighbour_updated")
+    assert "1 updated the neighbour cache, 0 dropped" in format_summary(
+        "tap0", link.stats, 1.0)
+    # From a stranger it teaches nothing, and says so.
+    stranger = make_link()
+    assert stranger.handle(announcement, 2.0) == []
+    assert stranger.last_reason == "arp.not_for_us"
+    assert stranger.neighbours.lookup(PEER_IP, 2.0) is None
