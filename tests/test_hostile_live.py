@@ -509,3 +509,28 @@ def test_a_gratuitous_arp_from_a_known_neighbour_is_logged_as_a_cache_update() -
     assert stranger.handle(announcement, 2.0) == []
     assert stranger.last_reason == "arp.not_for_us"
     assert stranger.neighbours.lookup(PEER_IP, 2.0) is None
+
+
+# -- extras: a second stack-live with the same kernel-side prefix ---------------------------
+@needs_root
+def test_a_second_stack_live_with_the_same_prefix_is_refused() -> None:
+    with temporary_netns("ts-live") as namespace, live_stack(namespace, "tsh4", "-q"):
+        second = subprocess.run(["ip", "netns", "exec", namespace, *LIVE, "tsh5", "-q"],
+                                capture_output=True, text=True, timeout=60, check=False)
+        other_v6 = subprocess.run(["ip", "netns", "exec", namespace, *LIVE, "tsh6", "-q",
+                                   "--no-ipv4", "--kernel-ipv6", "fd00:16:0:0:1::1/80",
+                                   "--ipv6", "fd00:16:0:0:1::2/80"],
+                                  capture_output=True, text=True, timeout=60, check=False)
+        routes = subprocess.run(["ip", "-n", namespace, "route", "show", "172.16.0.0/24"],
+                                capture_output=True, text=True, timeout=30, check=False)
+    assert second.returncode == 1
+    assert second.stderr == (
+        "stack-live: 172.16.0.0/24 is already on tsh4 (172.16.0.1/24): a second device with "
+        "it would give the kernel two routes for one prefix; choose another "
+        "--kernel-ipv4/--ipv4 or --kernel-ipv6/--ipv6, or stop the other\n"), second.stderr
+    # A prefix inside the first one's overlaps it as well.
+    assert other_v6.returncode == 1
+    assert ("stack-live: fd00:16:0:0:1::/80 overlaps fd00:16::/64, already on tsh4 "
+            "(fd00:16::1/64)") in other_v6.stderr, \
+        other_v6.stderr
+    assert len(routes.stdout.strip().splitlines()) == 1, routes.stdout
