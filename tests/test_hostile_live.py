@@ -15,6 +15,7 @@ import io
 import json
 import os
 import pwd
+import re
 import stat
 import subprocess
 import sys
@@ -534,3 +535,22 @@ def test_a_second_stack_live_with_the_same_prefix_is_refused() -> None:
             "(fd00:16::1/64)") in other_v6.stderr, \
         other_v6.stderr
     assert len(routes.stdout.strip().splitlines()) == 1, routes.stdout
+
+
+@needs_root
+def test_quiet_fast_path_times_every_answered_packet() -> None:
+    # -q on TUN takes the blocking fast path, which keeps the sums in locals.
+    with temporary_netns("ts-live") as namespace, live_stack(namespace, "tsh7", "-q") as live:
+        assert wait_answering(namespace, "172.16.0.2")
+        ping(namespace, "-c", "4", "-i", "0.05", "-W", "2", "172.16.0.2")
+        ping(namespace, "-c", "1", "-W", "2", "-s", "3000", "172.16.0.2")  # reassembled
+    assert live.returncode == 0, live.stderr
+    answered = re.search(r"received, (\d+) answered", live.stdout)
+    timed = re.search(r"core latency min/avg/max/mdev = ([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+) "
+                      r"us over (\d+) answered packets \(read to write\); slowest: (\S+)",
+                      live.stdout)
+    assert answered and timed, live.stdout
+    assert int(timed.group(5)) == int(answered.group(1)) >= 5
+    low, mean, high = (float(timed.group(i)) for i in (1, 2, 3))
+    assert 0 < low <= mean <= high
+    assert timed.group(6) == "icmp.echo_reply"
