@@ -554,3 +554,23 @@ def test_quiet_fast_path_times_every_answered_packet() -> None:
     low, mean, high = (float(timed.group(i)) for i in (1, 2, 3))
     assert 0 < low <= mean <= high
     assert timed.group(6) == "icmp.echo_reply"
+
+
+@needs_root
+def test_sudo_user_root_drops_to_nobody_and_stay_root_keeps_root_saying_so() -> None:
+    def uids(pid: int) -> list[str]:
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        return next(line for line in status if line.startswith("Uid:")).split()[1:]
+
+    with temporary_netns("ts-live") as namespace:
+        with live_stack(namespace, "tsh8", "-q", runner=("env", "SUDO_USER=root")) as live:
+            dropped = uids(live.proc.pid)
+        with live_stack(namespace, "tsh8", "-q", "--stay-root",
+                        runner=("env", "SUDO_USER=root")) as kept_live:
+            kept = uids(kept_live.proc.pid)
+    assert live.banner[-1] == ("running as nobody (SUDO_USER root is root; --stay-root keeps "
+                               "root); Ctrl-C to stop")
+    assert dropped == [str(pwd.getpwnam("nobody").pw_uid)] * 4
+    assert kept_live.banner[-1] == ("running as root (--stay-root: root kept after set-up); "
+                                    "Ctrl-C to stop")
+    assert kept == ["0"] * 4
