@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from stack.host.config import HostConfig
+from stack.host.config import ConfigError, HostConfig
 
 __all__ = ["Policy", "POLICIES", "PolicyError", "add_policy_flags", "policy_values",
            "changed_policies", "format_value", "by_sysctl", "policy_rows"]
@@ -207,10 +207,18 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _parse(policy: Policy, text: str, given_as: str) -> object:
+    """The flag's syntax and range, then HostConfig's own check of the field (the one
+    place that validates a host for every driver), either failing as one line that
+    names the flag."""
     try:
-        return policy.parse(text)
+        value = policy.parse(text)
     except PolicyError as exc:
         raise PolicyError(f"{given_as} {exc}, not {text!r}") from None
+    try:
+        HostConfig(**{policy.field: value})  # type: ignore[arg-type]
+    except ConfigError as exc:
+        raise PolicyError(f"{given_as} {text}: {exc}") from None
+    return value
 
 
 def policy_values(args: argparse.Namespace) -> dict[str, object]:
