@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import test_live_support
+from test_bench import EXPECTED_ROWS
 from test_fifo import CORRECTED_REPLY, REQUEST, Client
 from test_link import OTHER_MAC, OUR_IP, PEER_IP, PEER_MAC, arp_frame, make_link
 from test_live_support import (
@@ -34,6 +36,8 @@ from test_live_support import (
     wait_answering,
 )
 
+import bench.live
+from bench.measure import Options
 from stack import HostConfig
 from stack.capture import DIRECTION_OUTBOUND, read_capture
 from stack.link.describe import describe_frame
@@ -574,3 +578,23 @@ def test_sudo_user_root_drops_to_nobody_and_stay_root_keeps_root_saying_so() -> 
     assert kept_live.banner[-1] == ("running as root (--stay-root: root kept after set-up); "
                                     "Ctrl-C to stop")
     assert kept == ["0"] * 4
+
+
+# -- a fresh machine without ping: one clear line naming the package -------------------------
+def test_without_ping_the_live_bench_rows_say_what_to_install(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    real_which = bench.live.shutil.which
+    monkeypatch.setattr(bench.live.shutil, "which",
+                        lambda name: None if name == "ping" else real_which(name))
+    monkeypatch.setattr(bench.live.os, "geteuid", lambda: 0)
+    rows = bench.live.bench_live(Options(quick=True))
+    assert [r.what for r in rows] == EXPECTED_ROWS["live"]
+    assert {r.figure for r in rows} == {
+        "not available: no ping command (apt-get install iputils-ping)"}
+
+
+def test_without_ping_a_live_test_fails_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(test_live_support.shutil, "which", lambda name: None)
+    with pytest.raises(pytest.fail.Exception, match="^no ping command: apt-get install "
+                                                    "iputils-ping$"):
+        ping("ts-never-made", "-c", "1", "172.16.0.2")

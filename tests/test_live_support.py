@@ -94,6 +94,8 @@ def shared_directory(directory: os.PathLike[str] | str) -> str:
 
 
 def ping(namespace: str, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    if shutil.which("ping") is None:  # a fresh machine: one line, not a traceback
+        pytest.fail("no ping command: apt-get install iputils-ping", pytrace=False)
     return run_in(namespace, ["ping", *args], timeout=timeout)
 
 
