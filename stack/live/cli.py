@@ -111,8 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "(default: $SUDO_USER, else nobody; never root "
                                        "without --stay-root)")
     parser.add_argument("--stay-root", action="store_true",
-                        help="keep running as root after set-up when --user or $SUDO_USER "
-                             "names root (refused otherwise)")
+                        help="keep root after set-up, and say so in the banner (without "
+                             "it root is always dropped: --user root is refused, a "
+                             "SUDO_USER of root means nobody)")
     fifo = parser.add_argument_group("FIFO referee (docs/fifo-responder.md)")
     fifo.add_argument("--fifo", metavar="DIR",
                       help="be the referee: make DIR/cmd and DIR/resp and let a client "
@@ -407,13 +408,9 @@ def run(settings: Settings) -> int:
         if settings.record:
             record_file = open_output(settings.record, account, append=False,
                                       what="--record")
-            try:
-                recorder = CaptureWriter(record_file,
-                                         LINKTYPE_ETHERNET if settings.tap else LINKTYPE_RAW,
-                                         host_metadata(settings))
-            except BaseException:
-                record_file.close()
-                raise
+            recorder = CaptureWriter(record_file,
+                                     LINKTYPE_ETHERNET if settings.tap else LINKTYPE_RAW,
+                                     host_metadata(settings))
         reporter = Reporter(sys.stdout, settings.mode,
                             describe_frame if settings.tap else describe)
         loop = LiveLoop(fd, answerer, reporter, recorder, busy_poll=settings.busy_poll)
