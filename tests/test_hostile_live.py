@@ -461,12 +461,15 @@ def test_a_policy_flag_is_live_recorded_and_replayed_byte_for_byte(tmp_path: Pat
     record = Path(shared_directory(tmp_path)) / "ttl.pcapng"
     with temporary_netns("ts-live") as namespace, \
             live_stack(namespace, "tsh2", "--ip-default-ttl", "77", "--icmp-ratelimit", "0",
+                       "--sysctl", "net.ipv6.icmp.echo_ignore_all=1",
                        "--record", str(record)) as live:
         assert wait_answering(namespace, "172.16.0.2")
         pinged = ping(namespace, "-c", "3", "-i", "0.05", "-W", "2", "172.16.0.2")
-    assert "policy not Linux's default: --ip-default-ttl 77 --icmp-ratelimit 0" in \
-        live.banner, live.banner
+        ignored = ping(namespace, "-6", "-c", "2", "-i", "0.05", "-W", "1", "fd00:16::2")
+    assert ("policy not Linux's default: --ip-default-ttl 77 --icmpv6-echo-ignore-all 1 "
+            "--icmp-ratelimit 0") in live.banner, live.banner
     assert "ttl=77" in pinged.stdout, pinged.stdout
+    assert "100% packet loss" in ignored.stdout, ignored.stdout
     assert live.returncode == 0, live.stderr
     records = list(read_capture(record))
     assert any(r.data[8] == 77 for r in records if r.direction == DIRECTION_OUTBOUND)
@@ -475,7 +478,8 @@ def test_a_policy_flag_is_live_recorded_and_replayed_byte_for_byte(tmp_path: Pat
     assert "slowest: icmp.echo_reply" in live.stdout, live.stdout
     replay = subprocess.run([sys.executable, "-m", "replay", str(record), "--expect"],
                             capture_output=True, text=True, timeout=120, check=False)
-    # A host rebuilt with the default TTL 64 would mismatch every reply.
+    # A host rebuilt with the defaults would answer TTL 64 to the pings and answer the
+    # IPv6 ones: both would mismatch.
     assert replay.returncode == 0, replay.stdout[-2000:] + replay.stderr[-2000:]
     assert "1 passed, 0 failed" in replay.stdout, replay.stdout
 
