@@ -232,7 +232,9 @@ class LinkHost:
             merged = True
         if self.ipv4_address is None or parsed.target_ip != self.ipv4_address:
             frames = self._release(parsed.sender_ip, parsed.sender_mac) if merged else []
-            host.drop("arp.not_for_us")
+            # A known sender's entry was refreshed (a gratuitous ARP, RFC 5227 §3): say
+            # so, rather than that the packet was ignored.
+            host.drop("arp.neighbour_updated" if merged else "arp.not_for_us")
             host.stats.sent += len(frames)
             return frames
         # An ARP probe (RFC 5227 §2.1.1) has sender 0.0.0.0: answer, learn nothing.
