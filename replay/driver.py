@@ -32,6 +32,7 @@ from replay.faults import FaultInjector, FaultSpec
 from replay.profiles import profile_for
 from replay.responder import ExternalResponder, ResponderError, ResponderStartError
 from replay.results import KEEP_LINES, CaseResult, FileResult, Mismatch
+from stack import __version__
 from stack.capture import (
     DIRECTION_INBOUND,
     DIRECTION_OUTBOUND,
@@ -39,6 +40,7 @@ from stack.capture import (
     CaptureRecord,
     CaptureWriter,
     read_capture,
+    timer_comment,
 )
 from stack.host.host import Host
 from stack.wire.inspect import describe, validate
@@ -71,7 +73,12 @@ class Options:
 
 
 class GoldenWriter:
-    """``--write``: one pcapng section per case, created when the case starts."""
+    """``--write``: one pcapng section per case, created when the case starts. Every
+    section's interface is named ``replay`` and described alike (Wireshark 4.0 shows
+    the first section's interface block for the packets of every section)."""
+
+    INTERFACE_NAME = "replay"
+    INTERFACE_DESCRIPTION = f"tunstack {__version__} replay --write, RAW"
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -79,7 +86,9 @@ class GoldenWriter:
 
     def start_case(self, metadata: dict[str, Any]) -> CaptureWriter:
         if self._writer is None:
-            self._writer = CaptureWriter(self.path, metadata=metadata)
+            self._writer = CaptureWriter(self.path, metadata=metadata,
+                                         interface_name=self.INTERFACE_NAME,
+                                         interface_description=self.INTERFACE_DESCRIPTION)
         else:
             self._writer.new_section(metadata)
         return self._writer
@@ -190,16 +199,17 @@ class _CaseDriver:
             return
         reason = self.host.last_reason
         self.last_inbound = f"after {label}: {reason}" if reason else f"after {label}"
-        self._emitted(now, packet, outputs, label, timer=False)
+        self._emitted(now, packet, outputs, label, timer=False, comment=reason)
 
     def _emitted(self, now: float, inbound: bytes | None, outputs: list[bytes], label: str,
-                 timer: bool) -> None:
+                 timer: bool, comment: str = "") -> None:
+        """``comment``: why (the host's reason), each written packet's --write comment."""
         self.result.got += len(outputs)
         if self.writer is not None:
             if inbound is not None:
-                self.writer.write(inbound, now, DIRECTION_INBOUND)
+                self.writer.write(inbound, now, DIRECTION_INBOUND, comment)
             for output in outputs:
-                self.writer.write(output, now, DIRECTION_OUTBOUND)
+                self.writer.write(output, now, DIRECTION_OUTBOUND, comment)
         if self.compare:
             for output in outputs:
                 self.comparator.add_output(Output(now, output, timer, label))
@@ -221,12 +231,17 @@ class _CaseDriver:
                 return
             now = max(deadline, self.clock)
             self.clock = now
+            # a copy: stats.replies may be one Counter folded in place
+            replied_before = dict(host.stats.replies) if self.writer is not None else {}
             try:
                 outputs = host.poll(now)
             except Exception as exc:  # reported, never a traceback
                 self._fail(f"timer ({_at(now)})", f"host.poll raised {type(exc).__name__}: {exc}")
                 return
-            self._emitted(now, None, outputs, f"timer ({_at(now)})", timer=True)
+            comment = (timer_comment(replied_before, host.stats.replies)
+                       if self.writer is not None and outputs else "")
+            self._emitted(now, None, outputs, f"timer ({_at(now)})", timer=True,
+                          comment=comment)
             if host.next_timer() == deadline:
                 self._fail(f"timer ({_at(now)})",
                            f"next_timer() still says {deadline} after poll({now})")

@@ -27,10 +27,14 @@ naming the file and the byte offset; nothing else escapes.
 
 Writing
 -------
-``CaptureWriter(path_or_file, linktype=101, metadata=None)`` writes one pcapng section
-per case: the Section Header Block's comment is the JSON of ``metadata``; each
-``write(data, timestamp, direction)`` appends one Enhanced Packet Block with the
-``epb_flags`` direction and flushes it, so killing the writer loses at most the packet in
+``CaptureWriter(path_or_file, linktype=101, metadata=None, interface_name=None,
+interface_description=None)`` writes one pcapng section per case: the Section Header
+Block's comment is the JSON of ``metadata``; the Interface Description Block names the
+device (``if_name``, ``if_description``: Wireshark's ``frame.interface_name``, instead of
+"interface unknown"); each ``write(data, timestamp, direction, comment)`` appends one
+Enhanced Packet Block with the ``epb_flags`` direction and the packet's ``opt_comment``
+(why the host sent or what it did with it: ``icmp.echo_reply``, ``frag.held``; Wireshark's
+``frame.comment``) and flushes it, so killing the writer loses at most the packet in
 flight and the file still reads. ``new_section(metadata)`` starts the next case.
 
 dpkt's pcapng reader drops per-packet options (and with them the direction), so the
@@ -44,7 +48,7 @@ import io
 import json
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
 __all__ = [
@@ -66,6 +70,7 @@ __all__ = [
     "read_all",
     "read_capture",
     "strip_link_header",
+    "timer_comment",
 ]
 
 # epb_flags bits 0-1 (pcapng §4.3.1): 00 information not available, 01 inbound, 10 outbound.
@@ -117,6 +122,7 @@ _OPT_END = 0
 _OPT_COMMENT = 1
 _OPT_SHB_USERAPPL = 4
 _OPT_IF_NAME = 2
+_OPT_IF_DESCRIPTION = 3
 _OPT_IF_TSRESOL = 9
 _OPT_IF_TSOFFSET = 14
 _OPT_EPB_FLAGS = 2
@@ -566,18 +572,33 @@ def _block(block_type: int, body: bytes) -> bytes:
     return struct.pack("<II", block_type, total) + body + struct.pack("<I", total)
 
 
+def timer_comment(replies_before: Mapping[str, int], replies_after: Mapping[str, int]) -> str:
+    """The comment a recording gives the packets a host's timer sent (``poll``): the
+    reply kinds it counted meanwhile (``icmp.time_exceeded (timer)``), or ``timer`` when
+    it counted none (a TAP host's neighbour solicitation retry). Packets answering an
+    inbound one carry the host's ``last_reason`` instead."""
+    kinds = sorted(kind for kind, count in replies_after.items()
+                   if count > replies_before.get(kind, 0))
+    return f"{', '.join(kinds)} (timer)" if kinds else "timer"
+
+
 class CaptureWriter:
     """Write pcapng, one section per case, packets with their direction.
 
     Timestamps are stored with nanosecond resolution (``if_tsresol`` 9). Every block is
     handed to the operating system as soon as it is complete (one ``write`` plus a
-    flush), so a crash loses at most the block being built."""
+    flush), so a crash loses at most the block being built. ``interface_name`` and
+    ``interface_description``, when given, go into every section's interface block."""
 
     def __init__(self, target: str | os.PathLike[str] | IO[bytes], linktype: int = LINKTYPE_RAW,
-                 metadata: dict[str, Any] | None = None, application: str = "tunstack") -> None:
+                 metadata: dict[str, Any] | None = None, application: str = "tunstack",
+                 interface_name: str | None = None,
+                 interface_description: str | None = None) -> None:
         self.name, self._stream, self._owned = _open(target, "wb")
         self.linktype = linktype
         self.application = application
+        self.interface_name = interface_name
+        self.interface_description = interface_description
         self.packets = 0
         self.sections = 0
         self._closed = False
@@ -601,15 +622,20 @@ class CaptureWriter:
         options += _option(_OPT_SHB_USERAPPL, self.application.encode())
         options += _option(_OPT_END, b"")
         shb_body = struct.pack("<IHHq", _PCAPNG_BYTE_ORDER, 1, 0, -1) + options
-        idb_body = struct.pack("<HHI", self.linktype, 0, 0) + _option(
-            _OPT_IF_TSRESOL, bytes([9])) + _option(_OPT_END, b"")
+        idb_body = struct.pack("<HHI", self.linktype, 0, 0)
+        if self.interface_name:
+            idb_body += _option(_OPT_IF_NAME, self.interface_name.encode())
+        if self.interface_description:
+            idb_body += _option(_OPT_IF_DESCRIPTION, self.interface_description.encode())
+        idb_body += _option(_OPT_IF_TSRESOL, bytes([9])) + _option(_OPT_END, b"")
         self._emit(_block(_PCAPNG_SHB, shb_body) + _block(_BLOCK_IDB, idb_body))
         self.sections += 1
 
     def write(self, data: bytes, timestamp: float, direction: int = DIRECTION_UNKNOWN,
               comment: str | None = None, timestamp_ns: int | None = None) -> None:
         """Append one packet (``data`` is the frame for this writer's link type: the bare
-        IP packet for RAW) with its direction (``DIRECTION_*``)."""
+        IP packet for RAW) with its direction (``DIRECTION_*``) and ``comment``, its
+        ``opt_comment`` (none when empty)."""
         ticks = timestamp_ns if timestamp_ns is not None else round(timestamp * 1e9)
         if ticks < 0:
             raise ValueError(f"negative timestamp {timestamp}")

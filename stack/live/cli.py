@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import NoReturn, TextIO
 
-from stack import version_text
+from stack import __version__, version_text
 from stack.capture import LINKTYPE_ETHERNET, LINKTYPE_RAW, CaptureError, CaptureWriter
 from stack.host.config import ConfigError, HostConfig
 from stack.host.host import Host
@@ -264,6 +264,13 @@ def host_metadata(settings: Settings) -> dict[str, object]:
     }
 
 
+def interface_description(settings: Settings) -> str:
+    """The recording's if_description, shown by Wireshark beside the interface name:
+    ``tunstack 0.1.0 on tun0, TUN, mtu 1500``."""
+    kind = "TAP" if settings.tap else "TUN"
+    return f"tunstack {__version__} on {settings.device}, {kind}, mtu {settings.config.mtu}"
+
+
 def _banner(settings: Settings, account: Account, stream: TextIO) -> None:
     config = settings.config
     kind = "TAP" if settings.tap else "TUN"
@@ -374,7 +381,9 @@ def run(settings: Settings) -> int:
         if settings.record:
             recorder = CaptureWriter(settings.record,
                                      LINKTYPE_ETHERNET if settings.tap else LINKTYPE_RAW,
-                                     host_metadata(settings))
+                                     host_metadata(settings),
+                                     interface_name=settings.device,
+                                     interface_description=interface_description(settings))
             os.chown(settings.record, account.uid, account.gid)
         reporter = Reporter(sys.stdout, settings.mode,
                             describe_frame if settings.tap else describe)
