@@ -31,7 +31,7 @@ from replay.compare import Comparator, Expected, Output
 from replay.faults import FaultInjector, FaultSpec
 from replay.profiles import profile_for
 from replay.responder import ExternalResponder, ResponderError, ResponderStartError
-from replay.results import KEEP_LINES, CaseResult, FileResult, Mismatch
+from replay.results import KEEP_LINES, CaseResult, FileResult, Mismatch, TimelineEvent
 from stack import __version__
 from stack.capture import (
     DIRECTION_INBOUND,
@@ -70,6 +70,9 @@ class Options:
     faults: FaultSpec | None = None
     responder: str | None = None
     responder_timeout: float = 30.0
+    # --html: keep each case's first packets (results.KEEP_TIMELINE) and the packets of
+    # every mismatch, for its ladder diagrams and dissections
+    timeline: bool = False
 
 
 class GoldenWriter:
@@ -146,7 +149,8 @@ class _CaseDriver:
         self.tolerance = (profile.timer_tolerance if options.tolerance is None
                           else options.tolerance)
         self.comparator = Comparator(profile.ignore | options.ignore, self.tolerance,
-                                     options.verbose, self.result.add, profile.recorded_late)
+                                     options.verbose, self.result.add, profile.recorded_late,
+                                     keep_packets=options.timeline)
         self.last_inbound = "before the first inbound packet"
 
     # -- feeding ---------------------------------------------------------------------
@@ -170,6 +174,9 @@ class _CaseDriver:
                     self._deliver(when, faulty, fault_label)
         elif direction == DIRECTION_OUTBOUND:
             result.expected += 1
+            if self.options.timeline:
+                result.keep_event(TimelineEvent("expected", record.index, time,
+                                                describe(packet)))
             if self.compare:
                 self.comparator.add_expected(Expected(record.index, time, packet,
                                                       self.last_inbound))
@@ -199,20 +206,28 @@ class _CaseDriver:
             return
         reason = self.host.last_reason
         self.last_inbound = f"after {label}: {reason}" if reason else f"after {label}"
+        if self.options.timeline:
+            self.result.keep_event(TimelineEvent("in", self.result.delivered - 1, now,
+                                                 describe(packet), reason))
         self._emitted(now, packet, outputs, label, timer=False, comment=reason)
 
     def _emitted(self, now: float, inbound: bytes | None, outputs: list[bytes], label: str,
                  timer: bool, comment: str = "") -> None:
         """``comment``: why (the host's reason), each written packet's --write comment."""
+        first_number = self.result.got
         self.result.got += len(outputs)
         if self.writer is not None:
             if inbound is not None:
                 self.writer.write(inbound, now, DIRECTION_INBOUND, comment)
             for output in outputs:
                 self.writer.write(output, now, DIRECTION_OUTBOUND, comment)
+        if self.options.timeline:
+            for number, output in enumerate(outputs, first_number):
+                self.result.keep_event(TimelineEvent("got", number, now, describe(output),
+                                                     "timer" if timer else ""))
         if self.compare:
-            for output in outputs:
-                self.comparator.add_output(Output(now, output, timer, label))
+            for number, output in enumerate(outputs, first_number):
+                self.comparator.add_output(Output(now, output, timer, label, number))
         elif self.check:
             self._check_invariants(inbound, outputs, label, now)
         if self.options.verbose and not self.options.expect:
