@@ -73,7 +73,7 @@ details.case > summary { cursor: pointer; }
 .ladder .arrow { stroke: #57606a; stroke-width: 1.4; }
 .ladder .arrow.in { stroke: #0969da; }
 .ladder .arrow.bad { stroke: var(--fail); stroke-width: 2.6; }
-.ladder text.bad { fill: var(--fail); font-weight: 700; }
+.ladder text.bad { fill: var(--fail); font-weight: 600; }
 .ladder .time { fill: var(--muted); }
 .ladder .reason { fill: var(--pass); }
 .ladder .band { fill: #fff1f0; }
@@ -84,8 +84,8 @@ details.mismatch > summary { cursor: pointer; font-family: ui-monospace, monospa
 ul.diff { margin: 6px 0; padding-left: 20px; font-family: ui-monospace, monospace;
           font-size: 12px; }
 table.dissect { table-layout: fixed; }
-table.dissect td, table.dissect th { font-family: ui-monospace, monospace; font-size: 12px;
-                                     padding: 2px 8px; overflow-wrap: anywhere; }
+table.dissect td, table.dissect th { font-family: ui-monospace, monospace; font-size: 11.5px;
+                                     padding: 1px 8px; overflow-wrap: anywhere; }
 table.dissect th:first-child { width: 230px; }
 table.dissect tr.differs td { background: #ffebe9; }
 table.dissect tr.ignored td { background: #fff8c5; }
@@ -117,7 +117,8 @@ _SCRIPT = r"""
     el(holder, "title", {}, packet.s + (packet.n ? "  \u21d2 " + packet.n : ""));
     el(holder, "line", {x1: x1, y1: y, x2: x2, y2: y, "class": "arrow " + kind + bad,
                         "marker-end": packet.bad ? "url(#head-bad)" : "url(#head)"});
-    el(holder, "text", {x: Math.min(x1, x2) + 8, y: y - 5, "class": "label" + bad},
+    el(holder, "text", {x: Math.min(x1, x2) + (x1 < x2 ? 8 : 14), y: y - 5,
+                        "class": "label" + bad},
        cut(packet.s, chars));
   }
   document.querySelectorAll("div.ladder").forEach(function (box) {
@@ -130,7 +131,8 @@ _SCRIPT = r"""
     const defs = el(svg, "defs", {});
     [["head", "#57606a"], ["head-bad", "#cf222e"]].forEach(function (m) {
       const marker = el(defs, "marker", {id: m[0], markerWidth: 8, markerHeight: 8,
-                                         refX: 7, refY: 4, orient: "auto"});
+                                         refX: 7, refY: 4, orient: "auto",
+                                         markerUnits: "userSpaceOnUse"});
       el(marker, "path", {d: "M0,0 L8,4 L0,8 z", fill: m[1]});
     });
     const ladders = [
