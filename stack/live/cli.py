@@ -330,9 +330,9 @@ def _open_referee(settings: Settings, account: Account, host: Host, loop: LiveLo
                         f"{exc.strerror}") from None
     try:
         os.chown(settings.fifo_log, account.uid, account.gid)
-        referee = FifoReferee(host, settings.fifo_cmd, settings.fifo_resp, send=loop.send,
-                              reporter=reporter, log=log, wait=settings.fifo_wait,
-                              send_invalid=settings.fifo_send_invalid,
+        referee = FifoReferee(host, settings.fifo_cmd, settings.fifo_resp,
+                              send=loop.send_for_referee, reporter=reporter, log=log,
+                              wait=settings.fifo_wait, send_invalid=settings.fifo_send_invalid,
                               everything=settings.fifo_all, owner=(account.uid, account.gid))
     except BaseException:
         log.close()

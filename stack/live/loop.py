@@ -143,6 +143,10 @@ class LiveLoop:
                                 timestamp_ns=now_ns)
         return None
 
+    def send_for_referee(self, packet: bytes, now_ns: int) -> str | None:
+        """``send`` for the FIFO referee: its packets are recorded as the referee's."""
+        return self.send(packet, now_ns, "from the FIFO referee")
+
     # -- the loop -----------------------------------------------------------------
     def _next_timeout(self, due: float | None) -> float:
         """The epoll timeout: until ``due`` (the answerer's next timer) or the referee's
