@@ -27,8 +27,8 @@ __all__ = ["render_html", "write_html", "ladder_rows", "MAX_CASES", "MAX_MISMATC
 # browser opens: the first MAX_CASES differing cases, MAX_MISMATCHES mismatches each.
 MAX_CASES = 200
 MAX_MISMATCHES = 50
-# Longer packet summaries are cut in the diagram (the full text is the arrow's tooltip).
-LABEL_CHARS = 62
+# A longer command line is shown cut, whole when unfolded.
+COMMAND_CHARS = 240
 
 # verdict -> CSS class; any other verdict string gets "other"
 _VERDICT_CLASS = {"ok": "pass", "ran": "pass", "pass": "pass", "FAIL": "fail",
@@ -54,7 +54,9 @@ code, .mono, td.num { font-family: ui-monospace, "DejaVu Sans Mono", monospace;
 .card.deviates b { color: var(--dev); }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line);
-         vertical-align: top; }
+         vertical-align: baseline; }
+td.drops { font-size: 12px; overflow-wrap: anywhere; max-width: 280px; }
+td.path { overflow-wrap: anywhere; }
 th { background: var(--bg); font-weight: 600; }
 td.num { text-align: right; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff;
@@ -321,6 +323,16 @@ def _drops(case: CaseResult) -> str:
     return ", ".join(f"{reason}×{count}" for reason, count in case.drops.items()) or "-"
 
 
+def _command_line(command: str, generator: str) -> str:
+    """The command that made the page (a shell glob makes it long: then its start, the
+    whole of it one click away) and the program's version."""
+    version = f" · {_e(generator)}" if generator else ""
+    if len(command) <= COMMAND_CHARS:
+        return f'<div class="sub">{_e(command)}{version}</div>'
+    return (f'<details class="sub"><summary>{_e(command[:COMMAND_CHARS])}… '
+            f"({len(command.split())} words){version}</summary>{_e(command)}</details>")
+
+
 def render_html(results: list[FileResult], expect: bool, command: str = "",
                 generator: str = "",
                 verdict: Callable[[CaseResult, bool], str] = case_status) -> str:
@@ -340,10 +352,11 @@ def render_html(results: list[FileResult], expect: bool, command: str = "",
                 sections.append(_case_section(result.path, case, case_number, result_text))
                 name = f'<a href="#case{case_number}">{name}</a>'
             table_rows.append(
-                f"<tr><td>{_e(result.path)}</td><td>{name}</td><td class=num>{case.inbound}"
-                f"</td><td class=num>{case.expected if expect else '-'}</td>"
+                f"<tr><td class=path>{_e(result.path)}</td><td>{name}</td>"
+                f"<td class=num>{case.inbound}</td>"
+                f"<td class=num>{case.expected if expect else '-'}</td>"
                 f"<td class=num>{case.got}</td><td class=num>{case.mismatch_count}</td>"
-                f"<td>{_e(_drops(case))}</td><td><span class=\"badge "
+                f"<td class=drops>{_e(_drops(case))}</td><td><span class=\"badge "
                 f"{_verdict_class(result_text)}\">{_e(result_text)}</span></td></tr>")
             case_number += 1
     differing = sum(1 for r in results for c in r.cases if c.mismatch_count)
@@ -358,8 +371,7 @@ def render_html(results: list[FileResult], expect: bool, command: str = "",
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>replay report</title><style>{_CSS}</style></head><body>"
             "<h1>replay report</h1>"
-            f'<div class="sub">{_e(command)}{" · " if command and generator else ""}'
-            f"{_e(generator)}</div>"
+            + _command_line(command, generator)
             + _cards(results) + error_list + table
             + (f"<h3>{differing} case(s) that differ</h3>" if differing else "")
             + omitted + "".join(sections)

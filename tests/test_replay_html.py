@@ -120,8 +120,9 @@ def test_the_page_shows_totals_and_a_verdict_per_case(report: tuple[str, str]) -
     for total in ("3 files", "3 cases", "1 passed", "2 failed", "0 deviating",
                   "2 mismatches"):
         assert total in text, total
-    rows = re.findall(r"<tr><td>[^<]*</td><td>(?:<a [^>]*>)?([a-z_]+)(?:</a>)?</td>.*?"
-                      r'<span class="badge (\w+)">([^<]+)</span></td></tr>', dom)
+    rows = re.findall(r'<tr><td class="path">[^<]*</td><td>(?:<a [^>]*>)?([a-z_]+)'
+                      r'(?:</a>)?</td>.*?<span class="badge (\w+)">([^<]+)</span></td></tr>',
+                      dom)
     assert rows == [("burst_intact", "pass", "ok"), ("ttl_changed", "fail", "FAIL"),
                     ("reply_removed", "fail", "FAIL")]
 

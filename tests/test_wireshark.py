@@ -27,6 +27,7 @@ from stack.capture import (
 )
 from stack.host.config import HostConfig
 from stack.host.host import Host
+from stack.live.cli import build_parser, check_arguments, interface_description
 from stack.live.netns import run_in, temporary_netns
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -140,6 +141,11 @@ def test_files_without_comments_read_and_replay_as_before(tmp_path: Path) -> Non
     done = _replay(str(plain), "--expect")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed, 0 failed" in done.stdout
+
+
+def test_the_interface_description_says_kind_and_mtu() -> None:
+    tap = check_arguments(build_parser().parse_args(["tap7", "--tap", "--mtu", "9000"]))
+    assert interface_description(tap) == f"tunstack {__version__} on tap7, TAP, mtu 9000"
 
 
 @needs_root
