@@ -39,7 +39,8 @@ def rendered_dom(page: Path, profile: Path) -> str:
     done = subprocess.run(
         [_chromium(), "--headless", "--no-sandbox", "--disable-gpu",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--no-first-run", "--disable-extensions", f"--user-data-dir={profile}",
+         "--no-first-run", "--disable-extensions", "--disable-dev-shm-usage",
+         f"--user-data-dir={profile}",
          "--dump-dom", page.resolve().as_uri()],
         capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0 and "</html>" in done.stdout, done.stderr[-2000:]
