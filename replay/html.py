@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from replay.report import case_status, totals
-from replay.results import CaseResult, FileResult, Mismatch, TimelineEvent
+from replay.results import KEEP_MISMATCHES, CaseResult, FileResult, Mismatch, TimelineEvent
 from stack.wire.inspect import dissect, format_value
 
 __all__ = ["render_html", "write_html", "ladder_rows", "MAX_CASES", "MAX_MISMATCHES"]
@@ -93,6 +93,8 @@ table.dissect tr.differs td { background: #ffebe9; }
 table.dissect tr.ignored td { background: #fff8c5; }
 .legend { font-size: 12px; color: var(--muted); }
 .legend span { margin-right: 16px; }
+.legend .in { color: var(--note); } .legend .bad { color: var(--fail); }
+.legend .did { color: var(--pass); }
 """
 
 # Builds each diagram from its JSON rows: two ladders side by side, the recorded
@@ -282,8 +284,8 @@ def _case_section(path: str, case: CaseResult, case_number: int, verdict: str) -
            f"{len(case.timeline) + case.timeline_cut}</p>" if case.timeline_cut else "")
     shown = case.mismatches[:MAX_MISMATCHES]
     hidden = case.mismatch_count - len(shown)
-    more = (f'<p class="sub">… {hidden} more mismatches (all of them in --json)</p>'
-            if hidden > 0 else "")
+    more = (f'<p class="sub">… {hidden} more mismatches (the first {KEEP_MISMATCHES} in '
+            "--json)</p>" if hidden > 0 else "")
     blocks = "".join(_mismatch_block(m, _anchor(case_number, i), i == 0)
                      for i, m in enumerate(shown))
     deviation = (f'<p>deviates as documented: {_e(case.deviation)}</p>'
@@ -293,10 +295,9 @@ def _case_section(path: str, case: CaseResult, case_number: int, verdict: str) -
             f'{_e(verdict)}</span> <span class="sub">{_e(path)} · section {case.section} · '
             f'{case.mismatch_count} mismatch(es) · checked with {_e(case.checked_with or "-")}'
             f' · profile {_e(case.profile or "-")}</span></summary>{deviation}'
-            f'<div class="legend"><span style="color:#0969da">→ in: delivered to the host'
-            f'</span><span>← out: sent by the host</span><span style="color:#cf222e">red: '
-            f'a mismatch (click for it below)</span><span style="color:#1a7f37">⇒ what the '
-            f'host did</span></div>'
+            '<div class="legend"><span class="in">→ in: delivered to the host</span>'
+            "<span>← out: sent by the host</span><span class=bad>red: a mismatch (click "
+            "for it below)</span><span class=did>⇒ what the host did</span></div>"
             f'<div class="ladder" data-rows="{rows_id}"></div>'
             + _json_script(rows_id, {"rows": rows})
             + cut + blocks + more + "</details>")

@@ -201,3 +201,33 @@ def test_an_unwritable_html_target_is_one_line_and_exit_2(tmp_path: Path) -> Non
     assert done.stderr.strip().splitlines() == [
         f"replay: {tmp_path}/no/such/r.html: cannot write the HTML report: "
         "No such file or directory"]
+
+
+def _differing_case(name: str) -> CaseResult:
+    case = CaseResult(name, 0, inbound=1, expected=1, got=1)
+    case.add(Mismatch("diff", "packet #1", f"expected {name}", [f"{name}: expected 1, got 2"],
+                      expected_index=1, got_number=0))
+    case.timeline = [TimelineEvent("in", 0, 0.0, name, "icmp.echo_reply"),
+                     TimelineEvent("expected", 1, 0.0, name),
+                     TimelineEvent("got", 0, 0.0, name)]
+    return case
+
+
+def test_text_from_a_capture_cannot_become_markup() -> None:
+    """Case names come from a capture's metadata, summaries from its packets: escaped in
+    the page, and in its JSON no ``</script>`` can end the data early."""
+    hostile = '</script><script>alert(1)</script><b onmouseover="x">'
+    page = render_html([FileResult("<i>.pcapng", [_differing_case(hostile)])], True)
+    assert page.count("<script") == 2  # the diagram's data and the drawing script
+    assert "<b onmouseover" not in page and "<i>.pcapng" not in page
+    assert html.escape(hostile) in page
+
+
+def test_a_run_that_differs_everywhere_shows_the_first_cases_in_full(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("replay.html.MAX_CASES", 2)
+    cases = [_differing_case(f"case_{n}") for n in range(5)]
+    page = render_html([FileResult("many.pcapng", cases)], True)
+    assert page.count('<details class="case"') == 2
+    assert "the first 2 of 5 differing cases are shown in full" in page
+    assert page.count('<span class="badge fail">FAIL</span>') == 5 + 2  # rows + sections
