@@ -530,15 +530,32 @@ def _read_pcapng(src: _Source, head: bytes) -> Iterator[CaptureRecord]:
 
 
 def _packet_options(body: bytes, options_at: int, order: str) -> tuple[int, str | None]:
-    """(epb_flags direction bits, the first comment) from a packet block's options."""
+    """(epb_flags direction bits, the first comment) from a packet block's options.
+
+    The walk of :func:`_options`, unrolled: every packet tunstack records carries a
+    comment (its reason), so this runs once per packet when reading one."""
     direction = DIRECTION_UNKNOWN
     comment = None
-    for code, value in _options(body, options_at, order):
-        if code == _OPT_EPB_FLAGS and len(value) == 4:
-            direction = struct.unpack(order + "I", value)[0] & 0x3
+    head = _OPTION_HEAD[order]
+    end = len(body)
+    pos = options_at
+    while pos + 4 <= end:
+        code, length = head(body, pos)
+        if code == _OPT_END:
+            break
+        pos += 4
+        if pos + length > end:
+            break  # a damaged option list: keep what was readable
+        if code == _OPT_EPB_FLAGS and length == 4:
+            # bits 0-1 of the 32-bit flags: in its lowest-order byte
+            direction = body[pos if order == "<" else pos + 3] & 0x3
         elif code == _OPT_COMMENT and comment is None:
-            comment = value.decode("utf-8", "replace")
+            comment = body[pos:pos + length].decode("utf-8", "replace")
+        pos += (length + 3) & ~3
     return direction, comment
+
+
+_OPTION_HEAD = {order: struct.Struct(order + "HH").unpack_from for order in "<>"}
 
 
 def _interface(src: _Source, body: bytes, order: str, start: int) -> _Interface:

@@ -10,6 +10,7 @@ and ping inside a namespace it creates and deletes, as tests/test_live.py does.
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -141,6 +142,29 @@ def test_files_without_comments_read_and_replay_as_before(tmp_path: Path) -> Non
     done = _replay(str(plain), "--expect")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed, 0 failed" in done.stdout
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_a_comment_before_or_after_the_flags_reads_in_either_byte_order(order: str) -> None:
+    """Other writers (Wireshark's editcap, dumpcap) put options in any order."""
+    def option(code: int, value: bytes) -> bytes:
+        return struct.pack(order + "HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
+
+    def block(kind: int, body: bytes) -> bytes:
+        return struct.pack(order + "II", kind, len(body) + 12) + body + struct.pack(
+            order + "I", len(body) + 12)
+
+    packet = bytes.fromhex("4500001c00010000400100007f0000017f0000010800f7ff00000000")
+    flags = option(2, struct.pack(order + "I", DIRECTION_OUTBOUND))
+    comment = option(1, "icmp.echo_reply, ça va".encode())
+    data = (block(0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1))
+            + block(1, struct.pack(order + "HHI", 101, 0, 0)))
+    for options in (flags + comment, comment + flags):
+        data += block(6, struct.pack(order + "IIIII", 0, 0, 1, len(packet), len(packet))
+                      + packet + options + option(0, b""))
+    records = read_all(data)
+    assert [(r.direction, r.comment, r.frame) for r in records] == \
+        [(DIRECTION_OUTBOUND, "icmp.echo_reply, ça va", packet)] * 2
 
 
 def test_the_interface_description_says_kind_and_mtu() -> None:
