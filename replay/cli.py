@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import shlex
 import sys
 from typing import NoReturn
 
 from replay.cases import SetupError, parse_addresses
 from replay.driver import ORACLE, GoldenWriter, Options, replay_file
 from replay.faults import FaultSpec
+from replay.html import write_html
 from replay.profiles import PROFILES
 from replay.report import Progress, json_report, print_human, write_junit
 from replay.responder import ResponderStartError, split_command
@@ -79,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true",
                         help="print a JSON report on stdout instead of the table")
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE")
+    parser.add_argument("--html", metavar="FILE",
+                        help="write a self-contained HTML report to FILE: totals, a row per "
+                             "case, and for each case that differs a ladder diagram with "
+                             "every mismatch's diff and both packets dissected")
     parser.add_argument("--write", metavar="OUT.pcapng",
                         help="write the inbound packets and the host's answers, with "
                              "direction flags and host metadata, as a golden capture")
@@ -139,6 +145,7 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
         faults=spec if spec.active else None,
         responder=args.responder,
         responder_timeout=args.responder_timeout,
+        timeline=args.html is not None,
     )
 
 
@@ -261,6 +268,15 @@ def main(argv: list[str] | None = None) -> int:
                 write_junit(results, args.junit)
             except OSError as exc:
                 print(f"replay: {args.junit}: cannot write the JUnit report: {exc.strerror}",
+                      file=sys.stderr)
+                return EXIT_USAGE
+        if args.html:
+            command = shlex.join(["replay", *(sys.argv[1:] if argv is None else argv)])
+            try:
+                write_html(results, args.html, options.expect, command,
+                           version_text("replay"))
+            except OSError as exc:
+                print(f"replay: {args.html}: cannot write the HTML report: {exc.strerror}",
                       file=sys.stderr)
                 return EXIT_USAGE
         sys.stdout.flush()

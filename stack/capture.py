@@ -28,10 +28,14 @@ naming the file and the byte offset; nothing else escapes.
 
 Writing
 -------
-``CaptureWriter(path_or_file, linktype=101, metadata=None)`` writes one pcapng section
-per case: the Section Header Block's comment is the JSON of ``metadata``; each
-``write(data, timestamp, direction)`` appends one Enhanced Packet Block with the
-``epb_flags`` direction and flushes it, so killing the writer loses at most the packet in
+``CaptureWriter(path_or_file, linktype=101, metadata=None, interface_name=None,
+interface_description=None)`` writes one pcapng section per case: the Section Header
+Block's comment is the JSON of ``metadata``; the Interface Description Block names the
+device (``if_name``, ``if_description``: Wireshark's ``frame.interface_name``, instead of
+"interface unknown"); each ``write(data, timestamp, direction, comment)`` appends one
+Enhanced Packet Block with the ``epb_flags`` direction and the packet's ``opt_comment``
+(why the host sent or what it did with it: ``icmp.echo_reply``, ``frag.held``; Wireshark's
+``frame.comment``) and flushes it, so killing the writer loses at most the packet in
 flight and the file still reads. ``new_section(metadata)`` starts the next case.
 
 dpkt's pcapng reader drops per-packet options (and with them the direction), so the
@@ -45,7 +49,7 @@ import io
 import json
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
 __all__ = [
@@ -68,6 +72,7 @@ __all__ = [
     "read_all",
     "read_capture",
     "strip_link_header",
+    "timer_comment",
 ]
 
 # epb_flags bits 0-1 (pcapng §4.3.1): 00 information not available, 01 inbound, 10 outbound.
@@ -123,6 +128,7 @@ _OPT_END = 0
 _OPT_COMMENT = 1
 _OPT_SHB_USERAPPL = 4
 _OPT_IF_NAME = 2
+_OPT_IF_DESCRIPTION = 3
 _OPT_IF_TSRESOL = 9
 _OPT_IF_TSOFFSET = 14
 _OPT_EPB_FLAGS = 2
@@ -533,15 +539,32 @@ def _read_pcapng(src: _Source, head: bytes) -> Iterator[CaptureRecord]:
 
 
 def _packet_options(body: bytes, options_at: int, order: str) -> tuple[int, str | None]:
-    """(epb_flags direction bits, the first comment) from a packet block's options."""
+    """(epb_flags direction bits, the first comment) from a packet block's options.
+
+    The walk of :func:`_options`, unrolled: every packet tunstack records carries a
+    comment (its reason), so this runs once per packet when reading one."""
     direction = DIRECTION_UNKNOWN
     comment = None
-    for code, value in _options(body, options_at, order):
-        if code == _OPT_EPB_FLAGS and len(value) == 4:
-            direction = struct.unpack(order + "I", value)[0] & 0x3
+    head = _OPTION_HEAD[order]
+    end = len(body)
+    pos = options_at
+    while pos + 4 <= end:
+        code, length = head(body, pos)
+        if code == _OPT_END:
+            break
+        pos += 4
+        if pos + length > end:
+            break  # a damaged option list: keep what was readable
+        if code == _OPT_EPB_FLAGS and length == 4:
+            # bits 0-1 of the 32-bit flags: in its lowest-order byte
+            direction = body[pos if order == "<" else pos + 3] & 0x3
         elif code == _OPT_COMMENT and comment is None:
-            comment = value.decode("utf-8", "replace")
+            comment = body[pos:pos + length].decode("utf-8", "replace")
+        pos += (length + 3) & ~3
     return direction, comment
+
+
+_OPTION_HEAD = {order: struct.Struct(order + "HH").unpack_from for order in "<>"}
 
 
 def _interface(src: _Source, body: bytes, order: str, start: int, number: int) -> _Interface:
@@ -581,18 +604,33 @@ _MAX_TICKS = 2**64 - 1  # an Enhanced Packet Block's timestamp: 64 bits
 _INFINITY = float("inf")
 
 
+def timer_comment(replies_before: Mapping[str, int], replies_after: Mapping[str, int]) -> str:
+    """The comment a recording gives the packets a host's timer sent (``poll``): the
+    reply kinds it counted meanwhile (``icmp.time_exceeded (timer)``), or ``timer`` when
+    it counted none (a TAP host's neighbour solicitation retry). Packets answering an
+    inbound one carry the host's ``last_reason`` instead."""
+    kinds = sorted(kind for kind, count in replies_after.items()
+                   if count > replies_before.get(kind, 0))
+    return f"{', '.join(kinds)} (timer)" if kinds else "timer"
+
+
 class CaptureWriter:
     """Write pcapng, one section per case, packets with their direction.
 
     Timestamps are stored with nanosecond resolution (``if_tsresol`` 9). Every block is
     handed to the operating system as soon as it is complete (one ``write`` plus a
-    flush), so a crash loses at most the block being built."""
+    flush), so a crash loses at most the block being built. ``interface_name`` and
+    ``interface_description``, when given, go into every section's interface block."""
 
     def __init__(self, target: str | os.PathLike[str] | IO[bytes], linktype: int = LINKTYPE_RAW,
-                 metadata: dict[str, Any] | None = None, application: str = "tunstack") -> None:
+                 metadata: dict[str, Any] | None = None, application: str = "tunstack",
+                 interface_name: str | None = None,
+                 interface_description: str | None = None) -> None:
         self.name, self._stream, self._owned = _open(target, "wb")
         self.linktype = linktype
         self.application = application
+        self.interface_name = interface_name
+        self.interface_description = interface_description
         self.packets = 0
         self.sections = 0
         self._closed = False
@@ -629,11 +667,22 @@ class CaptureWriter:
         options += _option(_OPT_SHB_USERAPPL, self.application.encode())
         options += _option(_OPT_END, b"")
         shb_body = struct.pack("<IHHq", _PCAPNG_BYTE_ORDER, 1, 0, -1) + options
-        idb_body = struct.pack("<HHI", self.linktype, 0, 0) + _option(
-            _OPT_IF_TSRESOL, bytes([9])) + _option(_OPT_END, b"")
         self._offsets = [0]
-        self._emit(_block(_PCAPNG_SHB, shb_body) + _block(_BLOCK_IDB, idb_body))
+        self._emit(_block(_PCAPNG_SHB, shb_body) + _block(_BLOCK_IDB, self._idb_body()))
         self.sections += 1
+
+    def _idb_body(self, tsoffset: int | None = None) -> bytes:
+        """An interface block of this writer's link type, named and described when given,
+        nanosecond resolution, with ``if_tsoffset`` (seconds) when not None."""
+        body = struct.pack("<HHI", self.linktype, 0, 0)
+        if self.interface_name:
+            body += _option(_OPT_IF_NAME, self.interface_name.encode())
+        if self.interface_description:
+            body += _option(_OPT_IF_DESCRIPTION, self.interface_description.encode())
+        body += _option(_OPT_IF_TSRESOL, bytes([9]))
+        if tsoffset is not None:
+            body += _option(_OPT_IF_TSOFFSET, struct.pack("<q", tsoffset))
+        return body + _option(_OPT_END, b"")
 
     def _interface_for(self, ticks: int) -> tuple[int, int]:
         """(interface ID, nanoseconds after its if_tsoffset) for a timestamp of ``ticks``
@@ -649,19 +698,17 @@ class CaptureWriter:
         if not -2**63 <= offset < 2**63:
             raise CaptureError(f"{self.name}: timestamp {ticks / 1e9:.9g} s cannot be "
                                "written: pcapng keeps about ±2.9e11 years")
-        idb_body = struct.pack("<HHI", self.linktype, 0, 0) + _option(
-            _OPT_IF_TSRESOL, bytes([9])) + _option(
-            _OPT_IF_TSOFFSET, struct.pack("<q", offset)) + _option(_OPT_END, b"")
-        self._emit(_block(_BLOCK_IDB, idb_body))
+        self._emit(_block(_BLOCK_IDB, self._idb_body(offset)))
         self._offsets.append(offset)
         return len(self._offsets) - 1, ticks - offset * 1_000_000_000
 
     def write(self, data: bytes, timestamp: float, direction: int = DIRECTION_UNKNOWN,
               comment: str | None = None, timestamp_ns: int | None = None) -> None:
         """Append one packet (``data`` is the frame for this writer's link type: the bare
-        IP packet for RAW) with its direction (``DIRECTION_*``). Any time pcapng can hold
-        is written exactly (before 1970 too); CaptureError says which one it cannot
-        (NaN, infinite, beyond ±2.9e11 years) or that the write failed."""
+        IP packet for RAW) with its direction (``DIRECTION_*``) and ``comment``, its
+        ``opt_comment`` (none when empty). Any time pcapng can hold is written exactly
+        (before 1970 too); CaptureError says which one it cannot (NaN, infinite, beyond
+        ±2.9e11 years) or that the write failed."""
         if timestamp_ns is not None:
             ticks = timestamp_ns
         elif -_INFINITY < timestamp * 1e9 < _INFINITY:  # NaN fails both
