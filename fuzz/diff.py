@@ -683,8 +683,8 @@ def command(args: Any) -> int:
     """``stack-fuzz diff`` (fuzz/cli.py parses the flags)."""
     import json
 
-    from replay.responder import ExternalResponder, ResponderError, ResponderStartError
     from stack.sut import StackError, StackStartError
+    from stack.sut.pipe import PipeStack
 
     if args.cases < 1:
         raise DiffUsageError(f"--cases {args.cases}: give at least 1")
@@ -708,7 +708,7 @@ def command(args: Any) -> int:
         if args.self_check:
             other = KernelSide(DIFF_CONFIG, label="linux-b")
         elif args.responder:
-            other = HostSide(lambda: ExternalResponder(args.responder), "responder", fresh=False)
+            other = HostSide(lambda: PipeStack(args.responder), "responder", fresh=False)
         else:
             other = tunstack_side()
         sides.append(other)
@@ -723,9 +723,9 @@ def command(args: Any) -> int:
         if args.export is not None:
             for name, entry in outcome.signatures.items():
                 outcome.exported.append(export_case(Path(args.export), name, entry))
-    except (StackStartError, ResponderStartError) as exc:
+    except StackStartError as exc:
         raise DiffUsageError(str(exc)) from None
-    except (StackError, ResponderError) as exc:
+    except StackError as exc:
         print(f"stack-fuzz: diff: {other.label} failed: {exc}")
         return 1
     finally:

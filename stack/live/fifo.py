@@ -31,8 +31,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TextIO
 
-from stack.sut import StackUnderTest
 from stack.live.output import Reporter
+from stack.sut import StackUnderTest
 from stack.wire.inspect import diff, validate
 
 __all__ = ["FifoError", "FifoReferee", "HARMLESS_FIELDS", "QUEUE_LIMIT"]
