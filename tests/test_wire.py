@@ -89,12 +89,16 @@ def test_a_stack_that_answers_wrong_mismatches(capsys: pytest.CaptureFixture[str
 def test_a_stack_that_crashes_gets_crashed_and_a_reproducer(
         tap: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     command = f"{WIRE_STACK} tsw2 --crash-on 4" + (" --tap" if tap else "")
+    junit = tmp_path / "report.xml"
     code, report, _err = _replay(capsys, *_files("echo_burst"), "--expect", "--profile",
                                  "linux", "--wire", "tsw2", "--exec", command,
-                                 "--crash-dir", str(tmp_path))
+                                 "--crash-dir", str(tmp_path), "--junit", str(junit))
     assert code == 1
     case = report["files"][0]["cases"][0]
     assert case["verdict"] == "crashed"
+    assert report["totals"]["crashed"] == 1
+    assert '<error type="crashed" message="crashed: the stack was killed by signal SIGSEGV' \
+        in junit.read_text()
     crash = next(m for m in case["mismatches"] if m["kind"] == "crashed")
     assert "was killed by signal SIGSEGV" in crash["summary"]
     assert "crashing on echo sequence 4" in case["stack_output"]
