@@ -25,14 +25,15 @@ case's own peer. So a timeout case costs no more than any other.
 Each disagreement gets a signature, ``<family>[<addresses>]: <who> <what>`` —
 ``ipv4.single: only tunstack icmp.3.2`` (an answer only tunstack sent), ``ipv6.ext: only
 linux icmpv6.4.1``, ``ipv4.options: differ icmp.0.0 ipv4.opt.rr.pointer`` (the first
-differing field, list indices dropped), ``ipv4.single[src=broadcast]: only linux
-icmp.3.3`` (the case's packets come from or go to an unusual address:
-:func:`address_tag`). The first example of each is minimised (packets, then bytes dropped
-while the signature holds) and can be written with ``--export DIR`` as a pcapng holding
-the kernel's own answers, in the format of ``corpus/linux`` (``replay FILE --expect``
-judges it with the linux profile). Signatures listed in ``docs/conformance.md`` (the
-table between ``<!-- diff-deviations -->`` markers; ``*`` matches anything) are
-deliberate deviations; any other makes the run exit 1.
+differing field that is not a checksum, list indices dropped),
+``ipv4.single[src=broadcast]: only linux icmp.3.3`` (the case's packets come from or go
+to an unusual address: :func:`address_tag`). The first example of each is minimised
+(packets, then bytes dropped while the signature holds) and can be written with
+``--export DIR`` as a pcapng holding the kernel's own answers, in the format of
+``corpus/linux`` (``replay FILE --expect`` judges it with the linux profile). Signatures
+listed in ``docs/conformance.md`` (the table between ``<!-- diff-deviations -->``
+markers; ``*`` matches anything) are deliberate deviations; any other makes the run exit
+1.
 """
 
 from __future__ import annotations
@@ -342,9 +343,14 @@ def _zero_timestamps(buffer: bytearray, start: int) -> bool:
             break
         length = buffer[at + 1]
         if kind == 68 and length >= 4 and at + 3 < end:
-            step, first = (4, at + 4) if buffer[at + 3] & 0x0F == 0 else (8, at + 8)
-            for word in range(first, min(at + length, end) - 3, step):
-                if buffer[word:word + 4] != b"\x00\x00\x00\x00":
+            # the host writes entries from the sender's pointer on, each ending with its
+            # time, and leaves the pointer after the last: walk back from there (a
+            # pointer off the slot grid moves the times off it too)
+            step = 4 if buffer[at + 3] & 0x0F == 0 else 8
+            filled_to = min(buffer[at + 2], length + 1) - 1
+            for offset in range(filled_to - 4, step - 1, -step):
+                word = at + offset
+                if word + 4 <= end and buffer[word:word + 4] != b"\x00\x00\x00\x00":
                     buffer[word:word + 4] = b"\x00\x00\x00\x00"
                     changed = True
         at += length
@@ -362,8 +368,10 @@ def signature_of(family: str, finding: Finding, reference: str, other: str,
     if finding.kind == "unexpected" and finding.got is not None:
         return f"{family}: only {other} {answer_kind(finding.got)}"
     assert finding.expected is not None and finding.got is not None
-    fields = diff(finding.expected, finding.got, ignore)
-    name = _INDEX.sub("", fields[0].field) if fields else "time"
+    fields = [d.field for d in diff(finding.expected, finding.got, ignore)]
+    # a checksum differs because what it covers does: name the covered field if any
+    named = [f for f in fields if not f.endswith("checksum")] or fields
+    name = _INDEX.sub("", named[0]) if named else "time"
     return f"{family}: differ {answer_kind(finding.expected)} {name}"
 
 
