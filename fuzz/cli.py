@@ -11,7 +11,7 @@
     stack-fuzz minimize CRASH [--target T] [-o OUT]
     stack-fuzz export CRASH [--target T] [--name NAME] [--force]
     stack-fuzz diff [--cases N] [--seed S] [--time S] [--json FILE] [--export DIR]
-                    [--self-check | --responder CMD]
+                    [--self-check | --responder CMD | --wire DEV [--exec CMD]] [--map A=B]
 
 Exit status: 0 nothing found, 1 a finding (or a failed export), 2 bad usage or files.
 """
@@ -490,7 +490,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--export", help="write each signature's example as a corpus case")
     sub.add_argument("--self-check", action="store_true",
                      help="the kernel against a second kernel: must agree on every case")
-    sub.add_argument("--responder", help="compare a hex-line responder program instead")
+    sub.add_argument("--responder", metavar="CMD",
+                     help="compare a hex-line responder program (stack/sut/pipe.py) instead")
+    sub.add_argument("--wire", metavar="DEV",
+                     help="compare the real stack that owns DEV (stack/sut/wire.py) instead")
+    sub.add_argument("--exec", dest="exec_command", metavar="CMD",
+                     help="with --wire: run CMD per case in a fresh namespace (it creates DEV)")
+    sub.add_argument("--map", action="append", default=[], metavar="RECORDED=ACTUAL",
+                     help="the compared stack has address ACTUAL where the cases use RECORDED")
     sub.add_argument("--conformance", default=str(CONFORMANCE_PATH),
                      help="where the deliberate deviations are listed")
     sub.add_argument("--no-minimise", action="store_true", help="keep examples as found")
