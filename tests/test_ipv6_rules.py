@@ -103,16 +103,19 @@ def test_validation_drops_are_counted_by_reason(build, reason) -> None:  # type:
     assert host.stats.drops[reason] == 1
 
 
-def test_unspecified_and_off_link_sources_are_answered() -> None:
-    """Linux with a default route (as the recorder sets it up) answers both."""
+def test_off_link_sources_are_answered_and_the_unspecified_is_not() -> None:
+    """Linux with a default route (as the recorder sets it up) answers an off-link
+    source; it answers :: too, but :: is never a destination (RFC 4291 §2.5.2), so
+    tunstack sends nothing there, on either echo path, nor a reset."""
     host = Host()
-    for src in (address("::"), address("2001:db8::5")):
-        request = packet(src, OURS, 58, echo(src, OURS))
-        assert handle(host, request) == [expected_echo_reply(src, request)]
+    src = address("2001:db8::5")
+    request = packet(src, OURS, 58, echo(src, OURS))
+    assert handle(host, request) == [expected_echo_reply(src, request)]
     unspecified = address("::")
-    request = packet(unspecified, ALL_NODES, 58, echo(unspecified, ALL_NODES))
-    assert handle(host, request) == [expected_echo_reply(unspecified, request,
-                                                         from_address=LINK_LOCAL)]
+    for destination in (OURS, ALL_NODES):
+        request = packet(unspecified, destination, 58, echo(unspecified, destination))
+        assert handle(host, request) == []
+        assert host.last_reason == "ipv6.reply_to_unspecified"
 
 
 def test_solicited_node_groups_are_joined_only_with_a_link_address() -> None:

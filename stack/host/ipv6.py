@@ -117,7 +117,7 @@ class Ipv6Layer:
         # For the echo fast path: where an echo may be answered from, and the sources
         # that never get one there (our own: the answer would not reach the wire).
         self._echo_targets = frozenset() if config.echo_ignore_all_v6 else self._unicast
-        self._not_echo_sources = self._unicast | {_LOOPBACK}
+        self._not_echo_sources = self._unicast | {_LOOPBACK, _UNSPECIFIED}
         self._mtu = config.mtu
         self._interval = config.icmpv6_ratelimit_ms / 1000.0
         self._ratemask = config.icmpv6_ratemask
@@ -476,6 +476,10 @@ class Ipv6Layer:
         multicast = dst[0] == 0xFF
         if self._echo_ignore or (multicast and self._echo_ignore_multicast):
             return host.drop("icmpv6.echo_ignored")
+        if src == _UNSPECIFIED:
+            # RFC 4291 §2.5.2: :: is never a destination. Linux with a default route
+            # answers it anyway (corpus/linux/v6_src_unspecified): a deliberate deviation.
+            return host.drop("ipv6.reply_to_unspecified")
         # To a group (all-nodes), the reply comes from the address source selection
         # picks for the peer (RFC 6724), never from the group.
         source = self._source_for(src) if multicast else dst
@@ -606,6 +610,8 @@ class Ipv6Layer:
         the path MTU when it is bigger (a UDP echo of a reassembled datagram)."""
         src = packet[8:24]
         dst = packet[24:40]
+        if src == _UNSPECIFIED:  # RFC 4291 §2.5.2, as for an echo (_echo)
+            return self.host.drop("ipv6.reply_to_unspecified")
         self.host.replied(kind)
         return self._fit(self._header(packet, traffic_class, len(segment), next_header, dst,
                                       src) + segment, src, now)
