@@ -35,7 +35,7 @@ from stack.oracle import (
     raise_violations,
 )
 
-__all__ = ["Target", "TARGETS", "make_host", "full_cross_check", "PACKET_CONFIG",
+__all__ = ["Target", "TARGETS", "make_host", "fresh_host", "full_cross_check", "PACKET_CONFIG",
            "SEQUENCE_CONFIGS",
            "TAP_CONFIG", "START_TIME", "DICT_DIR"]
 
@@ -68,6 +68,24 @@ def make_host(config: HostConfig) -> Host:
                                                         attribute)
         return factory(config)
     return Host(config)
+
+
+_KEPT_HOSTS: dict[int, tuple[HostConfig, Host]] = {}
+
+
+def fresh_host(config: HostConfig) -> Host:
+    """A host in the state of ``Host(config)``: the one kept for ``config``, reset
+    (``Host.reset``: building a host cost as much as the packet it answers), or
+    :func:`make_host`'s when ``TUNSTACK_FUZZ_HOST`` names another factory."""
+    if os.environ.get("TUNSTACK_FUZZ_HOST"):
+        return make_host(config)
+    kept = _KEPT_HOSTS.get(id(config))
+    if kept is not None and kept[0] is config:
+        kept[1].reset()
+        return kept[1]
+    host = Host(config)
+    _KEPT_HOSTS[id(config)] = (config, host)
+    return host
 
 
 def _raised(exc: BaseException, where: str) -> OracleViolation:
@@ -115,12 +133,13 @@ def run_ipv6(data: bytes) -> None:
 
 
 def _one_packet(data: bytes) -> None:
-    host = make_host(PACKET_CONFIG)
-    cross_check = _sample_cross_check()
-    found = find_violations(data, _handle(host, data, START_TIME), host,
+    host = fresh_host(PACKET_CONFIG)
+    validate, cross_check = _sample_checks()
+    found = find_violations(data, _handle(host, data, START_TIME), host, validate=validate,
                             cross_check=cross_check)
     later = START_TIME + FLUSH_AFTER
-    found += find_violations(None, _poll(host, later), host, cross_check=cross_check)
+    found += find_violations(None, _poll(host, later), host, validate=validate,
+                             cross_check=cross_check)
     # The tables once per input, at the end: whatever the packet left behind (a cap is
     # a bound at every moment, but one packet adds at most one entry to each table).
     found += check_host(host)
@@ -129,38 +148,44 @@ def _one_packet(data: bytes) -> None:
     _check_timer(host, later)
 
 
-# dpkt's reading of every output costs more than the host itself: while fuzzing it runs
-# on one input in CROSS_CHECK_EVERY (the oracle's own walk and inspect.validate judge
-# them all), and on every input where FULL_CROSS_CHECK is set (stack-fuzz reproduce,
-# minimize and the final corpus check of stack-fuzz ci).
-# The first input of a process is always checked, so libFuzzer re-running one crash
-# file reproduces a dpkt finding.
-CROSS_CHECK_EVERY = 16
+# The oracle's own walk (lengths, checksums, addresses, the answer rules) judges every
+# output. The two other readings cost more than the host itself, so while fuzzing they
+# judge a sample: inspect.validate one input in VALIDATE_EVERY, dpkt one in
+# CROSS_CHECK_EVERY (the first input of a process always, so libFuzzer re-running one
+# crash file reproduces their findings). Everything is judged in full where
+# full_cross_check(True) or TUNSTACK_FUZZ_FULL_CHECK is set: stack-fuzz reproduce,
+# minimize, export and the final corpus check of stack-fuzz ci.
+VALIDATE_EVERY = 4
+CROSS_CHECK_EVERY = 64
 FULL_CROSS_CHECK_ENV = "TUNSTACK_FUZZ_FULL_CHECK"
 _cross_check = {"seen": 0, "full": bool(os.environ.get(FULL_CROSS_CHECK_ENV))}
 
 
 def full_cross_check(on: bool) -> bool:
-    """Cross-check every input with dpkt (True) or a sample (False); the old setting."""
+    """Judge every input with every reading (True) or a sample (False); the old setting."""
     old = _cross_check["full"]
     _cross_check["full"] = on
     return bool(old)
 
 
-def _sample_cross_check() -> bool:
+def _sample_checks() -> tuple[bool, bool]:
+    """(inspect.validate, dpkt) for this input."""
     seen = _cross_check["seen"]
     _cross_check["seen"] = seen + 1
-    return bool(_cross_check["full"]) or seen % CROSS_CHECK_EVERY == 0
+    if _cross_check["full"]:
+        return True, True
+    return seen % VALIDATE_EVERY == 0, seen % CROSS_CHECK_EVERY == 0
 
 
 def run_sequence(data: bytes) -> None:
     """Packets and clock steps into one host (see ``fuzz.sequence_codec``)."""
     reader = Reader(data)
-    host = make_host(SEQUENCE_CONFIGS[reader.config])
-    cross_check = _sample_cross_check()
+    host = fresh_host(SEQUENCE_CONFIGS[reader.config])
+    validate, cross_check = _sample_checks()
 
     def judge(inbound: bytes | None, out: list[bytes]) -> None:
-        found = find_violations(inbound, out, host, cross_check=cross_check)
+        found = find_violations(inbound, out, host, validate=validate,
+                                cross_check=cross_check)
         found += check_host(host)  # each step may grow a table: checked after each
         if found:
             raise_violations(found)
@@ -175,7 +200,7 @@ def run_tap(data: bytes) -> None:
     from stack.link.linkhost import LinkHost
 
     reader = Reader(data)
-    link = LinkHost(make_host(TAP_CONFIG), _link_configs()[reader.config])
+    link = LinkHost(fresh_host(TAP_CONFIG), _link_configs()[reader.config])
     _play(link, reader.steps(), lambda inbound, out: _check_frames(inbound, out, link))
 
 
@@ -240,7 +265,9 @@ def _check_frames(inbound: bytes | None, frames: list[bytes], link: Any) -> None
             problems.append(Violation("frame.unknown_ethertype", f"0x{ethertype:04x}", index))
     if problems:
         raise_violations(problems)
-    found = find_violations(None, packets, link.host, cross_check=_sample_cross_check())
+    validate, cross_check = _sample_checks()
+    found = find_violations(None, packets, link.host, validate=validate,
+                            cross_check=cross_check)
     if found:
         raise_violations(found)
     extra = check_host(link)

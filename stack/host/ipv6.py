@@ -102,10 +102,10 @@ class Ipv6Layer:
     def __init__(self, host: Host) -> None:
         self.host = host
         config = host.config
-        interfaces = config.ipv6_interfaces
-        self._unicast = frozenset(i.ip.packed for i in interfaces)
+        interfaces = config.ipv6_parts  # parsed once per config, not per host
+        self._unicast = frozenset(address for address, _ in interfaces)
         # (address, prefix length) in configuration order, for source selection.
-        self._interfaces = tuple((i.ip.packed, i.network.prefixlen) for i in interfaces)
+        self._interfaces = interfaces
         groups = {_ALL_NODES} if interfaces else set()
         if config.link_address is not None:
             # addrconf_join_solict: only devices that resolve addresses join these.
