@@ -20,10 +20,14 @@ from replay.driver import ORACLE, GoldenWriter, Options, replay_file
 from replay.faults import FaultSpec
 from replay.profiles import PROFILES
 from replay.report import Progress, json_report, print_human, write_junit
-from replay.responder import ResponderStartError, split_command
 from replay.results import FileResult
 from stack import version_text
 from stack.capture import CaptureError
+from stack.link.ethernet import EthernetError, parse_mac
+from stack.sut import StackStartError
+from stack.sut.addressmap import AddressMap, MapError
+from stack.sut.pipe import split_command
+from stack.sut.spec import StackSpec
 from stack.wire.inspect import is_known_field
 
 __all__ = ["main", "build_parser"]
@@ -114,11 +118,40 @@ def build_parser() -> argparse.ArgumentParser:
                         help="add a uniform random 0..SECONDS to each packet's time")
     faults.add_argument("--seed", type=_positive_int, default=0, metavar="N",
                         help="seed of the fault generator (default 0): same seed, same run")
-    parser.add_argument("--responder", metavar="CMD",
-                        help="grade an external program instead of tunstack: it reads one "
-                             "hex packet per line and answers hex lines, then an empty line")
-    parser.add_argument("--responder-timeout", type=_seconds, default=30.0, metavar="SECONDS",
-                        help="how long the responder may take per packet (default 30)")
+    kinds = parser.add_argument_group(
+        "the stack under test (default: tunstack's core, in-process; docs/replay.md)")
+    kinds.add_argument("--responder", metavar="CMD",
+                       help="grade an external program instead of tunstack: it reads one "
+                            "hex packet per line and answers hex lines, then an empty line")
+    kinds.add_argument("--responder-timeout", type=_seconds, default=30.0, metavar="SECONDS",
+                       help="how long the responder may take to read or answer each packet "
+                            "(default 30): past it, the case is 'hung'")
+    kinds.add_argument("--kernel", action="store_true",
+                       help="grade the live Linux kernel, behind a TUN in a fresh namespace")
+    kinds.add_argument("--wire", metavar="DEV",
+                       help="grade the real stack that owns DEV (a TUN, TAP or veth device), "
+                            "injecting from the kernel side in real time")
+    kinds.add_argument("--exec", dest="exec_command", metavar="CMD",
+                       help="with --wire: run CMD per case in a fresh namespace (it creates "
+                            "DEV there), wait until it answers a ping, stop it after")
+    kinds.add_argument("--ready", type=_seconds, default=10.0, metavar="SECONDS",
+                       help="how long the stack may take to answer its first ping (default "
+                            "10); never answering is an error (exit 2)")
+    kinds.add_argument("--wire-mac", metavar="MAC",
+                       help="the stack's MAC on a TAP/veth DEV (default: learned by ARP/ND)")
+    kinds.add_argument("--wire-setup", action="store_true",
+                       help="remove the addresses on the kernel side of DEV and disable "
+                            "IPv6 there, instead of refusing such a device")
+    kinds.add_argument("--map", action="append", default=[], metavar="RECORDED=ACTUAL",
+                       help="the stack has address ACTUAL where the capture has RECORDED "
+                            "(repeatable, IPv4 and IPv6): rewritten both ways, checksums "
+                            "fixed, quoted packets in ICMP errors included")
+    kinds.add_argument("--skip-slow", nargs="?", type=_seconds, const=5.0, metavar="SECONDS",
+                       help="leave out (and name) the cases that take longer than SECONDS "
+                            "(default 5) of real time, e.g. reassembly timeouts")
+    kinds.add_argument("--crash-dir", default="replay-crashes", metavar="DIR",
+                       help="where the reproducer of a crashed or hung stack is written "
+                            "(default ./replay-crashes)")
     parser.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
                         help="replay files in N processes (0: one per CPU); the output "
                              "order stays the input order")
@@ -134,11 +167,35 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
         parse_addresses(args.addr)
     except SetupError as exc:
         parser.error(f"--addr: {exc}")
-    if args.responder is not None:
-        try:
-            split_command(args.responder)
-        except ResponderStartError as exc:
-            parser.error(str(exc))
+    kinds = [flag for flag, given in (("--responder", args.responder is not None),
+                                      ("--kernel", args.kernel),
+                                      ("--wire", args.wire is not None)) if given]
+    if len(kinds) > 1:
+        parser.error(f"{' and '.join(kinds)}: choose one stack under test")
+    if args.exec_command is not None and args.wire is None:
+        parser.error("--exec needs --wire DEV (the device the command's stack creates)")
+    for flag in ("wire_mac", "wire_setup"):
+        if getattr(args, flag) and args.wire is None:
+            parser.error(f"--{flag.replace('_', '-')} needs --wire DEV")
+    mac: bytes | None = None
+    try:
+        for flag, command in (("--responder", args.responder), ("--exec", args.exec_command)):
+            if command is not None:
+                split_command(command, flag)
+        if args.map:
+            AddressMap.parse(args.map)
+        if args.wire_mac is not None:
+            mac = parse_mac(args.wire_mac)
+    except EthernetError as exc:
+        parser.error(f"--wire-mac: {exc}")
+    except (StackStartError, MapError) as exc:
+        parser.error(str(exc))
+    if args.wire is not None and args.jobs not in (0, 1):
+        parser.error("--wire: one case at a time (-j 1): the cases share the device name")
+    stack = StackSpec(responder=args.responder, responder_timeout=args.responder_timeout,
+                      kernel=args.kernel, wire=args.wire, exec_command=args.exec_command,
+                      ready=args.ready, wire_mac=mac, wire_setup=args.wire_setup,
+                      maps=tuple(args.map))
     spec = FaultSpec(loss=args.loss, duplicate=args.duplicate, reorder=args.reorder,
                      reorder_window=max(1, args.reorder_window), corrupt=args.corrupt,
                      delay=args.delay, jitter=args.jitter, seed=args.seed)
@@ -151,8 +208,9 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
         settle=args.settle,
         verbose=args.verbose,
         faults=spec if spec.active else None,
-        responder=args.responder,
-        responder_timeout=args.responder_timeout,
+        stack=stack,
+        skip_slow=args.skip_slow,
+        crash_dir=args.crash_dir,
     )
 
 
@@ -229,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
             settings: dict[str, object] = {
                 "expect": options.expect, "profile": args.profile or "from metadata",
                 "ignore": sorted(options.ignore), "tolerance": options.tolerance,
-                "settle": options.settle, "responder": options.responder,
+                "settle": options.settle, "responder": options.stack.describe(),
+                "stack": options.stack.kind,
                 "faults": options.faults.describe() if options.faults else None,
                 "invariants": ORACLE if options.faults and options.expect else None,
             }
