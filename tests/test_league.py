@@ -267,3 +267,23 @@ def test_only_keeps_the_other_rows_of_the_table(tmp_path: Path) -> None:
     stacks = json.loads((out / "league-results.json").read_text())["stacks"]
     assert [s["name"] for s in stacks] == ["tunstack", "good"]
     assert all(v["verdict"] == "pass" for v in stacks[0]["verdicts"])
+
+
+def test_an_mld_report_behind_its_hop_by_hop_header_is_link_chatter() -> None:
+    """lwIP reports its groups when it comes up (NETIF_FLAG_MLD6): an MLDv1 report
+    (RFC 2710 §3) behind Hop-by-Hop Router Alert must not be graded as an answer."""
+    from stack.host.stats import Stats
+    from stack.sut.wire import LinkKind, WireStack
+
+    wire = WireStack.__new__(WireStack)
+    wire.kind = LinkKind.TUN
+    wire.stats = Stats()
+    hop_by_hop = bytes([58, 0, 5, 2, 0, 0, 1, 0])  # Router Alert (MLD), PadN
+    report = bytes([131, 0, 0, 0, 0, 0, 0, 0]) + bytes.fromhex("ff020000000000000000000001ff0002")
+    header = bytes.fromhex("60000000") + (len(hop_by_hop) + len(report)).to_bytes(2, "big") \
+        + bytes([0, 1]) + bytes.fromhex("fe800000000000000000000000000002") \
+        + bytes.fromhex("ff020000000000000000000001ff0002")
+    assert wire._from_link(header + hop_by_hop + report) is None
+    assert wire.stats.events["wire.chatter.icmpv6_131"] == 1
+    echo_request = bytes([128, 0, 0, 0, 0, 1, 0, 1]) + bytes(8)  # graded, not chatter
+    assert wire._from_link(header + hop_by_hop + echo_request) is not None
