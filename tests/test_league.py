@@ -287,3 +287,27 @@ def test_an_mld_report_behind_its_hop_by_hop_header_is_link_chatter() -> None:
     assert wire.stats.events["wire.chatter.icmpv6_131"] == 1
     echo_request = bytes([128, 0, 0, 0, 0, 1, 0, 1]) + bytes(8)  # graded, not chatter
     assert wire._from_link(header + hop_by_hop + echo_request) is not None
+
+
+def test_stopping_a_stack_stops_its_whole_tree_through_the_reaper() -> None:
+    """The reaper leaves waitpid when the driver's SIGTERM arrives (a handler that returns
+    makes Python retry it, PEP 475): it kills the tree itself and exits 0, instead of the
+    driver killing only the reaper's group after STOP_WAIT and orphaning the stack (which
+    runs in a process group of its own) — the league ran every case 5 s longer and left
+    one stack process per case behind."""
+    import os
+
+    from stack.sut.process import StackProcess, descendants
+
+    process = StackProcess(["sleep", "60"])
+    for _ in range(500):  # bounded: until the reaper has forked the command
+        if descendants(process.popen.pid):
+            break
+        os.sched_yield()
+    below = descendants(process.popen.pid)
+    assert below
+    process.stop()
+    assert process.popen.returncode == 0
+    for pid in below:
+        stat = Path(f"/proc/{pid}/stat")
+        assert not stat.exists() or stat.read_text().split()[2] == "Z"

@@ -123,10 +123,15 @@ def _reaper(argv: list[str]) -> int:
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     stopping = False
+    waiting = False
 
     def stop(_signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
+        # os.waitpid is retried after a handler that returns (PEP 475): raise to leave it
+        # now, rather than when the driver's STOP_WAIT runs out and it kills the group.
+        if waiting:
+            raise InterruptedError
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches replay, which stops us
@@ -150,15 +155,18 @@ def _reaper(argv: list[str]) -> int:
     os.dup2(null, 0)
     os.dup2(null, 1)
     status: int | None = None
-    while status is None and not stopping:
-        try:
-            pid, raw = os.waitpid(-1, 0)
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            break
-        if pid == child:
-            status = raw
+    try:
+        waiting = True
+        while status is None and not stopping:
+            try:
+                pid, raw = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            if pid == child:
+                status = raw
+        waiting = False
+    except InterruptedError:
+        waiting = False
     _kill_tree(os.getpid())
     if status is None:
         return 0
