@@ -2,6 +2,7 @@
 
     stack-fuzz list
     stack-fuzz run TARGET [--time S] [--runs N] [--jobs N] [--plain] [--seed N]
+    stack-fuzz run wire --wire DEV [--exec CMD] [--time S] [--runs N] [--map R=A]
     stack-fuzz ci [--time-per-target S] [--targets T ...]
     stack-fuzz coverage [TARGET ...] [--runs N]
     stack-fuzz compare TARGET [--time S] [--seed N]
@@ -9,6 +10,8 @@
     stack-fuzz reproduce CRASH ... [--target T]
     stack-fuzz minimize CRASH [--target T] [-o OUT]
     stack-fuzz export CRASH [--target T] [--name NAME] [--force]
+    stack-fuzz diff [--cases N] [--seed S] [--time S] [--json FILE] [--export DIR]
+                    [--self-check | --responder CMD]
 
 Exit status: 0 nothing found, 1 a finding (or a failed export), 2 bad usage or files.
 """
@@ -103,9 +106,45 @@ def cmd_list(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run_wire(args: argparse.Namespace) -> int:
+    """``run wire``: a real stack on a device, in a bounded loop of our own (fuzz/wire.py)."""
+    import math
+
+    from fuzz.wire import command
+    from stack.link.ethernet import EthernetError, parse_mac
+    from stack.sut import StackStartError
+    from stack.sut.addressmap import AddressMap, MapError
+    from stack.sut.pipe import split_command
+    from stack.sut.spec import StackSpec
+
+    if args.wire is None:
+        raise UsageError("run wire needs --wire DEV (and usually --exec CMD)")
+    if args.time is None and args.runs is None:
+        raise UsageError("give a bound: --time SECONDS and/or --runs N")
+    if args.time is not None and not (math.isfinite(args.time) and args.time >= 0):
+        raise UsageError(f"--time {args.time}: not a duration (0 or more seconds)")
+    if args.runs is not None and args.runs < 0:
+        raise UsageError(f"--runs {args.runs}: not a count (0 or more)")
+    try:
+        if args.exec_command is not None:
+            split_command(args.exec_command, "--exec")
+        AddressMap.parse(args.map)
+        mac = parse_mac(args.wire_mac) if args.wire_mac else None
+    except (StackStartError, MapError, EthernetError) as exc:
+        raise UsageError(str(exc)) from None
+    spec = StackSpec(wire=args.wire, exec_command=args.exec_command, ready=args.ready,
+                     wire_mac=mac, wire_setup=args.wire_setup, maps=tuple(args.map))
+    try:
+        return command(spec, args.workdir, args.runs, args.time, args.seed or 0)
+    except StackStartError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from fuzz.workspace import run_libfuzzer
 
+    if args.target == "wire":
+        return cmd_run_wire(args)
     target = _target(args.target)
     if args.time is None and args.runs is None:
         raise UsageError("give a bound: --time SECONDS and/or --runs N")
@@ -268,9 +307,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from fuzz.diff import DiffUsageError, command
+
+    try:
+        return command(args)
+    except DiffUsageError as exc:
+        raise UsageError(str(exc)) from None
+
+
 # -- parser -----------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
+    from fuzz.diff import CONFORMANCE as CONFORMANCE_PATH
     from fuzz.workspace import DEFAULT_CORPUS, DEFAULT_WORKDIR
 
     parser = argparse.ArgumentParser(prog="stack-fuzz", description=__doc__.splitlines()[0],
@@ -294,6 +343,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--jobs", type=int, default=1, help="processes (libFuzzer -fork=N)")
     sub.add_argument("--plain", action="store_true", help="libFuzzer's mutations only")
     sub.add_argument("-v", "--verbose", action="store_true", help="show libFuzzer's output")
+    wire = sub.add_argument_group("target wire: a real stack on a device (docs/fuzzing.md)")
+    wire.add_argument("--wire", metavar="DEV", help="the device the stack owns")
+    wire.add_argument("--exec", dest="exec_command", metavar="CMD",
+                      help="start the stack (in a fresh namespace; it creates DEV)")
+    wire.add_argument("--ready", type=float, default=10.0, metavar="SECONDS",
+                      help="how long it may take to answer its first ping (default 10)")
+    wire.add_argument("--wire-mac", metavar="MAC", help="its MAC on a TAP/veth device")
+    wire.add_argument("--wire-setup", action="store_true",
+                      help="clear the kernel side of DEV instead of refusing it")
+    wire.add_argument("--map", action="append", default=[], metavar="RECORDED=ACTUAL",
+                      help="the stack's address where the seeds have 172.16.0.2 etc.")
     common(sub)
     sub.set_defaults(func=cmd_run)
 
@@ -343,6 +403,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--force", action="store_true",
                      help="record the current answer even though it breaks a rule")
     sub.set_defaults(func=cmd_export)
+
+    sub = commands.add_parser("diff", help="differential fuzzing against the live kernel "
+                              "(docs/fuzzing.md)")
+    sub.add_argument("--cases", type=int, default=1000, help="cases to run (default 1000)")
+    sub.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
+    sub.add_argument("--time", type=float, help="stop starting chunks after S seconds")
+    sub.add_argument("--json", help="write the outcome as JSON")
+    sub.add_argument("--export", help="write each signature's example as a corpus case")
+    sub.add_argument("--self-check", action="store_true",
+                     help="the kernel against a second kernel: must agree on every case")
+    sub.add_argument("--responder", help="compare a hex-line responder program instead")
+    sub.add_argument("--conformance", default=str(CONFORMANCE_PATH),
+                     help="where the deliberate deviations are listed")
+    sub.add_argument("--no-minimise", action="store_true", help="keep examples as found")
+    sub.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    sub.set_defaults(func=cmd_diff)
     return parser
 
 

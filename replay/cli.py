@@ -149,9 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     kinds.add_argument("--skip-slow", nargs="?", type=_seconds, const=5.0, metavar="SECONDS",
                        help="leave out (and name) the cases that take longer than SECONDS "
                             "(default 5) of real time, e.g. reassembly timeouts")
-    kinds.add_argument("--crash-dir", default="replay-crashes", metavar="DIR",
+    kinds.add_argument("--crash-dir", metavar="DIR",
                        help="where the reproducer of a crashed or hung stack is written "
-                            "(default ./replay-crashes)")
+                            "(default: a new private directory under $TMPDIR; the report "
+                            "names the file)")
     parser.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
                         help="replay files in N processes (0: one per CPU); the output "
                              "order stays the input order")

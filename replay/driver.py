@@ -17,6 +17,7 @@ output valid, no forbidden reply (:mod:`stack.oracle`), host tables within their
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +82,8 @@ class Options:
     faults: FaultSpec | None = None
     stack: StackSpec = StackSpec()  # the stack under test: tunstack in-process by default
     skip_slow: float | None = None  # real-time stacks: skip cases longer than this (s)
-    crash_dir: str = "replay-crashes"  # where crash and hang reproducers go
+    crash_dir: str | None = None  # where crash and hang reproducers go (None: a new
+    # private directory under $TMPDIR, made when the first one is written)
 
 
 class GoldenWriter:
@@ -206,14 +208,15 @@ class _CaseDriver:
         tail = getattr(self.host, "output_tail", None)
         if callable(tail):
             self.result.stack_output = list(tail())
-        if kind != "error" or self.can_crash:
+        if kind != "error":
             self.result.reproducer = self._write_reproducer(kind)
 
     def _write_reproducer(self, kind: str) -> str | None:
         name = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.result.name)
-        path = os.path.join(self.options.crash_dir, f"{name}-{kind}.pcapng")
         try:
-            os.makedirs(self.options.crash_dir, exist_ok=True)
+            directory = self.options.crash_dir or _private_directory()
+            os.makedirs(directory, exist_ok=True)
+            path = os.path.join(directory, f"{name}-{kind}.pcapng")
             writer = CaptureWriter(path, metadata={
                 "case": self.result.name,
                 "description": f"the inbound packets up to the {kind} stack "
@@ -383,6 +386,17 @@ class _CaseDriver:
 
     def abandon(self) -> None:
         self._close()
+
+
+_REPRODUCERS: list[str] = []  # this process's private directory, once made
+
+
+def _private_directory() -> str:
+    """A directory only we can write (mkdtemp: mode 0700, a fresh name), for reproducers
+    when --crash-dir is not given: a fixed name in /tmp could be someone's symlink."""
+    if not _REPRODUCERS:
+        _REPRODUCERS.append(tempfile.mkdtemp(prefix="replay-reproducers-"))
+    return _REPRODUCERS[0]
 
 
 def _slow_sections(path: str, options: Options) -> dict[int, str]:

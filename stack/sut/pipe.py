@@ -9,7 +9,8 @@ fresh state, and stopped when the case ends with everything it started
 Every write and every read obeys ``timeout``: stdin is non-blocking and written as the
 pipe drains, so a responder that never reads (a full pipe) times out like one that
 never answers. A responder that times out, exits, or writes something that is not hex
-fails the case with :class:`StackError` (:class:`StackCrashed` when it died).
+fails the case: :class:`StackHung` (the verdict "hung") for a timeout,
+:class:`StackCrashed` ("crashed") when it died, else :class:`StackError`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import subprocess
 import time
 
 from stack.host.stats import Stats
-from stack.sut import Capabilities, StackCrashed, StackError, StackStartError
+from stack.sut import Capabilities, StackCrashed, StackError, StackHung, StackStartError
 from stack.sut.process import StackProcess, StartError
 
 __all__ = ["PIPE", "PipeStack", "split_command"]
@@ -92,14 +93,14 @@ class PipeStack:
                     raise self._crashed("before reading the packet") from None
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not writable.select(remaining):
-                    raise StackError(f"responder did not read the packet within "
+                    raise StackHung(f"responder did not read the packet within "
                                      f"{self.timeout:g} s (its stdin is full)")
 
     def _readline(self, deadline: float) -> bytes:
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not self._selector.select(remaining):
-                raise StackError(f"responder gave no complete answer within "
+                raise StackHung(f"responder gave no complete answer within "
                                  f"{self.timeout:g} s")
             chunk = os.read(self._stdout_fd, 65536)
             if not chunk:

@@ -16,7 +16,7 @@ stack.sut.process CMD...``) that:
 - exits as the command did: the same status, or the same signal.
 
 :class:`StackProcess` is the driver's side: start, ``exited()`` (None while running, else
-"exited with status N" / "killed by signal SIGSEGV"), ``stop()``.
+"exited with status N" / "was killed by signal SIGSEGV"), ``stop()``.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def describe_status(status: int) -> str:
             name = signal.Signals(-status).name
         except ValueError:
             name = f"signal {-status}"
-        return f"killed by signal {name}"
+        return f"was killed by signal {name}"
     return f"exited with status {status}"
 
 
@@ -117,21 +117,17 @@ def _kill_tree(me: int) -> None:
             os.waitpid(-1, 0)
 
 
+class _Stop(Exception):
+    """SIGTERM reached the reaper: stop the tree."""
+
+
 def _reaper(argv: list[str]) -> int:
     libc = ctypes.CDLL(None, use_errno=True)
     parent = os.getppid()
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    stopping = False
-    waiting = False
-
     def stop(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        # os.waitpid is retried after a handler that returns (PEP 475): raise to leave it
-        # now, rather than when the driver's STOP_WAIT runs out and it kills the group.
-        if waiting:
-            raise InterruptedError
+        raise _Stop  # out of waitpid, which PEP 475 would otherwise just retry
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches replay, which stops us
@@ -156,17 +152,16 @@ def _reaper(argv: list[str]) -> int:
     os.dup2(null, 1)
     status: int | None = None
     try:
-        waiting = True
-        while status is None and not stopping:
+        while status is None:
             try:
                 pid, raw = os.waitpid(-1, 0)
             except ChildProcessError:
                 break
             if pid == child:
                 status = raw
-        waiting = False
-    except InterruptedError:
-        waiting = False
+    except _Stop:
+        pass
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop is enough
     _kill_tree(os.getpid())
     if status is None:
         return 0

@@ -31,6 +31,7 @@ no longer answers the liveness probe is :class:`StackHung`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import json
 import os
@@ -66,6 +67,7 @@ __all__ = ["WIRE", "WireStack", "SILENCE", "LinkKind", "OUTPUT_LINES"]
 
 WIRE = Capabilities(exact_timers=False, deterministic=False, can_crash=True, kind="wire")
 
+NETNS_PREFIX = "ts-wire"  # + our pid + a random suffix (stack.live.netns)
 SILENCE = 0.05  # seconds without a frame that end the answer to one inbound packet
 LONGEST_ANSWER = 2.0  # seconds one inbound packet's answer may keep coming
 PROBE_INTERVAL = 0.1  # seconds between readiness probes
@@ -180,7 +182,9 @@ class WireStack:
             from stack.sut.pipe import split_command
             argv = split_command(self.command, "--exec")
             try:
-                self.netns = self._exit.enter_context(temporary_netns("ts-wire"))
+                # the pid says whose it is (ours to delete; tests look for leftovers)
+                self.netns = self._exit.enter_context(
+                    temporary_netns(f"{NETNS_PREFIX}{os.getpid()}"))
             except NetnsError as exc:
                 raise StackStartError(f"--exec: {exc}") from None
             with inside_netns(self.netns):
@@ -208,7 +212,10 @@ class WireStack:
         sock.bind((inject_on, ETH_P_ALL))
         sock.setblocking(False)
         self.inject_on = inject_on
-        self._wait_until_ready(deadline, ready)
+        try:
+            self._wait_until_ready(deadline, ready)
+        except StackCrashed as exc:
+            raise StackStartError(f"--wire {self.device}: {exc}") from None
 
     def _wait_for_device(self, deadline: float) -> dict[str, object]:
         while True:
@@ -368,10 +375,20 @@ class WireStack:
         try:
             self._socket.send(frame)
         except BlockingIOError:
-            select.select([], [self._socket], [], 0.1)
-            self._socket.send(frame)
+            self.stats.drops["wire.send_queue_full"] += 1
         except OSError as exc:
-            self.stats.drops[f"wire.send_failed.{exc.errno}"] += 1
+            if exc.errno == errno.EMSGSIZE:
+                self.stats.drops["wire.larger_than_mtu"] += 1
+                return
+            raise self._link_lost(exc) from None
+
+    def _link_lost(self, exc: OSError) -> StackCrashed:
+        """The device failed under us: a crash, with the process's end when it ended."""
+        ended = self._process.wait_exit(1.0) if self._process is not None else None
+        if ended is not None:
+            return StackCrashed(f"the stack {ended}{self._last_words()}")
+        return StackCrashed(f"{self.device} failed while the stack runs ({exc.strerror})"
+                            f"{self._last_words()}")
 
     def _send(self, packet: bytes) -> None:
         """One IP packet to the stack (in Ethernet for TAP/veth)."""
@@ -385,8 +402,13 @@ class WireStack:
             protocol = ETHERTYPE_IPV6 if version == 6 else ETHERTYPE_IPV4
             try:
                 self._socket.sendto(packet, (self.inject_on, protocol))
+            except BlockingIOError:
+                self.stats.drops["wire.send_queue_full"] += 1
             except OSError as exc:
-                self.stats.drops[f"wire.send_failed.{exc.errno}"] += 1
+                if exc.errno == errno.EMSGSIZE:
+                    self.stats.drops["wire.larger_than_mtu"] += 1
+                    return
+                raise self._link_lost(exc) from None
             return
         ethertype = ETHERTYPE_IPV6 if version == 6 else ETHERTYPE_IPV4
         self._send_frame(emit(self._destination_mac(packet, version), self.our_mac,
@@ -416,6 +438,8 @@ class WireStack:
                 frame, address = self._socket.recvfrom(65600)
             except BlockingIOError:
                 break
+            except OSError as exc:  # ENETDOWN, ENXIO: the device went with its owner
+                raise self._link_lost(exc) from None
             if address[2] == PACKET_OUTGOING:
                 continue  # ours
             packet = self._from_link(frame)
