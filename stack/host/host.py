@@ -9,6 +9,7 @@ config, packets and times give the same bytes (ARCHITECTURE §1).
 from __future__ import annotations
 
 import hashlib
+from typing import Final
 
 from mypy_extensions import mypyc_attr
 
@@ -18,15 +19,26 @@ from stack.host.ipv6 import Ipv6Layer
 from stack.host.ratelimit import IcmpRateLimiter
 from stack.host.stats import Stats
 
-__all__ = ["Host", "IPV4_ID_COUNTERS", "ID_BUCKET_CACHE"]
+__all__ = ["Host", "NOT_FINITE", "time_is_finite", "IPV4_ID_COUNTERS", "ID_BUCKET_CACHE"]
+
+NOT_FINITE: Final = "time.not_finite"
+_INFINITY: Final = float("inf")
+
+
+def time_is_finite(now: float) -> bool:
+    """Whether ``now`` can be a clock reading. NaN and ±inf cannot: one reaching a token
+    bucket or a timer would poison it for good (NaN fails every comparison, inf makes
+    every deadline due at once), so the core refuses them before any state is touched."""
+    return -_INFINITY < now < _INFINITY
+
 
 # Linux keeps at least 2048 IPv4 identification counters (IP_IDENTS_SZ) and picks one
 # per datagram by a keyed hash of its destination (ip_idents_reserve): a peer that pings
 # the host sees only the traffic to the destinations sharing its counter (RFC 7739 §5.1).
-IPV4_ID_COUNTERS = 2048
+IPV4_ID_COUNTERS: Final = 2048
 # Destinations whose counter is remembered, so the hash is computed once per peer; when
 # full it starts again (bounded state, ARCHITECTURE §3).
-ID_BUCKET_CACHE = 4096
+ID_BUCKET_CACHE: Final = 4096
 
 
 # Compiled by mypyc (stack/corebuild.py), yet still a class others may subclass: the
@@ -58,9 +70,28 @@ class Host:
         self.ipv6 = Ipv6Layer(self)
         self._drops = self.stats.drops  # bound once: every drop counts through it
 
+    def reset(self) -> None:
+        """Back to the state of a fresh ``Host(self.config)``, in place and without
+        building anything: a fuzz target runs each input on a fresh host, and building
+        one cost as much as answering the packet. tests/test_fuzz.py compares every
+        attribute of a reset host with a new one: state added here must be reset here."""
+        self.stats.reset()
+        self.last_reason = ""
+        self.ratelimiter.reset()
+        self.ipv4_ids = [0] * IPV4_ID_COUNTERS
+        self.id_buckets.clear()
+        self.ipv6.echo_labels.clear()
+        self._next_frag6_id = 0
+        for layer in (self.ipv4, self.ipv6):
+            layer.pmtu.clear()
+            layer.reassembler.clear()
+        self.ipv4.fast_path = self.ipv4.enabled
+
     def handle(self, packet: bytes, now: float) -> list[bytes]:
         stats = self.stats
         stats.received += 1
+        if not -_INFINITY < now < _INFINITY:  # time_is_finite, inlined on the hot path
+            return self.drop(NOT_FINITE)
         if not packet:
             return self.drop("ip.empty")
         version = packet[0] >> 4
@@ -75,6 +106,9 @@ class Host:
         return out
 
     def poll(self, now: float) -> list[bytes]:
+        if not time_is_finite(now):  # no packet to drop: counted as an event
+            self.stats.events[NOT_FINITE] += 1
+            return []
         out = self.ipv4.poll(now) + self.ipv6.poll(now)
         self.stats.sent += len(out)
         return out

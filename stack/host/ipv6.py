@@ -107,7 +107,7 @@ class Ipv6Layer:
     __slots__ = ("host", "_unicast", "_interfaces", "_groups", "_hop_limit", "_mtu",
                  "_interval", "_ratemask", "_echo_ignore", "_echo_ignore_multicast",
                  "_link_address", "_stats", "_replies", "_echo_targets", "_not_echo_sources",
-                 "reassembler", "pmtu", "_echo_labels")
+                 "reassembler", "pmtu", "echo_labels")
 
     def __init__(self, host: Host) -> None:
         self.host = host
@@ -139,7 +139,7 @@ class Ipv6Layer:
             max_datagrams=config.frag_max_datagrams, max_fragments=config.frag_max_fragments,
             events=host.stats.events, prefix="frag6")
         self.pmtu = PathMtuCache(config.pmtu_cache_size, config.pmtu_expires)
-        self._echo_labels: dict[bytes, int] = {}
+        self.echo_labels: dict[bytes, int] = {}
 
     # -- the hot path ------------------------------------------------------------------
     def input(self, packet: bytes, now: float) -> list[bytes]:
@@ -166,7 +166,7 @@ class Ipv6Layer:
                     value = 0
                 # Version and traffic class (ECN included) from the request, the
                 # flow's label (remembered per peer and address), payload length.
-                label = self._echo_labels.get(packet[8:40])
+                label = self.echo_labels.get(packet[8:40])
                 if label is None:
                     label = self._echo_label(src, dst)
                 reply = _ECHO_REPLY_HEAD.pack(
@@ -182,9 +182,9 @@ class Ipv6Layer:
     def _echo_label(self, peer: bytes, address: bytes) -> int:
         """The label of our echo replies from ``address`` to ``peer``, remembered."""
         label = self.flow_label(address, peer, wire.ICMPV6, _ECHO_REPLY_FLOW)
-        if len(self._echo_labels) >= ECHO_LABEL_CACHE:
-            self._echo_labels.clear()
-        self._echo_labels[peer + address] = label
+        if len(self.echo_labels) >= ECHO_LABEL_CACHE:
+            self.echo_labels.clear()
+        self.echo_labels[peer + address] = label
         return label
 
     def poll(self, now: float) -> list[bytes]:
