@@ -89,14 +89,18 @@ def test_a_stack_that_answers_wrong_mismatches(capsys: pytest.CaptureFixture[str
 def test_a_stack_that_crashes_gets_crashed_and_a_reproducer(
         tap: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     command = f"{WIRE_STACK} tsw2 --crash-on 4" + (" --tap" if tap else "")
+    junit = tmp_path / "report.xml"
     code, report, _err = _replay(capsys, *_files("echo_burst"), "--expect", "--profile",
                                  "linux", "--wire", "tsw2", "--exec", command,
-                                 "--crash-dir", str(tmp_path))
+                                 "--crash-dir", str(tmp_path), "--junit", str(junit))
     assert code == 1
     case = report["files"][0]["cases"][0]
     assert case["verdict"] == "crashed"
+    assert report["totals"]["crashed"] == 1
+    assert '<error type="crashed" message="crashed: the stack was killed by signal SIGSEGV' \
+        in junit.read_text()
     crash = next(m for m in case["mismatches"] if m["kind"] == "crashed")
-    assert "killed by signal SIGSEGV" in crash["summary"]
+    assert "was killed by signal SIGSEGV" in crash["summary"]
     assert "crashing on echo sequence 4" in case["stack_output"]
     reproducer = read_all(case["reproducer"])
     requests = [r for r in reproducer if r.direction == DIRECTION_INBOUND]
@@ -267,3 +271,49 @@ def test_a_responders_children_are_gone_after_replay(tmp_path: Path) -> None:
     started = [int(pid) for pid in pids.read_text().split()]
     assert len(started) == 2
     assert [pid for pid in started if os.path.exists(f"/proc/{pid}")] == []
+
+
+# -- stack-fuzz run wire ------------------------------------------------------------------
+def test_fuzzing_stack_live_on_the_wire_finds_nothing(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from fuzz.cli import main as fuzz_main
+    code = fuzz_main(["run", "wire", "--wire", "tsf0", "--exec", f"{LIVE} tsf0 --no-configure -q",
+                      "--runs", "60", "--time", "120", "--workdir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.startswith("wire: 60 runs in ")
+    assert not (tmp_path / "wire").exists()
+
+
+def test_fuzzing_a_crashing_stack_is_a_finding_that_replays(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from fuzz.cli import main as fuzz_main
+    command = f"{WIRE_STACK} tsf1 --crash-on 1"
+    code = fuzz_main(["run", "wire", "--wire", "tsf1", "--exec", command, "--runs", "50",
+                      "--time", "120", "--workdir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FINDING in wire: crashed: the stack was killed by signal SIGSEGV" in out
+    (reproducer,) = (tmp_path / "wire").iterdir()
+    # the reproducer is a replay case: the same stack crashes on it again
+    code, report, _err = _replay(capsys, str(reproducer), "--wire", "tsf1", "--exec", command,
+                                 "--crash-dir", str(tmp_path / "again"))
+    assert code == 1
+    assert _verdicts(report) == {reproducer.stem: "crashed"}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "wire", "--runs", "5"], "stack-fuzz: run wire needs --wire DEV (and usually "
+                                     "--exec CMD)\n"),
+    (["run", "wire", "--wire", "tsf2"], "stack-fuzz: give a bound: --time SECONDS and/or "
+                                        "--runs N\n"),
+    (["run", "wire", "--wire", "tsf2", "--time", "nan"],
+     "stack-fuzz: --time nan: not a duration (0 or more seconds)\n"),
+    (["run", "wire", "--wire", "tsf2", "--runs", "3"],
+     "stack-fuzz: --wire tsf2: no such network device\n"),
+])
+def test_bad_wire_fuzz_input_is_one_line_and_exit_2(args: list[str], message: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from fuzz.cli import main as fuzz_main
+    assert fuzz_main(args) == 2
+    assert capsys.readouterr().err == message

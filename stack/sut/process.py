@@ -16,7 +16,7 @@ stack.sut.process CMD...``) that:
 - exits as the command did: the same status, or the same signal.
 
 :class:`StackProcess` is the driver's side: start, ``exited()`` (None while running, else
-"exited with status N" / "killed by signal SIGSEGV"), ``stop()``.
+"exited with status N" / "was killed by signal SIGSEGV"), ``stop()``.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def describe_status(status: int) -> str:
             name = signal.Signals(-status).name
         except ValueError:
             name = f"signal {-status}"
-        return f"killed by signal {name}"
+        return f"was killed by signal {name}"
     return f"exited with status {status}"
 
 

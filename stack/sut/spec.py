@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from stack.host.config import HostConfig
 from stack.host.host import Host
-from stack.sut import StackStartError, StackUnderTest
+from stack.sut import StackUnderTest
 from stack.sut.addressmap import AddressMap, MappedStack
 
 __all__ = ["StackSpec", "open_stack"]
@@ -66,11 +66,9 @@ def open_stack(spec: StackSpec, config: HostConfig,
         stack = WireStack(spec.wire, addresses, command=spec.exec_command, ready=spec.ready,
                           mac=spec.wire_mac, setup=spec.wire_setup)
     elif spec.kernel:
-        try:
-            from stack.sut.kernel import KernelStack  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            raise StackStartError("--kernel: stack/sut/kernel.py is not in this tree") from None
-        stack = KernelStack(mapping.actual_config(config) if mapping else config)
+        from stack.sut.kernel import KernelStack
+        from stack.sut.paced import PacedStack
+        stack = PacedStack(KernelStack(mapping.actual_config(config) if mapping else config))
     elif spec.responder is not None:
         from stack.sut.pipe import PipeStack
         stack = PipeStack(spec.responder, spec.responder_timeout)
