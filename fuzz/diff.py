@@ -26,10 +26,10 @@ Each disagreement gets a signature, ``<family>[<addresses>]: <who> <what>`` —
 ``ipv4.single: only tunstack icmp.3.2`` (an answer only tunstack sent), ``ipv6.ext: only
 linux icmpv6.4.1``, ``ipv4.options: differ icmp.0.0 ipv4.opt.rr.pointer`` (the first
 differing field that is not a checksum, list indices dropped),
-``ipv4.single[src=broadcast]: only linux icmp.3.3`` (the case's packets come from or go
-to an unusual address: :func:`address_tag`). The first example of each is minimised
-(packets, then bytes dropped while the signature holds) and can be written with
-``--export DIR`` as a pcapng holding the kernel's own answers, in the format of
+``ipv4.single[src=broadcast]: only linux icmp.3.3`` (the packet the answer is about
+comes from or goes to an unusual address: :func:`answer_tag`). The first example of each
+is minimised (packets, then bytes dropped while the signature holds) and can be written
+with ``--export DIR`` as a pcapng holding the kernel's own answers, in the format of
 ``corpus/linux`` (``replay FILE --expect`` judges it with the linux profile). Signatures
 listed in ``docs/conformance.md`` (the table between ``<!-- diff-deviations -->``
 markers; ``*`` matches anything) are deliberate deviations; any other makes the run exit
@@ -60,9 +60,8 @@ from stack.sut.kernel import KernelStack, answer_kind
 from stack.wire.inspect import diff
 
 __all__ = ["DIFF_CONFIG", "Side", "KernelSide", "HostSide", "Finding", "Outcome",
-           "run_diff", "signature_of", "address_tag", "load_deviations", "export_case",
-           "CONFORMANCE",
-           "WINDOW"]
+           "run_diff", "signature_of", "address_tag", "answer_tag", "load_deviations",
+           "export_case", "CONFORMANCE", "WINDOW"]
 
 # The HostConfig of both stacks: Linux's defaults but for the global ICMP limit (raised so
 # thousands of cases a second never meet it) and the reassembly times (1 s, so timeout
@@ -492,19 +491,9 @@ def _address_class(address: bytes) -> str | None:
     return None
 
 
-def address_tag(case: DiffCase) -> str:
-    """``[src=broadcast]``, ``[dst=multicast,dst=other]`` …: what is unusual about the
-    addresses of a case's packets (empty when every packet goes from an ordinary peer
-    to one of ours), so that a deliberate deviation about odd addresses (a packet from
-    the subnet broadcast) keeps a signature of its own."""
+def _tag(pairs: Iterable[tuple[bytes, bytes]]) -> str:
     tags = set()
-    for packet in case.packets:
-        if len(packet) >= 20 and packet[0] >> 4 == 4:
-            src, dst = packet[12:16], packet[16:20]
-        elif len(packet) >= 40 and packet[0] >> 4 == 6:
-            src, dst = packet[8:24], packet[24:40]
-        else:
-            continue
+    for src, dst in pairs:
         source = _address_class(src)
         if source is not None:
             tags.add(f"src={source}")
@@ -514,11 +503,47 @@ def address_tag(case: DiffCase) -> str:
     return f"[{','.join(sorted(tags))}]" if tags else ""
 
 
+def _addresses(packet: bytes) -> tuple[bytes, bytes] | None:
+    if len(packet) >= 20 and packet[0] >> 4 == 4:
+        return packet[12:16], packet[16:20]
+    if len(packet) >= 40 and packet[0] >> 4 == 6:
+        return packet[8:24], packet[24:40]
+    return None
+
+
+def address_tag(case: DiffCase) -> str:
+    """``[src=broadcast]``, ``[dst=multicast,dst=other]`` …: what is unusual about the
+    addresses of a case's packets (empty when every packet goes from an ordinary peer
+    to one of ours), so that a deliberate deviation about odd addresses (a packet from
+    the subnet broadcast) keeps a signature of its own."""
+    return _tag(pair for pair in map(_addresses, case.packets) if pair is not None)
+
+
+def answer_tag(answer: bytes) -> str:
+    """The :func:`address_tag` of the inbound packet an answer is about: the packet an
+    ICMP error quotes, else the answer's addresses turned round (an echo reply or a
+    reset goes back to the request's source). So in a case of many packets a finding
+    is tagged by the packet it concerns, not by its neighbours."""
+    pair = _addresses(answer)
+    if pair is None:
+        return ""
+    v4 = len(pair[0]) == 4
+    start = (answer[0] & 0x0F) * 4 if v4 else 40
+    protocol = answer[9] if v4 else answer[6]
+    errors = (3, 4, 5, 11, 12) if v4 else (1, 2, 3, 4)
+    if protocol == (1 if v4 else 58) and len(answer) > start and answer[start] in errors:
+        quoted = _addresses(answer[start + 8:])
+        if quoted is not None:
+            return _tag([quoted])
+    return _tag([(pair[1], pair[0])])
+
+
 def _signatures(case: DiffCase, reference: list[Answer], other: list[Answer],
                 labels: tuple[str, str]) -> tuple[list[str], tuple[str, ...]]:
     findings = compare(reference, other)
-    family = case.family + address_tag(case)
-    names = list(dict.fromkeys(signature_of(family, f, *labels) for f in findings))
+    names = list(dict.fromkeys(
+        signature_of(case.family + answer_tag(f.expected or f.got or b""), f, *labels)
+        for f in findings))
     lines = tuple(line for f in findings for line in
                   (f.lines or (f"{f.kind}: {answer_kind(f.expected or f.got or b'')}",)))
     return names, lines
