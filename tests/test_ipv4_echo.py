@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
+import zlib
 
 import pytest
 from hypothesis import given
@@ -10,7 +12,7 @@ from hypothesis import strategies as st
 from test_ipv4_support import PEER, echo_request, header_ok, host, icmp, icmp_ok, ipv4
 
 from stack import Host, HostConfig
-from stack.host.host import ID_BUCKET_CACHE
+from stack.host.host import IPV4_ID_COUNTERS
 
 
 def test_reply_keeps_identifier_sequence_code_and_data() -> None:
@@ -62,11 +64,13 @@ def test_ip_id_counters_follow_the_secret() -> None:
     assert len(set(buckets[0])) > 50  # spread over the 2048 counters
 
 
-def test_the_bucket_cache_is_bounded() -> None:
-    h = host()
-    for n in range(ID_BUCKET_CACHE + 10):
-        h.next_ipv4_id(n.to_bytes(4, "big"))
-    assert len(h.id_buckets) <= ID_BUCKET_CACHE
+def test_the_counter_is_a_seeded_crc_of_the_destination() -> None:
+    """The documented rule (docs/conformance.md, issue 13 row 15), computed apart: the
+    BLAKE2b-derived seed, then CRC-32 of the destination, masked to 2048 counters."""
+    seed = hashlib.blake2b(bytes(8), digest_size=12, person=b"tunstack-hash").digest()[:4]
+    destination = socket.inet_aton(PEER)
+    assert host().id_bucket(destination) == zlib.crc32(
+        destination, int.from_bytes(seed, "big")) % IPV4_ID_COUNTERS
 
 
 def test_ip_id_wraps_at_16_bits() -> None:

@@ -17,6 +17,7 @@ from test_ipv6_support import (
     OURS,
     address,
     echo,
+    echo_label,
     flow_label,
     fragment,
     normalise,
@@ -49,7 +50,7 @@ def expected_echo_reply(src: bytes, request: bytes, traffic_class: int = 0,
     body = icmpv6.build_echo(129, int.from_bytes(message[4:6], "big"),
                              int.from_bytes(message[6:8], "big"), message[8:], from_address,
                              src, code=message[1])
-    return wire.build_header(traffic_class, flow_label(from_address, src, 58, b"\x81\x00"),
+    return wire.build_header(traffic_class, echo_label(src, from_address),
                              len(body), 58, 64, from_address, src) + body
 
 
@@ -716,25 +717,25 @@ def test_flow_label_rule() -> None:
     in every fragment; another secret, other labels; NAs carry 0."""
     host = Host()
     s = peer(43)
-    echo_label = flow_label(OURS, s, 58, b"\x81\x00")
+    ours = echo_label(s, OURS)
     for request, label in (
-            (packet(s, OURS, 58, echo(s, OURS), flow_label=0xABCDE), echo_label),
-            (packet(s, OURS, 58, echo(s, OURS, code=3)), echo_label),
+            (packet(s, OURS, 58, echo(s, OURS), flow_label=0xABCDE), ours),
+            (packet(s, OURS, 58, echo(s, OURS, code=3)), ours),
             (packet(s, OURS, 60, options(58, b"") + echo(s, OURS), flow_label=0x12345),
-             echo_label),
+             ours),
             (packet(s, OURS, 253, bytes(8), flow_label=0xFEDCB),
              flow_label(OURS, s, 58, bytes((4, 1)))),
             (packet(s, OURS, 6, tcp(s, OURS, 1, 2), flow_label=0x00001),
              flow_label(OURS, s, 6, bytes.fromhex("00020001")))):
         answer = handle(host, request)[0]
         assert int.from_bytes(answer[1:4], "big") & 0xFFFFF == label
-    assert echo_label != flow_label(OURS, peer(44), 58, b"\x81\x00")
+    assert ours != echo_label(peer(44), OURS)
     other = Host(HostConfig(hash_secret=99)).handle(packet(s, OURS, 58, echo(s, OURS)), 0.0)
-    assert int.from_bytes(other[0][1:4], "big") & 0xFFFFF == flow_label(
-        OURS, s, 58, b"\x81\x00", secret=99) != echo_label
+    assert int.from_bytes(other[0][1:4], "big") & 0xFFFFF == echo_label(s, OURS,
+                                                                         secret=99) != ours
     big = handle(host, packet(s, OURS, 58, echo(s, OURS, data=bytes(3000))))
     assert len(big) == 3 and {p[1:4] for p in big} == {big[0][1:4]}
-    assert int.from_bytes(big[0][1:4], "big") & 0xFFFFF == echo_label
+    assert int.from_bytes(big[0][1:4], "big") & 0xFFFFF == ours
     solicit = packet(s, OURS, 58, icmpv6.build_neighbour_solicitation(OURS, s, OURS),
                      flow_label=0x77777, hop_limit=255)
     assert handle(host, solicit)[0][1:4] == bytes(3)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from typing import Final
+from zlib import crc32
 
 from mypy_extensions import mypyc_attr
 
@@ -19,7 +20,7 @@ from stack.host.ipv6 import Ipv6Layer
 from stack.host.ratelimit import IcmpRateLimiter
 from stack.host.stats import Stats
 
-__all__ = ["Host", "NOT_FINITE", "time_is_finite", "IPV4_ID_COUNTERS", "ID_BUCKET_CACHE"]
+__all__ = ["Host", "NOT_FINITE", "time_is_finite", "IPV4_ID_COUNTERS"]
 
 NOT_FINITE: Final = "time.not_finite"
 _INFINITY: Final = float("inf")
@@ -35,10 +36,19 @@ def time_is_finite(now: float) -> bool:
 # Linux keeps at least 2048 IPv4 identification counters (IP_IDENTS_SZ) and picks one
 # per datagram by a keyed hash of its destination (ip_idents_reserve): a peer that pings
 # the host sees only the traffic to the destinations sharing its counter (RFC 7739 §5.1).
-IPV4_ID_COUNTERS: Final = 2048
-# Destinations whose counter is remembered, so the hash is computed once per peer; when
-# full it starts again (bounded state, ARCHITECTURE §3).
-ID_BUCKET_CACHE: Final = 4096
+IPV4_ID_COUNTERS: Final = 2048  # a power of two: the hash is masked
+
+
+def hash_seeds(secret: int) -> tuple[int, int, int]:
+    """Three 32-bit seeds drawn from ``HostConfig.hash_secret`` (BLAKE2b, once per host):
+    for the IPv4 ID counters, for flow labels and for echo reply labels. Each packet then
+    costs one CRC-32 seeded with one of them (``zlib.crc32``, in C): a keyed hash that is
+    cheap enough for the echo fast paths and spreads evenly, though, unlike Linux's
+    siphash, not a cryptographic one (see docs/conformance.md)."""
+    digest = hashlib.blake2b(secret.to_bytes(8, "big"), digest_size=12,
+                             person=b"tunstack-hash").digest()
+    return (int.from_bytes(digest[0:4], "big"), int.from_bytes(digest[4:8], "big"),
+            int.from_bytes(digest[8:12], "big"))
 
 
 # Compiled by mypyc (stack/corebuild.py), yet still a class others may subclass: the
@@ -52,7 +62,7 @@ class Host:
     (``ipv4.bad_checksum``), as counted in ``stats``."""
 
     __slots__ = ("config", "stats", "last_reason", "ratelimiter", "ipv4", "ipv6",
-                 "ipv4_ids", "id_buckets", "_secret", "_next_frag6_id", "_drops")
+                 "ipv4_ids", "id_seed", "flow_seed", "echo_seed", "_next_frag6_id", "_drops")
 
     def __init__(self, config: HostConfig | None = None) -> None:
         self.config = config if config is not None else HostConfig()
@@ -63,8 +73,7 @@ class Host:
             self.config.icmp_msgs_burst)
         # Every counter starts at 0, so a host's first datagram to anyone has ID 0.
         self.ipv4_ids = [0] * IPV4_ID_COUNTERS
-        self.id_buckets: dict[bytes, int] = {}
-        self._secret = self.config.hash_secret.to_bytes(8, "big")
+        self.id_seed, self.flow_seed, self.echo_seed = hash_seeds(self.config.hash_secret)
         self._next_frag6_id = 0
         self.ipv4 = Ipv4Layer(self)
         self.ipv6 = Ipv6Layer(self)
@@ -79,8 +88,6 @@ class Host:
         self.last_reason = ""
         self.ratelimiter.reset()
         self.ipv4_ids = [0] * IPV4_ID_COUNTERS
-        self.id_buckets.clear()
-        self.ipv6.echo_labels.clear()
         self._next_frag6_id = 0
         for layer in (self.ipv4, self.ipv6):
             layer.pmtu.clear()
@@ -135,26 +142,14 @@ class Host:
         """IP identification for our datagram to ``destination``: the next value of the
         counter its keyed hash selects (see IPV4_ID_COUNTERS), so output stays
         deterministic for a given ``hash_secret``."""
-        bucket = self.id_buckets.get(destination)
-        if bucket is None:
-            bucket = self.id_bucket(destination)
+        bucket = crc32(destination, self.id_seed) & (IPV4_ID_COUNTERS - 1)
         ident = self.ipv4_ids[bucket]
         self.ipv4_ids[bucket] = (ident + 1) & 0xFFFF
         return ident
 
     def id_bucket(self, destination: bytes) -> int:
-        """Which counter ``destination`` uses (computed, then remembered)."""
-        digest = hashlib.blake2b(destination, digest_size=8, key=self._secret).digest()
-        bucket = int.from_bytes(digest, "big") % IPV4_ID_COUNTERS
-        if len(self.id_buckets) >= ID_BUCKET_CACHE:
-            self.id_buckets.clear()
-        self.id_buckets[destination] = bucket
-        return bucket
-
-    def flow_hash(self, data: bytes) -> int:
-        """A 32-bit hash of ``data`` keyed by ``hash_secret`` (flow labels)."""
-        return int.from_bytes(
-            hashlib.blake2b(data, digest_size=4, key=self._secret).digest(), "big")
+        """Which counter ``destination`` uses."""
+        return crc32(destination, self.id_seed) & (IPV4_ID_COUNTERS - 1)
 
     def next_frag6_id(self) -> int:
         """Fragment header identification for IPv6 (RFC 8200 §4.5), also a counter."""

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import struct
 from typing import TYPE_CHECKING, Final
+from zlib import crc32
 
 from stack.host import transport
 from stack.host.pmtu import PathMtuCache
@@ -95,6 +96,7 @@ _ERROR_KINDS = {
     (icmpv4.TIME_EXCEEDED, icmpv4.EXCEEDED_REASSEMBLY): "icmp.time_exceeded",
 }
 
+_ID_COUNTER_MASK: Final = 2047  # stack.host.host.IPV4_ID_COUNTERS - 1 (no import cycle)
 _IGMP = 2
 _TCP = 6
 _UDP = 17
@@ -209,11 +211,9 @@ class Ipv4Layer:
                 # Valid: the reply, built here (the general path's bytes; tests compare).
                 host = self.host
                 # host.next_ipv4_id(source), inlined: this is the hottest line of the
-                # stack. The counter of a peer seen before is one dict lookup away.
-                bucket = host.id_buckets.get(source)
-                if bucket is None:
-                    bucket = host.id_bucket(source)
+                # stack.
                 counters = host.ipv4_ids
+                bucket = crc32(source, host.id_seed) & _ID_COUNTER_MASK
                 ident = counters[bucket]
                 counters[bucket] = (ident + 1) & 0xFFFF
                 tos = packet[1]

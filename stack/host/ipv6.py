@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import struct
 from typing import TYPE_CHECKING, Final
+from zlib import crc32
 
 from stack.host import transport
 from stack.host.pmtu import PathMtuCache
@@ -73,12 +74,8 @@ for _mask in range(1, 16):
 
 _PARAM_KIND = "icmpv6.param_problem"
 _PIM = 103
-# What flowi6 holds for an echo reply in place of ports: type 129, code 0 (Linux sets
-# fl6_icmp_type only), so one peer's replies share a label whatever the request's code.
-_ECHO_REPLY_FLOW = b"\x81\x00"
-# Peers (request source + destination) whose echo reply label the fast path remembers;
-# cleared when full (bounded state).
-ECHO_LABEL_CACHE = 4096
+# Echo replies: the flow is the two addresses (flowi6 has type 129 and code 0 where the
+# ports go: Linux sets fl6_icmp_type only), whatever the request's code.
 _UDPLITE = 136
 # Neighbour Discovery (RS, RA, NS, NA, Redirect): never accepted fragmented (RFC 6980 §5).
 _NEIGHBOUR_DISCOVERY_TYPES: Final = frozenset(range(133, 138))
@@ -107,7 +104,7 @@ class Ipv6Layer:
     __slots__ = ("host", "_unicast", "_interfaces", "_groups", "_hop_limit", "_mtu",
                  "_interval", "_ratemask", "_echo_ignore", "_echo_ignore_multicast",
                  "_link_address", "_stats", "_replies", "_echo_targets", "_not_echo_sources",
-                 "reassembler", "pmtu", "echo_labels")
+                 "reassembler", "pmtu", "_flow_seed", "_echo_seed")
 
     def __init__(self, host: Host) -> None:
         self.host = host
@@ -139,7 +136,8 @@ class Ipv6Layer:
             max_datagrams=config.frag_max_datagrams, max_fragments=config.frag_max_fragments,
             events=host.stats.events, prefix="frag6")
         self.pmtu = PathMtuCache(config.pmtu_cache_size, config.pmtu_expires)
-        self.echo_labels: dict[bytes, int] = {}
+        self._flow_seed = host.flow_seed
+        self._echo_seed = host.echo_seed
 
     # -- the hot path ------------------------------------------------------------------
     def input(self, packet: bytes, now: float) -> list[bytes]:
@@ -165,10 +163,8 @@ class Ipv6Layer:
                 if value == 0xFFFF:  # a full sum gives 0: the message is not all 0
                     value = 0
                 # Version and traffic class (ECN included) from the request, the
-                # flow's label (remembered per peer and address), payload length.
-                label = self.echo_labels.get(packet[8:40])
-                if label is None:
-                    label = self._echo_label(src, dst)
+                # flow's label (peer and address: _echo_label), payload length.
+                label = crc32(packet[8:40], self._echo_seed) & 0xFFFFF
                 reply = _ECHO_REPLY_HEAD.pack(
                     (packet[0] << 24) | ((packet[1] & 0xF0) << 16) | label, size - 40, 58,
                     self._hop_limit, dst, src, 129, packet[41], value) + packet[44:]
@@ -180,12 +176,10 @@ class Ipv6Layer:
         return self._slow_input(packet, now)
 
     def _echo_label(self, peer: bytes, address: bytes) -> int:
-        """The label of our echo replies from ``address`` to ``peer``, remembered."""
-        label = self.flow_label(address, peer, wire.ICMPV6, _ECHO_REPLY_FLOW)
-        if len(self.echo_labels) >= ECHO_LABEL_CACHE:
-            self.echo_labels.clear()
-        self.echo_labels[peer + address] = label
-        return label
+        """The label of our echo replies from ``address`` to ``peer``: the flow is
+        fixed by the two addresses (type 129, code 0), so they alone are hashed, with
+        a seed of its own; the fast path computes the same over the request's bytes."""
+        return crc32(peer + address, self._echo_seed) & 0xFFFFF
 
     def poll(self, now: float) -> list[bytes]:
         """Reassembly timeouts: Time Exceeded code 1 when the first fragment was held
@@ -522,8 +516,9 @@ class Ipv6Layer:
         value = icmpv6.message_checksum(body, source, src)
         reply_message = body[:2] + value.to_bytes(2, "big") + body[4:]
         traffic_class = ((packet[0] & 0x0F) << 4) | (packet[1] >> 4)
-        reply = self._header(traffic_class, len(reply_message), wire.ICMPV6, source, src,
-                             _ECHO_REPLY_FLOW) + reply_message
+        reply = wire.build_header(traffic_class, self._echo_label(src, source),
+                                  len(reply_message), wire.ICMPV6, self._hop_limit, source,
+                                  src) + reply_message
         host.replied("icmpv6.echo_reply")
         return self._fit(reply, src, now)
 
@@ -713,12 +708,11 @@ class Ipv6Layer:
 
     def flow_label(self, src: bytes, dst: bytes, next_header: int, flow: bytes) -> int:
         """RFC 6437 §3, as Linux's ``ip6_make_flowlabel`` with ``auto_flowlabels=1``: a
-        20-bit keyed hash (``HostConfig.hash_secret``) of the flow, its addresses, Next
-        Header and ``flow`` (the ports, or ICMPv6 type and code: what ``flowi6`` holds
-        there), the same for every packet of the flow. Echo replies are remembered per
-        (peer, address) within bounded state (the fast path reads them)."""
-        label = self.host.flow_hash(src + dst + bytes((next_header,)) + flow) & 0xFFFFF
-        return label
+        20-bit keyed hash (seeded from ``HostConfig.hash_secret``) of the flow: the peer,
+        our address, Next Header and ``flow`` (the ports, or ICMPv6 type and code: what
+        ``flowi6`` holds there), the same for every packet of the flow. Echo replies
+        have :meth:`_echo_label`."""
+        return crc32(dst + src + bytes((next_header,)) + flow, self._flow_seed) & 0xFFFFF
 
     def _fit(self, reply: bytes, destination: bytes, now: float) -> list[bytes]:
         """Fragment ``reply`` to the path MTU (RFC 8200 §5, RFC 8201)."""
