@@ -34,6 +34,7 @@ from stack.record.packets import (
     tcp4,
     tcp6,
     udp4,
+    udp6,
     udplite4,
     udplite6,
 )
@@ -275,3 +276,56 @@ def test_malformed_options_to_another_host_get_parameter_problem(option: bytes,
 def test_config_is_the_recorders() -> None:
     """The addresses these tests use are HostConfig's defaults, the recorder's."""
     assert HostConfig().addresses()[:2] == [US4, US6]
+
+
+# -- item 13: TAP, a unicast packet in a broadcast or multicast frame -------------------
+TAP_MAC = bytes.fromhex("020000000002")
+PEER_MAC = bytes.fromhex("02aabbccddee")
+BROADCAST_MAC = b"\xff" * 6
+V6_MULTICAST_MAC = bytes.fromhex("333300000001")
+
+
+def tap_answers(destination_mac: bytes, packet: bytes) -> tuple[list[bytes], str]:
+    """What a TAP-mode host sends for ``packet`` in a frame to ``destination_mac`` (the
+    peer's MAC already known, so answers go straight out), and its reason."""
+    from stack.link import LinkHost
+    from stack.link.ethernet import emit
+
+    link = LinkHost(Host(HostConfig(link_address=TAP_MAC)))
+    link.neighbours.learn(packet[12:16] if packet[0] >> 4 == 4 else packet[8:24], PEER_MAC, 0.0)
+    ethertype = 0x0800 if packet[0] >> 4 == 4 else 0x86DD
+    frames = link.handle(emit(destination_mac, PEER_MAC, ethertype, packet), 1.0)
+    assert link.host.link_group is False  # only for the packet it came with
+    return frames, link.last_reason
+
+
+@pytest.mark.parametrize("mac", [BROADCAST_MAC, V6_MULTICAST_MAC])
+@pytest.mark.parametrize(("request_packet", "reason"), [
+    (udp4(PEER4, US4, 40000, 9, b"closed"), "icmp.no_error_for_link_broadcast"),
+    (ipv4(PEER4, US4, 253, b"unknown"), "icmp.no_error_for_link_broadcast"),
+    (echo4(PEER4, US4, options=MALFORMED_RR), "icmp.no_error_for_link_broadcast"),
+    (tcp4(PEER4, US4, 40000, 9, 1, 0, SYN), "tcp.not_unicast"),
+    (udp6(PEER6, US6, 40000, 9, b"closed"), "icmpv6.no_error_for_link_broadcast"),
+    (ipv6(PEER6, US6, 253, bytes(8)), "icmpv6.no_error_for_link_broadcast"),
+    (tcp6(PEER6, US6, 40000, 9, 1, 0, SYN), "tcp.not_unicast"),
+])
+def test_no_error_nor_reset_for_a_packet_in_a_group_frame(mac: bytes, request_packet: bytes,
+                                                          reason: str) -> None:
+    """RFC 1122 §3.2.2, RFC 4443 §2.4 (e.3): Linux checks skb->pkt_type != PACKET_HOST
+    (__icmp_send, icmp6_send, tcp_v4_rcv, tcp_v6_rcv)."""
+    frames, why = tap_answers(mac, request_packet)
+    assert frames == [] and why == reason
+    unicast, _ = tap_answers(TAP_MAC, request_packet)
+    assert len(unicast) == 1  # the same packet to our MAC is answered
+
+
+def test_echo_and_an_option_of_action_10_are_still_answered_in_a_group_frame() -> None:
+    frames, why = tap_answers(BROADCAST_MAC, echo4(PEER4, US4))
+    assert why == "icmp.echo_reply" and len(frames) == 1
+    frames, why = tap_answers(V6_MULTICAST_MAC, echo6(PEER6, US6))
+    assert why == "icmpv6.echo_reply" and len(frames) == 1
+    option = bytes([0x80 | 0x1E, 0])  # unknown, action 10: Parameter Problem even so
+    packet = ipv6(PEER6, US6, 60, options_header(PROTO_ICMPV6, option)
+                  + echo6_message(PEER6, US6))
+    [frame] = tap_answers(V6_MULTICAST_MAC, packet)[0]
+    assert frame[14 + 40] == 4 and frame[14 + 41] == 2  # Parameter Problem code 2

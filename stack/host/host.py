@@ -62,12 +62,18 @@ class Host:
     (``ipv4.bad_checksum``), as counted in ``stats``."""
 
     __slots__ = ("config", "stats", "last_reason", "ratelimiter", "ipv4", "ipv6",
-                 "ipv4_ids", "id_seed", "flow_seed", "echo_seed", "_next_frag6_id", "_drops")
+                 "ipv4_ids", "id_seed", "flow_seed", "echo_seed", "_next_frag6_id", "_drops",
+                 "link_group")
 
     def __init__(self, config: HostConfig | None = None) -> None:
         self.config = config if config is not None else HostConfig()
         self.stats = Stats()
         self.last_reason = ""
+        # Set by the link layer (stack/link) for the packet it hands over: True when its
+        # frame was sent to a link-layer broadcast or multicast address (Linux
+        # skb->pkt_type != PACKET_HOST). Such a packet gets no ICMP error and no RST
+        # (RFC 1122 §3.2.2, RFC 4443 §2.4 (e.3)); an echo is still answered.
+        self.link_group = False
         self.ratelimiter = IcmpRateLimiter(
             self.config.ratelimit_peers, self.config.icmp_msgs_per_sec,
             self.config.icmp_msgs_burst)
@@ -86,6 +92,7 @@ class Host:
         attribute of a reset host with a new one: state added here must be reset here."""
         self.stats.reset()
         self.last_reason = ""
+        self.link_group = False
         self.ratelimiter.reset()
         self.ipv4_ids = [0] * IPV4_ID_COUNTERS
         self._next_frag6_id = 0

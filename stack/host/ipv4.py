@@ -593,7 +593,7 @@ class Ipv4Layer:
         """tcp_v4_rcv → tcp_v4_send_reset → ip_send_unicast_reply: TOS without the ECN
         bits, DF set and so IP ID 0, options echoed."""
         host = self.host
-        if kind != _LOCAL:
+        if kind != _LOCAL or host.link_group:
             return host.drop("tcp.not_unicast")  # tcp_v4_rcv: pkt_type != PACKET_HOST
         result = transport.tcp_input(packet[header_len:], int.from_bytes(packet[12:20], "big"),
                                      refuse_ao=True)
@@ -625,6 +625,8 @@ class Ipv4Layer:
         # a non-first fragment, or an ICMP error (Linux: an unknown type counts as one).
         if kind in (_BROADCAST, _MULTICAST):
             return "icmp.no_error_for_broadcast"
+        if self.host.link_group:  # __icmp_send: "no replies to physical multicast"
+            return "icmp.no_error_for_link_broadcast"
         if packet[6] & 0x1F or packet[7]:
             return "icmp.no_error_for_fragment"
         if packet[9] == icmpv4.PROTOCOL:

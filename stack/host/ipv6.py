@@ -639,6 +639,8 @@ class Ipv6Layer:
         packet = walk.packet
         if packet[24] == 0xFF:  # no RST to a group
             return self.host.drop("tcp.multicast")
+        if self.host.link_group:  # tcp_v6_rcv: pkt_type != PACKET_HOST
+            return self.host.drop("tcp.not_unicast")
         result = transport.tcp_input(packet[walk.offset:], int.from_bytes(packet[8:40], "big"))
         if isinstance(result, str):
             return self.host.drop(result)
@@ -673,14 +675,16 @@ class Ipv6Layer:
         reassembled) and its reply kind, or None and the reason it is not sent."""
         src = packet[8:24]
         dst = packet[24:40]
-        if dst[0] == 0xFF:
-            # §2.4 (e.3): to a group only Packet Too Big, and Parameter Problem code 2
-            # for an option whose type's high bits are 10 (opt_unrec).
+        if dst[0] == 0xFF or self.host.link_group:
+            # §2.4 (e.3): to a group (or in a link-layer broadcast or multicast frame:
+            # icmp6_send's pkt_type != PACKET_HOST) only Packet Too Big, and Parameter
+            # Problem code 2 for an option whose type's high bits are 10 (opt_unrec).
             allowed = kind == icmpv6.PACKET_TOO_BIG or (
                 kind == icmpv6.PARAMETER_PROBLEM and code == icmpv6.PARAM_OPTION
                 and parameter < len(packet) and packet[parameter] & 0xC0 == 0x80)
             if not allowed:
-                return None, "icmpv6.no_error_to_multicast"
+                return None, ("icmpv6.no_error_to_multicast" if dst[0] == 0xFF
+                              else "icmpv6.no_error_for_link_broadcast")
             source = self._source_for(src)
         elif dst in self._unicast:
             source = dst
