@@ -8,6 +8,8 @@ counted reasons in the core itself. The packets are the probe set's builders
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from stack import Host, HostConfig
@@ -329,3 +331,43 @@ def test_echo_and_an_option_of_action_10_are_still_answered_in_a_group_frame() -
                   + echo6_message(PEER6, US6))
     [frame] = tap_answers(V6_MULTICAST_MAC, packet)[0]
     assert frame[14 + 40] == 4 and frame[14 + 41] == 2  # Parameter Problem code 2
+
+
+# -- item 16: a TAP recording replays through the link layer ----------------------------
+def test_a_tap_recording_replays_byte_for_byte_through_the_link_layer(tmp_path: Path) -> None:
+    """As stack-live --tap --record writes it (Ethernet frames, the config with its MAC
+    and secret): an ARP exchange, a frame for another MAC that the live host dropped
+    (eth.not_for_us) although its UDP would get a Port Unreachable, then echoes whose
+    IDs follow. Replay must drive the same LinkHost: fed to a bare Host, the dropped
+    frame would be answered and the later IDs shifted."""
+    from replay import cli as replay_cli
+    from stack.capture import (
+        DIRECTION_INBOUND,
+        DIRECTION_OUTBOUND,
+        LINKTYPE_ETHERNET,
+        CaptureWriter,
+    )
+    from stack.link import LinkHost
+    from stack.link.ethernet import emit
+
+    config = HostConfig(link_address=TAP_MAC, hash_secret=0x1234_5678_9ABC_DEF0)
+    link = LinkHost(Host(config))
+    peer_ip = bytes([172, 16, 0, 1])
+    arp = (BROADCAST_MAC + PEER_MAC + b"\x08\x06" + bytes.fromhex("0001080006040001")
+           + PEER_MAC + peer_ip + bytes(6) + addr4(US4))
+    other_mac = bytes.fromhex("02aabbccdd01")
+    closed = udp4("172.16.0.1", US4, 40000, 9, b"not for us")
+    frames = [arp, emit(other_mac, PEER_MAC, 0x0800, closed)] + [
+        emit(TAP_MAC, PEER_MAC, 0x0800, echo4("172.16.0.1", US4, seq=n)) for n in range(3)]
+    assert Host(config).handle(closed, 0.0) != []  # what a bare Host would answer
+    path = tmp_path / "tap.pcapng"
+    writer = CaptureWriter(str(path), LINKTYPE_ETHERNET, {"case": "tap", "config":
+                                                          config.to_json()})
+    for n, frame in enumerate(frames):
+        now = 100.0 + n / 10
+        writer.write(frame, now, DIRECTION_INBOUND)
+        for sent in link.handle(frame, now):
+            writer.write(sent, now, DIRECTION_OUTBOUND)
+    writer.close()
+    assert link.stats.drops["eth.not_for_us"] == 1
+    assert replay_cli.main([str(path), "--expect"]) == 0
