@@ -271,7 +271,7 @@ def test_write_onto_an_input_is_refused_and_the_input_kept(
     hardlink = tmp_path / "hard.pcapng"
     os.link(second, hardlink)
     for flag, output in (("--write", second), ("--write", symlink), ("--write", hardlink),
-                         ("--junit", second)):
+                         ("--junit", second), ("--html", hardlink)):
         with pytest.raises(SystemExit) as exited:
             replay_main([str(first), str(second), flag, str(output)])
         out, err = capfd.readouterr()
@@ -283,6 +283,10 @@ def test_write_onto_an_input_is_refused_and_the_input_kept(
         replay_main([str(first), "--write", str(tmp_path / "o"), "--junit", str(tmp_path / "o")])
     assert capfd.readouterr().err.endswith("is the --write output: give two files "
                                            "(see replay --help)\n")
+    with pytest.raises(SystemExit):
+        replay_main([str(first), "--junit", str(tmp_path / "r"), "--html", str(tmp_path / "r")])
+    assert capfd.readouterr().err == (f"replay: --html {tmp_path / 'r'} is the --junit output: "
+                                      "give two files (see replay --help)\n")
     # an output that is not an input is fine
     code, _out, err = _replay(capfd, str(first), str(second), "--write",
                               str(tmp_path / "out.pcapng"))
