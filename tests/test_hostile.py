@@ -492,6 +492,22 @@ def test_link_host_drops_a_clock_that_is_not_finite(bad: float) -> None:
 
 
 # -- the missing system package line ---------------------------------------------------------
+def test_missing_packages_names_each_missing_command_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import conftest
+
+    monkeypatch.setattr(conftest.shutil, "which", lambda name: None)
+    assert conftest.missing_packages({"test_replay_html", "test_capture"}, as_root=False) == [
+        ("chromium", "chromium")]
+    assert conftest.missing_packages({"test_bench"}, as_root=False) == []  # it skips
+    assert conftest.missing_packages({"test_bench"}, as_root=True) == [
+        ("ping", "iputils-ping"), ("ip", "iproute2")]
+    assert conftest.missing_packages({"test_capture"}, as_root=True) == []
+    monkeypatch.setattr(conftest.shutil, "which",
+                        lambda name: "/usr/bin/x" if name == "chromium-browser" else None)
+    assert conftest.missing_packages({"test_replay_html"}, as_root=True) == []
+
+
 def _pytest_without_system_commands(module: str, only: str) -> subprocess.CompletedProcess[str]:
     """pytest on one test module, with a PATH that holds nothing but this Python."""
     return subprocess.run(
