@@ -428,11 +428,19 @@ def test_every_policy_parser_takes_back_what_it_prints() -> None:
         assert by_sysctl(policy.sysctl or policy.flag) is policy
 
 
+@pytest.mark.parametrize("flag", ["--record", "--user", "--fifo", "--fifo-log"])
+def test_an_empty_path_or_name_is_refused(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    line = _refused(["tsh9", flag, ""], capsys)
+    assert line == f"stack-live: {flag} needs a value, not an empty one"
+
+
 def test_changed_policies_name_only_what_differs() -> None:
     assert changed_policies(HostConfig()) == []
     config = HostConfig(echo_ignore_broadcasts=False, icmp_ratemask=0x1819)
     assert changed_policies(config) == ["--icmp-echo-ignore-broadcasts 0",
                                         "--icmp-ratemask 0x1819"]
+    assert changed_policies(HostConfig(icmpv6_ratemask=frozenset())) == [
+        "--icmpv6-ratemask ''"]
 
 
 # -- issue 18 item 4: the core's latency -----------------------------------------------------

@@ -178,6 +178,9 @@ def check_arguments(args: argparse.Namespace) -> Settings:
     """Everything that needs no privileges: addresses, modes, paths."""
     if args.quiet and args.json:
         raise LiveError("-q and --json exclude each other")
+    for flag in ("record", "user", "fifo", "fifo_cmd", "fifo_resp", "fifo_log"):
+        if getattr(args, flag) == "":
+            raise LiveError(f"--{flag.replace('_', '-')} needs a value, not an empty one")
     if not 0 <= args.busy_poll <= 1_000_000:
         raise LiveError("--busy-poll must be 0 to 1000000 microseconds")
     stack_v4 = None if args.no_ipv4 else _interface(args.ipv4, 4, "--ipv4")
@@ -344,6 +347,9 @@ def _open_referee(settings: Settings, account: Account, host: Host, loop: LiveLo
     """The pipes, their directory and the session log, made while still root and
     handed to ``account``."""
     assert settings.fifo_cmd and settings.fifo_resp and settings.fifo_log
+    if settings.fifo_dir is not None and os.path.lexists(settings.fifo_dir) and \
+            not os.path.isdir(settings.fifo_dir):
+        raise FifoError(f"--fifo {settings.fifo_dir}: exists and is not a directory")
     if settings.fifo_dir is not None and not os.path.isdir(settings.fifo_dir):
         try:
             os.makedirs(settings.fifo_dir, mode=0o700)

@@ -247,8 +247,8 @@ def policy_values(args: argparse.Namespace) -> dict[str, object]:
 def changed_policies(config: HostConfig) -> list[str]:
     """``--flag VALUE`` for every policy that is not the default, in table order."""
     defaults = HostConfig()
-    return [f"{p.option} {format_value(p, getattr(config, p.field))}" for p in POLICIES
-            if getattr(config, p.field) != getattr(defaults, p.field)]
+    return [f"{p.option} {format_value(p, getattr(config, p.field)) or repr('')}"
+            for p in POLICIES if getattr(config, p.field) != getattr(defaults, p.field)]
 
 
 def policy_rows(policies: Iterable[Policy] = POLICIES) -> list[tuple[str, str, str]]:
