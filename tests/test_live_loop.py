@@ -114,6 +114,10 @@ def test_loop_answers_survives_a_core_exception_and_stops_on_request(tmp_path: P
                                               DIRECTION_INBOUND, DIRECTION_INBOUND,
                                               DIRECTION_INBOUND, DIRECTION_OUTBOUND]
     assert records[0].frame == REQUEST and records[1].frame == answers[0]
+    # each packet's comment is the host's reason, the answers' that of their request
+    assert [r.comment for r in records] == [
+        "icmp.echo_reply", "icmp.echo_reply", "live.core_exception (RuntimeError: core bug)",
+        "ip.empty", "icmp.echo_reply", "icmp.echo_reply"]
 
 
 def test_json_lines_are_machine_readable() -> None:

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, NoReturn, TextIO
 
-from stack import version_text
+from stack import __version__, version_text
 from stack.capture import LINKTYPE_ETHERNET, LINKTYPE_RAW, CaptureError, CaptureWriter
 from stack.host.config import ConfigError, HostConfig
 from stack.host.host import Host
@@ -297,6 +297,13 @@ def host_metadata(settings: Settings) -> dict[str, object]:
     }
 
 
+def interface_description(settings: Settings) -> str:
+    """The recording's if_description, shown by Wireshark beside the interface name:
+    ``tunstack 0.1.0 on tun0, TUN, mtu 1500``."""
+    kind = "TAP" if settings.tap else "TUN"
+    return f"tunstack {__version__} on {settings.device}, {kind}, mtu {settings.config.mtu}"
+
+
 def _banner(settings: Settings, account: Account, stream: TextIO) -> None:
     config = settings.config
     kind = "TAP" if settings.tap else "TUN"
@@ -359,9 +366,9 @@ def _open_referee(settings: Settings, account: Account, host: Host, loop: LiveLo
     log = io.TextIOWrapper(open_output(settings.fifo_log, account, append=True,
                                        what="--fifo-log"), encoding="utf-8")
     try:
-        referee = FifoReferee(host, settings.fifo_cmd, settings.fifo_resp, send=loop.send,
-                              reporter=reporter, log=log, wait=settings.fifo_wait,
-                              send_invalid=settings.fifo_send_invalid,
+        referee = FifoReferee(host, settings.fifo_cmd, settings.fifo_resp,
+                              send=loop.send_for_referee, reporter=reporter, log=log,
+                              wait=settings.fifo_wait, send_invalid=settings.fifo_send_invalid,
                               everything=settings.fifo_all, owner=(account.uid, account.gid))
     except BaseException:
         log.close()
@@ -416,7 +423,9 @@ def run(settings: Settings) -> int:
                                       what="--record")
             recorder = CaptureWriter(record_file,
                                      LINKTYPE_ETHERNET if settings.tap else LINKTYPE_RAW,
-                                     host_metadata(settings))
+                                     host_metadata(settings),
+                                     interface_name=settings.device,
+                                     interface_description=interface_description(settings))
         reporter = Reporter(sys.stdout, settings.mode,
                             describe_frame if settings.tap else describe)
         loop = LiveLoop(fd, answerer, reporter, recorder, busy_poll=settings.busy_poll)

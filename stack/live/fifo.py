@@ -31,8 +31,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TextIO
 
-from stack.host.host import Host
 from stack.live.output import Reporter
+from stack.sut import StackUnderTest
 from stack.wire.inspect import diff, validate
 
 __all__ = ["FifoError", "FifoReferee", "HARMLESS_FIELDS", "QUEUE_LIMIT", "ANSWER_LIMIT",
@@ -94,10 +94,12 @@ class FifoReferee:
     turn. ``send(packet, now_ns)`` puts an accepted packet on the device and returns
     None or the kernel's refusal."""
 
-    def __init__(self, host: Host, cmd_path: str, resp_path: str, *,
+    def __init__(self, host: StackUnderTest, cmd_path: str, resp_path: str, *,
                  send: Callable[[bytes, int], str | None], reporter: Reporter,
                  log: TextIO, wait: float = 30.0, send_invalid: bool = False,
                  everything: bool = False, owner: tuple[int, int] = (0, 0)) -> None:
+        # The reference "what would the stack answer" is a stack under test (stack.sut):
+        # tunstack's core as stack-live builds it, or any other kind with its config.
         self.host = host
         self.cmd_path = cmd_path
         self.resp_path = resp_path
@@ -107,7 +109,9 @@ class FifoReferee:
         self.wait = wait
         self.send_invalid = send_invalid
         self.everything = everything
-        self._ours = {ipaddress.ip_address(a).packed for a in host.config.addresses()}
+        config = getattr(host, "config", None)
+        self._ours = {ipaddress.ip_address(a).packed
+                      for a in (config.addresses() if config is not None else ())}
         self._created: list[str] = []
         for path in (cmd_path, resp_path):
             if _make_fifo(path, *owner):

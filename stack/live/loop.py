@@ -25,9 +25,10 @@ import select
 import signal
 import threading
 import time
+from collections import Counter
 from typing import Protocol
 
-from stack.capture import DIRECTION_INBOUND, DIRECTION_OUTBOUND, CaptureWriter
+from stack.capture import DIRECTION_INBOUND, DIRECTION_OUTBOUND, CaptureWriter, timer_comment
 from stack.host.host import Host
 from stack.host.stats import Stats
 from stack.live.output import Reporter
@@ -177,10 +178,10 @@ class LiveLoop:
         self._signals_installed = True
 
     # -- output -------------------------------------------------------------------
-    def send(self, packet: bytes, now_ns: int) -> str | None:
-        """Write ``packet`` to the device (and the recording). Returns None, or the
-        kernel's reason for refusing it (the tun driver rejects, e.g., a packet whose
-        first nibble is neither 4 nor 6 with EINVAL)."""
+    def send(self, packet: bytes, now_ns: int, comment: str | None = None) -> str | None:
+        """Write ``packet`` to the device (and the recording, with ``comment``: why it
+        was sent). Returns None, or the kernel's reason for refusing it (the tun driver
+        rejects, e.g., a packet whose first nibble is neither 4 nor 6 with EINVAL)."""
         try:
             os.write(self.fd, packet)
         except OSError as exc:
@@ -188,8 +189,13 @@ class LiveLoop:
             self.last_write_error = exc.strerror or str(exc)
             return self.last_write_error
         if self.recorder is not None:
-            self.recorder.write(packet, now_ns / 1e9, DIRECTION_OUTBOUND, timestamp_ns=now_ns)
+            self.recorder.write(packet, now_ns / 1e9, DIRECTION_OUTBOUND, comment,
+                                timestamp_ns=now_ns)
         return None
+
+    def send_for_referee(self, packet: bytes, now_ns: int) -> str | None:
+        """``send`` for the FIFO referee: its packets are recorded as the referee's."""
+        return self.send(packet, now_ns, "from the FIFO referee")
 
     # -- the loop -----------------------------------------------------------------
     def _next_timeout(self, due: float | None) -> float:
@@ -210,6 +216,9 @@ class LiveLoop:
         return f"live.core_exception ({type(exc).__name__}: {exc})"
 
     def _answer(self, packet: bytes, now_ns: int, started_ns: int) -> None:
+        """Answer one inbound packet. It is recorded once the core has handled it, so
+        that its comment (``frame.comment`` in Wireshark) says what the host did with
+        it, and before the replies, which carry the same reason."""
         now = now_ns / 1e9
         answerer = self.answerer
         try:
@@ -218,8 +227,10 @@ class LiveLoop:
         except Exception as exc:  # noqa: BLE001 - a core bug must not stop the loop
             reason = self._core_failed(exc)
             replies = []
+        if self.recorder is not None:
+            self.recorder.write(packet, now, DIRECTION_INBOUND, reason, timestamp_ns=now_ns)
         for reply in replies:
-            self.send(reply, now_ns)
+            self.send(reply, now_ns, reason)
         if replies:
             self.latency.add(time.perf_counter_ns() - started_ns, answerer)
         self.reporter.packet(now, packet, reason, replies)
@@ -241,9 +252,10 @@ class LiveLoop:
                 return False
             started_ns = time.perf_counter_ns()
             now_ns = time.time_ns()
-            if recorder is not None:
-                recorder.write(packet, now_ns / 1e9, DIRECTION_INBOUND, timestamp_ns=now_ns)
             if referee is not None:
+                if recorder is not None:
+                    recorder.write(packet, now_ns / 1e9, DIRECTION_INBOUND,
+                                   "to the FIFO referee", timestamp_ns=now_ns)
                 referee.on_inbound(packet, now_ns / 1e9)
             else:
                 self._answer(packet, now_ns, started_ns)
@@ -257,14 +269,20 @@ class LiveLoop:
         now_ns = time.time_ns()
         now = now_ns / 1e9
         if due is not None and due <= now:
+            # a copy: stats.replies may be the same Counter, folded in place, after poll
+            replied_before = (Counter(self.answerer.stats.replies)
+                              if self.recorder is not None else None)
             try:
                 sent = self.answerer.poll(now)
             except Exception as exc:  # noqa: BLE001 - as in _answer
                 self._core_failed(exc)
                 sent = []
             if self.referee is None:
+                comment = None
+                if replied_before is not None and sent:
+                    comment = timer_comment(replied_before, self.answerer.stats.replies)
                 for packet in sent:
-                    self.send(packet, now_ns)
+                    self.send(packet, now_ns, comment)
                 self.reporter.timer(now, sent)
         if self.referee is not None:
             self.referee.poll(now)
@@ -339,13 +357,14 @@ class LiveLoop:
                 started_ns = perf_ns()
                 now_ns = time_ns()
                 now = now_ns / 1e9
-                if recorder is not None:
-                    recorder.write(packet, now, DIRECTION_INBOUND, timestamp_ns=now_ns)
                 try:
                     replies = handle(packet, now)
+                    reason = answerer.last_reason
                 except Exception as exc:  # noqa: BLE001 - as in _answer
-                    self._core_failed(exc)
+                    reason = self._core_failed(exc)
                     replies = []
+                if recorder is not None:  # after the core, with its reason (see _answer)
+                    recorder.write(packet, now, DIRECTION_INBOUND, reason, timestamp_ns=now_ns)
                 for reply in replies:
                     try:
                         write(fd, reply)
@@ -354,7 +373,8 @@ class LiveLoop:
                         self.last_write_error = exc.strerror or str(exc)
                         continue
                     if recorder is not None:
-                        recorder.write(reply, now, DIRECTION_OUTBOUND, timestamp_ns=now_ns)
+                        recorder.write(reply, now, DIRECTION_OUTBOUND, reason,
+                                       timestamp_ns=now_ns)
                 if replies:
                     elapsed = perf_ns() - started_ns
                     count += 1
