@@ -398,19 +398,27 @@ def test_policy_flags_set_the_host_config(argv: list[str], field: str, value: ob
     (["--icmp-echo-ignore-broadcasts", "2"], "--icmp-echo-ignore-broadcasts takes 0 or 1, "
                                               "not '2'"),
     (["--icmp-echo-ignore-all", "yes"], "--icmp-echo-ignore-all takes 0 or 1, not 'yes'"),
-    (["--icmp-ratelimit", "-1"], "--icmp-ratelimit takes an integer 0..2147483647, not '-1'"),
-    (["--icmp-ratelimit", "1.5"], "--icmp-ratelimit takes an integer 0..2147483647"),
-    (["--icmp-ratemask", "x"], "--icmp-ratemask takes an integer 0..4294967295, not 'x'"),
-    (["--ipfrag-time", "nan"], "--ipfrag-time takes seconds, 0.001 to 86400, not 'nan'"),
-    (["--ipfrag-time", "inf"], "--ipfrag-time takes seconds, 0.001 to 86400, not 'inf'"),
-    (["--ipfrag-high-thresh", "0"], "--ipfrag-high-thresh takes an integer 1..2147483647"),
-    (["--ip-default-ttl", "256"], "--ip-default-ttl takes an integer 1..255, not '256'"),
+    # Syntax here, ranges by HostConfig's own check, named by the flag either way.
+    (["--icmp-ratelimit", "-1"], "--icmp-ratelimit: -1 outside 0..2147483647"),
+    (["--icmp-ratelimit", "1.5"], "--icmp-ratelimit takes an integer, not '1.5'"),
+    (["--icmp-ratemask", "x"], "--icmp-ratemask takes an integer, not 'x'"),
+    (["--icmp-ratemask", "0x100000000"], "--icmp-ratemask: 4294967296 outside 0..4294967295"),
+    (["--ipfrag-time", "nan"], "--ipfrag-time: nan is not a duration (more than 0 seconds, "
+                               "at most ten years)"),
+    (["--ipfrag-time", "inf"], "--ipfrag-time: inf is not a duration"),
+    (["--ipfrag-time", "0"], "--ipfrag-time: 0.0 is not a duration"),
+    (["--ipfrag-time", "soon"], "--ipfrag-time takes a number of seconds, not 'soon'"),
+    (["--ipfrag-high-thresh", "0"], "--ipfrag-high-thresh: 0 outside 1..9223372036854775807"),
+    (["--ip-default-ttl", "256"], "--ip-default-ttl: 256 outside 1..255"),
     (["--icmpv6-ratemask", "3-1"], "--icmpv6-ratemask takes ICMPv6 types 0..255 as ranges"),
-    (["--min-pmtu", "67"], "--min-pmtu takes an integer 68..65535, not '67'"),
+    (["--icmpv6-ratemask", "0-256"], "--icmpv6-ratemask takes ICMPv6 types 0..255 as ranges"),
+    (["--min-pmtu", "67"], "--min-pmtu: 67 outside 68..65535"),
     (["--sysctl", "net.ipv4.tcp_sack=1"], "--sysctl 'net.ipv4.tcp_sack=1': give NAME=VALUE"),
     (["--sysctl", "icmp_ratelimit"], "--sysctl 'icmp_ratelimit': give NAME=VALUE"),
     (["--sysctl", "net.ipv4.icmp_ratelimit=x"], "--sysctl net.ipv4.icmp_ratelimit takes an "
-                                                "integer"),
+                                                "integer, not 'x'"),
+    (["--sysctl", "net.ipv4.ip_default_ttl=0"], "--sysctl net.ipv4.ip_default_ttl: 0 outside "
+                                                "1..255"),
     (["--icmp-ratelimit", "5", "--sysctl", "net.ipv4.icmp_ratelimit=6"],
      "--icmp-ratelimit and --sysctl net.ipv4.icmp_ratelimit set the same policy"),
 ])
