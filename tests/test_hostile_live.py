@@ -19,6 +19,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -618,3 +619,40 @@ def test_without_ping_a_live_test_fails_with_one_line(monkeypatch: pytest.Monkey
     with pytest.raises(pytest.fail.Exception, match="^no ping command: apt-get install "
                                                     "iputils-ping$"):
         ping("ts-never-made", "-c", "1", "172.16.0.2")
+
+
+# -- item 10 live: a client flooding WRITEs and never reading -----------------------------
+def _rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return int(next(line for line in status if line.startswith("VmRSS:")).split()[1])
+
+
+@needs_root
+def test_a_write_flood_without_reading_leaves_stack_live_small(tmp_path: Path) -> None:
+    directory = tmp_path / "fifo"
+    cmd = str(directory / "cmd")
+    line = ("WRITE " + CORRECTED_REPLY.hex() + "\n").encode()
+    with temporary_netns("ts-live") as namespace, \
+            live_stack(namespace, "tsh10", "--fifo", str(directory)) as live:
+        before = _rss_kib(live.proc.pid)
+        writer = os.open(cmd, os.O_WRONLY | os.O_NONBLOCK)
+        written = refused_in_a_row = 0
+        try:
+            # 20000 commands at most; the pipe filling (the referee no longer reading)
+            # for 50 tries in a row, 20 ms apart, ends it sooner.
+            while written < 20000 and refused_in_a_row < 50:
+                try:
+                    os.write(writer, line)
+                except BlockingIOError:
+                    refused_in_a_row += 1
+                    time.sleep(0.02)
+                    continue
+                written += 1
+                refused_in_a_row = 0
+        finally:
+            os.close(writer)
+        after = _rss_kib(live.proc.pid)
+    assert refused_in_a_row == 50, f"the referee read all {written} commands"
+    assert after - before < 4096, (before, after)  # kB; before the fix: ~1 kB a command
+    assert live.returncode == 0, live.stderr
+    assert "commands refused as busy" in live.stdout, live.stdout
