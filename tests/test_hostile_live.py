@@ -30,6 +30,7 @@ from test_fifo import CORRECTED_REPLY, REQUEST, Client
 from test_link import OTHER_MAC, OUR_IP, PEER_IP, PEER_MAC, arp_frame, make_link
 from test_live_support import (
     LIVE,
+    fifo_ask,
     live_stack,
     needs_root,
     ping,
@@ -656,3 +657,27 @@ def test_a_write_flood_without_reading_leaves_stack_live_small(tmp_path: Path) -
     assert after - before < 4096, (before, after)  # kB; before the fix: ~1 kB a command
     assert live.returncode == 0, live.stderr
     assert "commands refused as busy" in live.stdout, live.stdout
+
+
+@needs_root
+def test_a_100_mib_line_to_stack_live_gets_one_answer(tmp_path: Path) -> None:
+    directory = tmp_path / "fifo"
+    cmd, resp = str(directory / "cmd"), str(directory / "resp")
+    with temporary_netns("ts-live") as namespace, \
+            live_stack(namespace, "tsh11", "--fifo", str(directory)) as live:
+        writer = os.open(cmd, os.O_WRONLY)  # blocking: the referee reads as we write
+        try:
+            block = b"ab" * (1 << 19)  # 1 MiB
+            os.write(writer, b"WRITE ")
+            for _ in range(100):
+                os.write(writer, block)
+            os.write(writer, b"\n")
+        finally:
+            os.close(writer)
+        # An empty line is no command: fifo_ask only reads the long line's answer.
+        first = fifo_ask(cmd, resp, "", 10)
+        second = fifo_ask(cmd, resp, "WRITE " + CORRECTED_REPLY.hex(), 10)
+    # One ERR for the 100 MiB line, nothing more; the next command has its own answer.
+    assert (first, second) == ("ERR command too long (over 1 MiB): discarded", "OK"), \
+        (first, second)
+    assert live.returncode == 0, live.stderr
