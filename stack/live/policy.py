@@ -3,11 +3,12 @@
 One table, ``POLICIES``, says for each ``HostConfig`` field the flag, the Linux sysctl it
 mirrors (the flag is that sysctl's last part with ``-`` for ``_``, so ``--icmp-ratelimit``
 is ``net.ipv4.icmp_ratelimit``; tunstack's own caps, which Linux has no knob for, say
-so) and the parser that reads a value; the value's range is HostConfig's own check
-(stack/host/config.py), so stack-live refuses exactly what a host cannot be. The flags, ``--sysctl NAME=VALUE``, the
-``--help`` text, the banner's list of changed policies and docs/live.md's table all come
-from it. Values are written as ``sysctl`` shows them: 0/1 switches, integers (masks also
-in hex), seconds, and IPv6's ratemask as a list of type ranges (``0-1,3-127``).
+so) and the parser that reads a value. The value's range is HostConfig's own check
+(stack/host/config.py), so stack-live refuses exactly what a host cannot be. The flags,
+``--sysctl NAME=VALUE``, the ``--help`` text, the banner's list of changed policies and
+docs/live.md's table all come from it. Values are written as ``sysctl`` shows them: 0/1
+switches, integers (masks also in hex), seconds, and IPv6's ratemask as a list of type
+ranges (``0-1,3-127``).
 
 The addresses, the MTU, the MAC and ``--udp-echo`` keep their own flags (they are
 checked against each other and against the kernel side).
@@ -102,9 +103,10 @@ POLICIES: tuple[Policy, ...] = (
            "1: ignore IPv6 echo requests to multicast addresses"),
     Policy("accept_source_route", "accept-source-route",
            "net.ipv4.conf.all.accept_source_route", "0/1", _switch,
-           "1: follow IPv4 source routes (LSRR/SSRR) addressed through us"),
+           "1: take IPv4 packets with a source route (LSRR/SSRR) whose route is done; "
+           "0: drop every one (ipv4.source_route)"),
     Policy("timestamp_replies", "timestamp-replies", "", "0/1", _switch,
-           "0: answer no ICMP Timestamp request (Linux always answers)"),
+           "0: answer no ICMP Timestamp request"),
     Policy("icmp_ratelimit_ms", "icmp-ratelimit", "net.ipv4.icmp_ratelimit", "MS",
            _integer, "milliseconds per ICMP error to one peer (0: no limit)"),
     Policy("icmp_ratemask", "icmp-ratemask", "net.ipv4.icmp_ratemask", "MASK",
