@@ -325,6 +325,27 @@ def test_user_root_without_stay_root_is_a_usage_error(capsys: pytest.CaptureFixt
 
 
 @needs_root
+def test_fifo_pipes_are_made_only_where_the_account_could_make_them(tmp_path: Path) -> None:
+    os.chmod(tmp_path, 0o755)  # root's own: nobody may not create anything in it
+    with temporary_netns("ts-live") as namespace:
+        made_dir = subprocess.run(["ip", "netns", "exec", namespace, *LIVE, "tsh12", "-q",
+                                   "--fifo", str(tmp_path / "fifo")],
+                                  capture_output=True, text=True, timeout=60, check=False)
+        pipes = subprocess.run(["ip", "netns", "exec", namespace, *LIVE, "tsh12", "-q",
+                                "--fifo-cmd", str(tmp_path / "cmd"), "--fifo-resp",
+                                str(tmp_path / "resp"), "--fifo-log", "/tmp/ts-never.log"],
+                               capture_output=True, text=True, timeout=60, check=False)
+    assert made_dir.returncode == 1 and made_dir.stderr == (
+        f"stack-live: --fifo {tmp_path}/fifo: nobody may not write in {tmp_path}, so "
+        "stack-live will not write there for it: choose a directory nobody can write\n")
+    assert pipes.returncode == 1 and pipes.stderr.startswith(
+        f"stack-live: --fifo-cmd {tmp_path}/cmd: nobody may not write in {tmp_path}"), \
+        pipes.stderr
+    assert sorted(os.listdir(tmp_path)) == []
+    assert not os.path.exists("/tmp/ts-never.log")
+
+
+@needs_root
 def test_stack_live_refuses_a_symlinked_record_and_a_foreign_fifo_log(shared: Path) -> None:
     precious = shared / "shadow"
     precious.write_text("secret\n")
@@ -630,7 +651,7 @@ def _rss_kib(pid: int) -> int:
 
 @needs_root
 def test_a_write_flood_without_reading_leaves_stack_live_small(tmp_path: Path) -> None:
-    directory = tmp_path / "fifo"
+    directory = Path(shared_directory(tmp_path)) / "fifo"
     cmd = str(directory / "cmd")
     line = ("WRITE " + CORRECTED_REPLY.hex() + "\n").encode()
     with temporary_netns("ts-live") as namespace, \
@@ -661,7 +682,7 @@ def test_a_write_flood_without_reading_leaves_stack_live_small(tmp_path: Path) -
 
 @needs_root
 def test_a_100_mib_line_to_stack_live_gets_one_answer(tmp_path: Path) -> None:
-    directory = tmp_path / "fifo"
+    directory = Path(shared_directory(tmp_path)) / "fifo"
     cmd, resp = str(directory / "cmd"), str(directory / "resp")
     with temporary_netns("ts-live") as namespace, \
             live_stack(namespace, "tsh11", "--fifo", str(directory)) as live:

@@ -32,7 +32,7 @@ from stack.link import EthernetError, LinkHost, format_mac, parse_mac
 from stack.link.describe import describe_frame
 from stack.live.device import DeviceError, DevicePlan, configure_device, device_mtu
 from stack.live.fifo import FifoError, FifoReferee
-from stack.live.files import OutputFileError, open_output
+from stack.live.files import OutputFileError, open_output, require_writable_directory
 from stack.live.loop import Answerer, LiveLoop
 from stack.live.output import Reporter, format_summary
 from stack.live.policy import PolicyError, add_policy_flags, changed_policies, policy_values
@@ -358,11 +358,17 @@ def _open_referee(settings: Settings, account: Account, host: Host, loop: LiveLo
             not os.path.isdir(settings.fifo_dir):
         raise FifoError(f"--fifo {settings.fifo_dir}: exists and is not a directory")
     if settings.fifo_dir is not None and not os.path.isdir(settings.fifo_dir):
+        # Made only where the account could make it itself, as the files are.
+        require_writable_directory(os.path.dirname(os.path.abspath(settings.fifo_dir)),
+                                   account, f"--fifo {settings.fifo_dir}")
         try:
-            os.makedirs(settings.fifo_dir, mode=0o700)
+            os.mkdir(settings.fifo_dir, mode=0o700)
         except OSError as exc:
             raise FifoError(f"cannot create {settings.fifo_dir}: {exc.strerror}") from None
         os.chown(settings.fifo_dir, account.uid, account.gid)
+    for flag, path in (("--fifo-cmd", settings.fifo_cmd), ("--fifo-resp", settings.fifo_resp)):
+        require_writable_directory(os.path.dirname(os.path.abspath(path)), account,
+                                   f"{flag} {path}")
     log = io.TextIOWrapper(open_output(settings.fifo_log, account, append=True,
                                        what="--fifo-log"), encoding="utf-8")
     try:
