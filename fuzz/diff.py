@@ -56,7 +56,9 @@ from stack.host.config import HostConfig
 from stack.host.host import Host
 from stack.record.probes import Case, Peer
 from stack.record.recording import Recording
+from stack.sut import StackCrashed, StackError, StackHung, StackStartError, capabilities_of
 from stack.sut.kernel import KernelStack, answer_kind
+from stack.wire.checksum import checksum
 from stack.wire.inspect import diff
 
 __all__ = ["DIFF_CONFIG", "Side", "KernelSide", "HostSide", "Finding", "Outcome",
@@ -206,8 +208,6 @@ class HostSide:
         self.errors: dict[int, str] = {}  # case index -> what the stack error said
 
     def _answers(self, host: _HostLike, case: DiffCase) -> list[Answer]:
-        from stack.sut import capabilities_of
-
         base = self.BASE
         answers: list[Answer] = []
         for packet in case.packets:
@@ -227,8 +227,6 @@ class HostSide:
         return answers
 
     def send(self, cases: Sequence[DiffCase]) -> None:
-        from stack.sut import StackCrashed, StackError, StackHung
-
         results: dict[int, list[Answer]] = {}
         for case in cases:
             host = self.factory() if self._shared is None else self._shared
@@ -313,8 +311,6 @@ def mask_timestamps(packet: bytes) -> bytes:
     malformed option list (a Timestamp option before a bad one, which Linux compiles
     and stamps before refusing the packet) is left raw, so it is masked here: the
     millisecond each host stamped differs between any two hosts (RFC 791 §3.1)."""
-    from stack.wire.checksum import checksum
-
     if len(packet) < 20 or packet[0] >> 4 != 4:
         return packet
     buffer = bytearray(packet)
@@ -768,7 +764,6 @@ def command(args: Any) -> int:
     """``stack-fuzz diff`` (fuzz/cli.py parses the flags)."""
     import json
 
-    from stack.sut import StackError, StackStartError
     from stack.sut.addressmap import AddressMap, MapError
     from stack.sut.pipe import split_command
     from stack.sut.spec import StackSpec, open_stack
