@@ -371,3 +371,25 @@ def test_a_tap_recording_replays_byte_for_byte_through_the_link_layer(tmp_path: 
     writer.close()
     assert link.stats.drops["eth.not_for_us"] == 1
     assert replay_cli.main([str(path), "--expect"]) == 0
+
+
+# -- item 5: the reassembly Time Exceeded quotes fragment 0 as held (corpus:
+# frag_timeout_record_route) -------------------------------------------------------------
+def test_time_exceeded_quotes_fragment_0_as_held_and_echoes_its_record_route() -> None:
+    host = Host()
+    record_route = bytes([7, 15, 4]) + bytes(12)  # 3 slots (padded with End: 16 bytes)
+    whole = echo4(PEER4, US4, size=200, options=record_route)
+    header_len = (whole[0] & 0x0F) * 4
+    header = whole[:header_len]
+    header = (header[:2] + (header_len + 60).to_bytes(2, "big") + header[4:6] + b"\x20\x00"
+              + header[8:])
+    held = wire4.with_checksum(header) + whole[header_len:header_len + 60]  # MF: 56 kept
+    assert answer(host, held) == [] and host.last_reason == "frag.held"
+    [error] = host.poll(40.0)
+    error_header = (error[0] & 0x0F) * 4
+    assert error_header == 20 + 16  # the Record Route echoed: ours twice, then End
+    assert error[20:23] == bytes([7, 15, 12]) and error[23:31] == addr4(US4) * 2
+    quote = error[error_header + 8:]
+    assert quote[:4] == held[:4]  # the header as it came: total length 96
+    assert quote[20:27] == bytes([7, 15, 8]) + addr4(US4)  # filled on receipt
+    assert len(quote) == header_len + 56 and quote[header_len:] == held[header_len:-4]
