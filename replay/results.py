@@ -24,7 +24,9 @@ class Mismatch:
 
     ``kind``: ``diff`` (fields differ), ``missing`` (an expected output was not sent),
     ``unexpected`` (an output nobody expected), ``violation`` (an invariant broken under
-    faults), ``error`` (the host raised, or the responder failed)."""
+    faults), ``error`` (the host raised, or the responder failed), ``crashed`` (the stack
+    under test exited, died on a signal or failed its liveness probe), ``hung`` (it took
+    longer than its timeout to read or answer)."""
 
     kind: str
     where: str  # "packet #12 (t=1.000100 s)"
@@ -85,6 +87,25 @@ class CaseResult:
     # --html only: the first KEEP_TIMELINE packets, and how many more there were
     timeline: list[TimelineEvent] = field(default_factory=list)
     timeline_cut: int = 0
+    # A stack that can crash (stack.sut): the inbound packets delivered up to a crash or
+    # hang, saved as a pcapng, and the last lines the stack printed.
+    reproducer: str | None = None
+    stack_output: list[str] = field(default_factory=list)
+    skipped: str | None = None  # --skip-slow: why the case was not run
+
+    @property
+    def verdict(self) -> str:
+        """pass, mismatch, crashed, hung, deviates (as documented) or skipped."""
+        kinds = {m.kind for m in self.mismatches}
+        if "crashed" in kinds:
+            return "crashed"
+        if "hung" in kinds:
+            return "hung"
+        if self.excused:
+            return "deviates"
+        if self.mismatch_count:
+            return "mismatch"
+        return "skipped" if self.skipped is not None else "pass"
 
     @property
     def passed(self) -> bool:
@@ -135,4 +156,5 @@ class FileResult:
             case["excused"] = original.excused
             if not original.timeline:  # kept for --html only
                 del case["timeline"], case["timeline_cut"]
+            case["verdict"] = original.verdict
         return data

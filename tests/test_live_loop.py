@@ -191,7 +191,7 @@ def test_defaults_make_the_documented_host() -> None:
     (["--fifo-cmd", "/tmp/x"], "both --fifo-cmd and --fifo-resp"),
     (["--fifo-send-invalid"], "needs --fifo"),
     (["--fifo", "/tmp/d", "--tap"], "not with --tap"),
-    (["--fifo", "/tmp/d", "--fifo-wait", "0"], "positive number of seconds"),
+    (["--fifo", "/tmp/d", "--fifo-wait", "0"], "--fifo-wait 0: give 0.001 to 86400 seconds"),
 ])
 def test_bad_arguments_are_refused_before_touching_anything(argv: list[str],
                                                             message: str) -> None:
@@ -208,7 +208,7 @@ def test_fifo_paths_default_inside_the_directory() -> None:
 
 
 def test_main_prints_one_line_and_fails_on_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["tsl9", "--ipv4", "999.1.1.1/24"]) == 1
+    assert main(["tsl9", "--ipv4", "999.1.1.1/24"]) == 2
     err = capsys.readouterr().err
     assert err == "stack-live: bad address '999.1.1.1/24' for --ipv4\n"
 
