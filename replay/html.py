@@ -333,7 +333,8 @@ def _case_section(path: str, case: CaseResult, case_number: int, verdict: str) -
             f'{_e(verdict)}</span> <span class="sub">{_e(path)} · section {case.section} · '
             f'{case.mismatch_count} mismatch(es) · checked with {_e(case.checked_with or "-")}'
             f' · profile {_e(case.profile or "-")}</span></summary>{deviation}'
-            '<div class="legend"><span class="in">→ in: delivered to the host</span>'
+            '<div class="legend"><span class="in">→ in: to the host (left as recorded, '
+            "right as delivered)</span>"
             "<span>← out: sent by the host</span><span class=bad>red: a mismatch (click "
             "for it below)</span><span class=did>⇒ what the host did</span></div>"
             f'<div class="ladder" data-rows="{rows_id}"></div>'
