@@ -93,6 +93,8 @@ table.dissect th:first-child { width: 230px; }
 table.dissect tr.differs td { background: #ffebe9; }
 table.dissect tr.ignored td { background: #fff8c5; }
 .legend { font-size: 12px; color: var(--muted); }
+details.stack pre { background: var(--bg); padding: 6px 10px; font-size: 12px;
+                    white-space: pre-wrap; }
 .legend span { margin-right: 16px; }
 .legend .in { color: var(--note); } .legend .bad { color: var(--fail); }
 .legend .did { color: var(--pass); }
@@ -328,6 +330,13 @@ def _case_section(path: str, case: CaseResult, case_number: int, verdict: str) -
                      for i, m in enumerate(shown))
     deviation = (f'<p>deviates as documented: {_e(case.deviation)}</p>'
                  if case.deviation is not None else "")
+    if case.reproducer is not None:  # a crashed or hung stack: how to see it again
+        deviation += (f'<p>{_e(case.verdict)}: reproducer <code>{_e(case.reproducer)}</code>'
+                      "</p>")
+    if case.stack_output:
+        deviation += ('<details class="stack"><summary>the stack\'s last output '
+                      f"({len(case.stack_output)} lines)</summary><pre>"
+                      + _e("\n".join(case.stack_output)) + "</pre></details>")
     return (f'<details class="case" id="case{case_number}" open><summary>'
             f'<h2>{_e(case.name)}</h2> <span class="badge {_verdict_class(verdict)}">'
             f'{_e(verdict)}</span> <span class="sub">{_e(path)} · section {case.section} · '

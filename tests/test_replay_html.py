@@ -255,3 +255,13 @@ def test_a_run_that_differs_everywhere_shows_the_first_cases_in_full(
     assert page.count('<details class="case"') == 2
     assert "the first 2 of 5 differing cases are shown in full" in page
     assert page.count('<span class="badge fail">FAIL</span>') == 5 + 2  # rows + sections
+
+
+def test_a_crashed_case_shows_its_reproducer_and_the_stacks_last_words() -> None:
+    case = _differing_case("crashing")
+    case.reproducer = "/tmp/crash-<x>.pcapng"
+    case.stack_output = ["Segmentation fault", "<core dumped>"]
+    page = render_html([FileResult("c.pcapng", [case])], True)
+    assert f"reproducer <code>{html.escape(case.reproducer)}</code>" in page
+    assert "the stack's last output (2 lines)</summary><pre>Segmentation fault\n" \
+        "&lt;core dumped&gt;</pre>" in page
