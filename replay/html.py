@@ -328,20 +328,20 @@ def _case_section(path: str, case: CaseResult, case_number: int, verdict: str) -
             "--json)</p>" if hidden > 0 else "")
     blocks = "".join(_mismatch_block(m, _anchor(case_number, i), i == 0)
                      for i, m in enumerate(shown))
-    deviation = (f'<p>deviates as documented: {_e(case.deviation)}</p>'
-                 if case.deviation is not None else "")
+    notes = (f'<p>deviates as documented: {_e(case.deviation)}</p>'
+             if case.deviation is not None else "")
     if case.reproducer is not None:  # a crashed or hung stack: how to see it again
-        deviation += (f'<p>{_e(case.verdict)}: reproducer <code>{_e(case.reproducer)}</code>'
-                      "</p>")
+        notes += (f'<p>{_e(case.verdict)}: reproducer <code>{_e(case.reproducer)}</code>'
+                  "</p>")
     if case.stack_output:
-        deviation += ('<details class="stack"><summary>the stack\'s last output '
-                      f"({len(case.stack_output)} lines)</summary><pre>"
-                      + _e("\n".join(case.stack_output)) + "</pre></details>")
+        notes += ('<details class="stack"><summary>the stack\'s last output '
+                  f"({len(case.stack_output)} lines)</summary><pre>"
+                  + _e("\n".join(case.stack_output)) + "</pre></details>")
     return (f'<details class="case" id="case{case_number}" open><summary>'
             f'<h2>{_e(case.name)}</h2> <span class="badge {_verdict_class(verdict)}">'
             f'{_e(verdict)}</span> <span class="sub">{_e(path)} · section {case.section} · '
             f'{case.mismatch_count} mismatch(es) · checked with {_e(case.checked_with or "-")}'
-            f' · profile {_e(case.profile or "-")}</span></summary>{deviation}'
+            f' · profile {_e(case.profile or "-")}</span></summary>{notes}'
             '<div class="legend"><span class="in">→ in: to the host (left as recorded, '
             "right as delivered)</span>"
             "<span>← out: sent by the host</span><span class=bad>red: a mismatch (click "
@@ -361,8 +361,10 @@ def _cards(results: list[FileResult]) -> str:
              ("packets in", total["inbound"], ""), ("out expected", total["expected"], ""),
              ("out got", total["got"], ""), ("mismatches", total["mismatches"],
                                              "fail" if total["mismatches"] else "")]
-    if total["unreadable"]:
-        cards.append(("unreadable", total["unreadable"], "fail"))
+    # of the failed: a stack that crashed or hung (h-wire's verdicts); skipped cases
+    for name in ("crashed", "hung", "skipped", "unreadable"):
+        if total.get(name):
+            cards.append((name, total[name], "other" if name == "skipped" else "fail"))
     return '<div class="cards">' + "".join(
         f'<div class="card {css}"><b>{value}</b>{_e(name)}</div>'
         for name, value, css in cards) + "</div>"

@@ -261,7 +261,9 @@ def test_a_crashed_case_shows_its_reproducer_and_the_stacks_last_words() -> None
     case = _differing_case("crashing")
     case.reproducer = "/tmp/crash-<x>.pcapng"
     case.stack_output = ["Segmentation fault", "<core dumped>"]
+    case.mismatches[0].kind = "crashed"
     page = render_html([FileResult("c.pcapng", [case])], True)
-    assert f"reproducer <code>{html.escape(case.reproducer)}</code>" in page
+    assert '<div class="card fail"><b>1</b>crashed</div>' in page
+    assert f"crashed: reproducer <code>{html.escape(case.reproducer)}</code>" in page
     assert "the stack's last output (2 lines)</summary><pre>Segmentation fault\n" \
         "&lt;core dumped&gt;</pre>" in page
