@@ -174,7 +174,7 @@ def test_the_interface_description_says_kind_and_mtu() -> None:
 
 @needs_root
 def test_live_recording_names_the_device_and_each_packets_reason(tmp_path: Path) -> None:
-    record = Path(shared_directory(tmp_path)) / "live.pcapng"
+    record = Path(shared_directory(tmp_path)) / "live.pcapng"  # nobody writes it
     with temporary_netns("ts-wshark") as namespace:
         with live_stack(namespace, "tsw0", "-q", "--record", str(record)) as live:
             assert wait_answering(namespace, "172.16.0.2"), live.banner
