@@ -14,6 +14,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -270,7 +271,7 @@ def test_a_responders_children_are_gone_after_replay(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     started = [int(pid) for pid in pids.read_text().split()]
     assert len(started) == 2
-    assert [pid for pid in started if os.path.exists(f"/proc/{pid}")] == []
+    assert [pid for pid in started if _running(pid)] == []
 
 
 # -- stack-fuzz run wire ------------------------------------------------------------------
@@ -317,3 +318,47 @@ def test_bad_wire_fuzz_input_is_one_line_and_exit_2(args: list[str], message: st
     from fuzz.cli import main as fuzz_main
     assert fuzz_main(args) == 2
     assert capsys.readouterr().err == message
+
+
+def _running(pid: int) -> bool:
+    """``pid`` exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_a_responders_tree_goes_when_replay_is_killed(tmp_path: Path) -> None:
+    capture = tmp_path / "one.pcapng"
+    _big_echo_capture(capture)
+    pids = tmp_path / "pids"
+    script = tmp_path / "spawner.py"
+    script.write_text(
+        "import subprocess, time\n"
+        "plain = subprocess.Popen(['sleep', '300'])\n"
+        "escaped = subprocess.Popen(['setsid', 'sleep', '300'])\n"
+        f"open({str(pids)!r} + '.tmp', 'w').write(f'{{plain.pid}} {{escaped.pid}}')\n"
+        f"__import__('os').rename({str(pids)!r} + '.tmp', {str(pids)!r})\n"
+        "time.sleep(300)\n")
+    replay = subprocess.Popen([str(BIN / "replay"), str(capture), "--responder",
+                               f"{sys.executable} {script}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):  # up to 60 s for the responder to start its children
+            if pids.exists() or replay.poll() is not None:
+                break
+            time.sleep(0.1)
+        started = [int(pid) for pid in pids.read_text().split()]
+        replay.kill()  # SIGKILL: replay itself cleans nothing up
+        replay.wait()
+        for _ in range(100):  # the reaper's SIGTERM, grace and SIGKILL take about 1 s
+            alive = [pid for pid in started if _running(pid)]
+            if not alive:
+                break
+            time.sleep(0.1)
+        assert alive == []
+    finally:
+        if replay.poll() is None:
+            replay.kill()
+            replay.wait()
