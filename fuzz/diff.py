@@ -3,8 +3,10 @@
 The same structured cases (:mod:`fuzz.diff_cases`) go to two stacks of
 :mod:`stack.sut`: the *reference*, the kernel of a fresh namespace
 (:class:`stack.sut.kernel.KernelStack`, one for the run), and the *other* stack,
-tunstack's core (a fresh :class:`stack.Host` per case), a ``--responder`` program, or,
-with ``--self-check``, the kernel of a second fresh namespace. Their answers are compared
+tunstack's core (a fresh :class:`stack.Host` per case), any stack of :mod:`stack.sut`
+(``--responder CMD``, ``--wire DEV [--exec CMD]``, with ``--map``; a fresh one per case,
+as :func:`stack.sut.spec.open_stack` makes it), or, with ``--self-check``, the kernel of
+a second fresh namespace. Their answers are compared
 as ``replay --expect`` compares a recording (:mod:`replay.compare`, the ``linux``
 profile of :mod:`replay.profiles`: IPv4 IDs, flow labels, fragment IDs and timestamp
 clocks may differ).
@@ -23,14 +25,15 @@ case's own peer. So a timeout case costs no more than any other.
 Each disagreement gets a signature, ``<family>[<addresses>]: <who> <what>`` —
 ``ipv4.single: only tunstack icmp.3.2`` (an answer only tunstack sent), ``ipv6.ext: only
 linux icmpv6.4.1``, ``ipv4.options: differ icmp.0.0 ipv4.opt.rr.pointer`` (the first
-differing field, list indices dropped), ``ipv4.single[src=broadcast]: only linux
-icmp.3.3`` (the case's packets come from or go to an unusual address:
-:func:`address_tag`). The first example of each is minimised (packets, then bytes dropped
-while the signature holds) and can be written with ``--export DIR`` as a pcapng holding
-the kernel's own answers, in the format of ``corpus/linux`` (``replay FILE --expect``
-judges it with the linux profile). Signatures listed in ``docs/conformance.md`` (the
-table between ``<!-- diff-deviations -->`` markers; ``*`` matches anything) are
-deliberate deviations; any other makes the run exit 1.
+differing field that is not a checksum, list indices dropped),
+``ipv4.single[src=broadcast]: only linux icmp.3.3`` (the case's packets come from or go
+to an unusual address: :func:`address_tag`). The first example of each is minimised
+(packets, then bytes dropped while the signature holds) and can be written with
+``--export DIR`` as a pcapng holding the kernel's own answers, in the format of
+``corpus/linux`` (``replay FILE --expect`` judges it with the linux profile). Signatures
+listed in ``docs/conformance.md`` (the table between ``<!-- diff-deviations -->``
+markers; ``*`` matches anything) are deliberate deviations; any other makes the run exit
+1.
 """
 
 from __future__ import annotations
@@ -179,8 +182,11 @@ class _HostLike(Protocol):
 
 class HostSide:
     """A Host-like stack from ``factory``: a fresh one per case (``fresh``), or one for
-    the whole run (a ``--responder`` process). Every packet of a case arrives at the
-    case's start; timers then run on the stack's own clock up to :data:`WINDOW`."""
+    the whole run. Every packet of a case arrives at the case's start; an exact stack
+    (tunstack's core) then runs its timers on its own clock up to :data:`WINDOW`; any
+    other (a pipe or wire stack, :class:`stack.sut.Capabilities`) is polled for that long
+    in real time when the case holds fragments. A stack that crashes or hangs on a case
+    is recorded in ``failures`` (and, when fresh per case, replaced)."""
 
     BASE = 1000.0  # the clock of each case starts here
 
@@ -191,21 +197,49 @@ class HostSide:
         self.fresh = fresh
         self._shared = None if fresh else factory()
         self._results: dict[int, list[Answer]] = {}
+        self.failures: dict[int, str] = {}  # case index -> "crashed", "hung", "failed"
+        self.errors: dict[int, str] = {}  # case index -> what the stack error said
 
-    def send(self, cases: Sequence[DiffCase]) -> None:
-        results: dict[int, list[Answer]] = {}
+    def _answers(self, host: _HostLike, case: DiffCase) -> list[Answer]:
+        from stack.sut import capabilities_of
+
         base = self.BASE
-        for case in cases:
-            host = self.factory() if self._shared is None else self._shared
-            answers: list[Answer] = []
-            for packet in case.packets:
-                answers += [(0.0, out, False) for out in host.handle(packet, base)]
+        answers: list[Answer] = []
+        for packet in case.packets:
+            answers += [(0.0, out, False) for out in host.handle(packet, base)]
+        if capabilities_of(host).exact_timers:
             for _ in range(10_000):  # bounded: a timer that never clears ends here
                 deadline = host.next_timer()
                 if deadline is None or deadline > base + WINDOW:
                     break
                 answers += [(deadline - base, out, True) for out in host.poll(deadline)]
-            results[case.index] = answers
+        elif case.fragmented:
+            start = time.monotonic()
+            while (elapsed := time.monotonic() - start) < WINDOW:
+                time.sleep(min(0.05, WINDOW - elapsed))
+                answers += [(time.monotonic() - start, out, False)
+                            for out in host.poll(base + elapsed)]
+        return answers
+
+    def send(self, cases: Sequence[DiffCase]) -> None:
+        from stack.sut import StackCrashed, StackError, StackHung
+
+        results: dict[int, list[Answer]] = {}
+        for case in cases:
+            host = self.factory() if self._shared is None else self._shared
+            try:
+                results[case.index] = self._answers(host, case)
+            except StackError as exc:
+                self.errors[case.index] = str(exc)
+                self.failures[case.index] = ("crashed" if isinstance(exc, StackCrashed) else
+                                             "hung" if isinstance(exc, StackHung) else "failed")
+                results[case.index] = []
+                if self._shared is not None:
+                    raise  # one stack for the run, and it is gone: the run cannot go on
+            finally:
+                close = getattr(host, "close", None)
+                if self._shared is None and close is not None:
+                    close()
         self._results = results
 
     def collect(self) -> dict[int, list[Answer]]:
@@ -309,9 +343,14 @@ def _zero_timestamps(buffer: bytearray, start: int) -> bool:
             break
         length = buffer[at + 1]
         if kind == 68 and length >= 4 and at + 3 < end:
-            step, first = (4, at + 4) if buffer[at + 3] & 0x0F == 0 else (8, at + 8)
-            for word in range(first, min(at + length, end) - 3, step):
-                if buffer[word:word + 4] != b"\x00\x00\x00\x00":
+            # the host writes entries from the sender's pointer on, each ending with its
+            # time, and leaves the pointer after the last: walk back from there (a
+            # pointer off the slot grid moves the times off it too)
+            step = 4 if buffer[at + 3] & 0x0F == 0 else 8
+            filled_to = min(buffer[at + 2], length + 1) - 1
+            for offset in range(filled_to - 4, step - 1, -step):
+                word = at + offset
+                if word + 4 <= end and buffer[word:word + 4] != b"\x00\x00\x00\x00":
                     buffer[word:word + 4] = b"\x00\x00\x00\x00"
                     changed = True
         at += length
@@ -329,8 +368,10 @@ def signature_of(family: str, finding: Finding, reference: str, other: str,
     if finding.kind == "unexpected" and finding.got is not None:
         return f"{family}: only {other} {answer_kind(finding.got)}"
     assert finding.expected is not None and finding.got is not None
-    fields = diff(finding.expected, finding.got, ignore)
-    name = _INDEX.sub("", fields[0].field) if fields else "time"
+    fields = [d.field for d in diff(finding.expected, finding.got, ignore)]
+    # a checksum differs because what it covers does: name the covered field if any
+    named = [f for f in fields if not f.endswith("checksum")] or fields
+    name = _INDEX.sub("", named[0]) if named else "time"
     return f"{family}: differ {answer_kind(finding.expected)} {name}"
 
 
@@ -502,8 +543,13 @@ def run_diff(reference: Side, other: Side, *, seed: int, count: int,
         reference.send(chunk)
         other.send(chunk)
         expected, got = reference.collect(), other.collect()
+        failures = getattr(other, "failures", {})
         for case in chunk:
             names, lines = _signatures(case, expected[case.index], got[case.index], labels)
+            if case.index in failures:  # the other stack died or hung on this case
+                names = [f"{case.family}{address_tag(case)}: {other.label} "
+                         f"{failures[case.index]}"]
+                lines = (getattr(other, "errors", {}).get(case.index, failures[case.index]),)
             tally = outcome.families[case.family]
             tally[0] += 1
             outcome.cases += 1
@@ -684,14 +730,31 @@ def command(args: Any) -> int:
     import json
 
     from stack.sut import StackError, StackStartError
-    from stack.sut.pipe import PipeStack
+    from stack.sut.addressmap import AddressMap, MapError
+    from stack.sut.pipe import split_command
+    from stack.sut.spec import StackSpec, open_stack
 
     if args.cases < 1:
         raise DiffUsageError(f"--cases {args.cases}: give at least 1")
     if args.time is not None and not 0 < args.time < 1e9:
         raise DiffUsageError(f"--time {args.time}: give a positive number of seconds")
-    if args.self_check and args.responder:
-        raise DiffUsageError("--self-check compares two kernels: it takes no --responder")
+    chosen = [flag for flag, given in (("--self-check", args.self_check),
+                                       ("--responder", args.responder is not None),
+                                       ("--wire", args.wire is not None)) if given]
+    if len(chosen) > 1:
+        raise DiffUsageError(f"{' and '.join(chosen)}: choose one stack to compare")
+    if args.exec_command is not None and args.wire is None:
+        raise DiffUsageError("--exec needs --wire DEV (the device the command's stack creates)")
+    if args.map and not (args.responder or args.wire):
+        raise DiffUsageError("--map needs --responder or --wire (a stack with other addresses)")
+    try:
+        for flag, text in (("--responder", args.responder), ("--exec", args.exec_command)):
+            if text is not None:
+                split_command(text, flag)
+        if args.map:
+            AddressMap.parse(args.map)
+    except (StackStartError, MapError) as exc:
+        raise DiffUsageError(str(exc)) from None
     if args.export is not None:
         _check_writable(Path(args.export), "--export")
     if args.json is not None:
@@ -707,8 +770,11 @@ def command(args: Any) -> int:
         other: Side
         if args.self_check:
             other = KernelSide(DIFF_CONFIG, label="linux-b")
-        elif args.responder:
-            other = HostSide(lambda: PipeStack(args.responder), "responder", fresh=False)
+        elif args.responder or args.wire:
+            spec = StackSpec(responder=args.responder, wire=args.wire,
+                             exec_command=args.exec_command, maps=tuple(args.map))
+            label = "responder" if args.responder else "wire"
+            other = HostSide(lambda: open_stack(spec, DIFF_CONFIG), label)
         else:
             other = tunstack_side()
         sides.append(other)

@@ -267,7 +267,8 @@ def _damage(rng: random.Random, packet: bytes) -> tuple[bytes, str]:
     buffer = bytearray(packet)
     v4 = packet[0] >> 4 == 4
     if pick < 0.78:
-        at = rng.choice((10, 11)) if v4 else rng.randrange(40, len(buffer))
+        at = rng.choice((10, 11)) if v4 else rng.randrange(min(40, len(buffer) - 1),
+                                                             len(buffer))
         buffer[at] ^= 1 << rng.randrange(8)
         return bytes(buffer), " +bad checksum"
     if pick < 0.84:

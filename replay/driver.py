@@ -31,7 +31,8 @@ from replay.cases import (
 from replay.compare import Comparator, Expected, Output
 from replay.faults import FaultInjector, FaultSpec
 from replay.profiles import profile_for
-from replay.results import KEEP_LINES, CaseResult, FileResult, Mismatch
+from replay.results import KEEP_LINES, CaseResult, FileResult, Mismatch, TimelineEvent
+from stack import __version__
 from stack.capture import (
     DIRECTION_INBOUND,
     DIRECTION_OUTBOUND,
@@ -39,6 +40,7 @@ from stack.capture import (
     CaptureRecord,
     CaptureWriter,
     read_capture,
+    timer_comment,
 )
 from stack.host.host import Host
 from stack.sut import (
@@ -84,21 +86,46 @@ class Options:
     skip_slow: float | None = None  # real-time stacks: skip cases longer than this (s)
     crash_dir: str | None = None  # where crash and hang reproducers go (None: a new
     # private directory under $TMPDIR, made when the first one is written)
+    # --html: keep each case's first packets (results.KEEP_TIMELINE) and the packets of
+    # every mismatch, for its ladder diagrams and dissections
+    timeline: bool = False
 
 
 class GoldenWriter:
-    """``--write``: one pcapng section per case, created when the case starts."""
+    """``--write``: one pcapng section per case, created when the case starts. Every
+    section's interface is named ``replay`` and described alike (Wireshark 4.0 shows
+    the first section's interface block for the packets of every section). The first
+    failure (a full disk, a time pcapng cannot hold) becomes ``error``, one line; the
+    replay goes on without writing, and the file keeps every packet written before."""
+
+    INTERFACE_NAME = "replay"
+    INTERFACE_DESCRIPTION = f"tunstack {__version__} replay --write, RAW"
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._writer: CaptureWriter | None = None
+        self.error: str | None = None
 
-    def start_case(self, metadata: dict[str, Any]) -> CaptureWriter:
-        if self._writer is None:
-            self._writer = CaptureWriter(self.path, metadata=metadata)
-        else:
-            self._writer.new_section(metadata)
-        return self._writer
+    def start_case(self, metadata: dict[str, Any]) -> GoldenWriter:
+        if self.error is None:
+            try:
+                if self._writer is None:
+                    self._writer = CaptureWriter(
+                        self.path, metadata=metadata, interface_name=self.INTERFACE_NAME,
+                        interface_description=self.INTERFACE_DESCRIPTION)
+                else:
+                    self._writer.new_section(metadata)
+            except CaptureError as exc:
+                self.error = str(exc)
+        return self
+
+    def write(self, data: bytes, timestamp: float, direction: int,
+              comment: str | None = None) -> None:
+        if self.error is None and self._writer is not None:
+            try:
+                self._writer.write(data, timestamp, direction, comment)
+            except CaptureError as exc:
+                self.error = str(exc)
 
     def close(self) -> None:
         if self._writer is not None:
@@ -127,7 +154,7 @@ class _CaseDriver:
         self.compare = options.expect and self.faults is None
         self.check = options.expect and self.faults is not None
         self.result.checked_with = ("bytes" if self.compare else ORACLE if self.check else "")
-        self.writer: CaptureWriter | None = None
+        self.writer: GoldenWriter | None = None
         if golden is not None:
             recorder: dict[str, object] = {"tool": "replay", "source": path, "section": section}
             if self.faults is not None and spec is not None:
@@ -160,7 +187,8 @@ class _CaseDriver:
         if self.real_time:
             self.tolerance += REAL_TIME_SLACK
         self.comparator = Comparator(profile.ignore | options.ignore, self.tolerance,
-                                     options.verbose, self.result.add, profile.recorded_late)
+                                     options.verbose, self.result.add, profile.recorded_late,
+                                     keep_packets=options.timeline)
         self.last_inbound = "before the first inbound packet"
 
     # -- feeding ---------------------------------------------------------------------
@@ -189,6 +217,9 @@ class _CaseDriver:
                     self._deliver(when, faulty, fault_label)
         elif direction == DIRECTION_OUTBOUND:
             result.expected += 1
+            if self.options.timeline:
+                result.keep_event(TimelineEvent("expected", record.index, time,
+                                                describe(packet)))
             if self.compare:
                 self.comparator.add_expected(Expected(record.index, time, packet,
                                                       self.last_inbound))
@@ -265,21 +296,31 @@ class _CaseDriver:
             return
         reason = self.host.last_reason
         self.last_inbound = f"after {label}: {reason}" if reason else f"after {label}"
-        self._emitted(now, packet, outputs, label, timer=False)
+        if self.options.timeline:
+            self.result.keep_event(TimelineEvent("in", self.result.delivered - 1, now,
+                                                 describe(packet), reason))
+        self._emitted(now, packet, outputs, label, timer=False, comment=reason)
 
     def _emitted(self, now: float, inbound: bytes | None, outputs: list[bytes], label: str,
-                 timer: bool) -> None:
+                 timer: bool, comment: str = "") -> None:
+        """``comment``: why (the host's reason), each written packet's --write comment."""
+        first_number = self.result.got
         self.result.got += len(outputs)
         if self.writer is not None:
             if inbound is not None:
-                self.writer.write(inbound, now, DIRECTION_INBOUND)
+                self.writer.write(inbound, now, DIRECTION_INBOUND, comment)
             for output in outputs:
-                self.writer.write(output, now, DIRECTION_OUTBOUND)
+                self.writer.write(output, now, DIRECTION_OUTBOUND, comment)
         times = getattr(self.host, "output_times", None) if self.real_time else None
+        if self.options.timeline:
+            for number, output in enumerate(outputs, first_number):
+                self.result.keep_event(TimelineEvent("got", number, now, describe(output),
+                                                     "timer" if timer else ""))
         if self.compare:
             for index, output in enumerate(outputs):
                 when = times[index] if times and index < len(times) else now
-                self.comparator.add_output(Output(when, output, timer, label))
+                self.comparator.add_output(Output(when, output, timer, label,
+                                                  first_number + index))
         elif self.check:
             self._check_invariants(inbound, outputs, label, now)
         if self.options.verbose and not self.options.expect:
@@ -300,12 +341,17 @@ class _CaseDriver:
                 return
             now = max(deadline, self.clock)
             self.clock = now
+            # a copy: stats.replies may be one Counter folded in place
+            replied_before = dict(host.stats.replies) if self.writer is not None else {}
             try:
                 outputs = host.poll(now)
             except Exception as exc:  # reported, never a traceback
                 self._fail(f"timer ({_at(now)})", f"host.poll raised {type(exc).__name__}: {exc}")
                 return
-            self._emitted(now, None, outputs, f"timer ({_at(now)})", timer=True)
+            comment = (timer_comment(replied_before, host.stats.replies)
+                       if self.writer is not None and outputs else "")
+            self._emitted(now, None, outputs, f"timer ({_at(now)})", timer=True,
+                          comment=comment)
             if host.next_timer() == deadline:
                 self._fail(f"timer ({_at(now)})",
                            f"next_timer() still says {deadline} after poll({now})")
