@@ -105,11 +105,11 @@ def test_a_stack_that_crashes_gets_crashed_and_a_reproducer(
     assert "crashing on echo sequence 4" in case["stack_output"]
     reproducer = read_all(case["reproducer"])
     requests = [r for r in reproducer if r.direction == DIRECTION_INBOUND]
-    # the requests up to the fatal one (the fourth) as recorded, and maybe one more that
-    # left before the death was seen
+    # the requests up to the fatal one (the fourth) as recorded, and those that left
+    # (5 ms apart) before the death was seen
     recorded = [r for r in read_all(_files("echo_burst")[0])
                 if r.direction == DIRECTION_INBOUND]
-    assert 4 <= len(requests) <= 5
+    assert len(requests) >= 4
     assert [r.data for r in requests] == [r.data for r in recorded[:len(requests)]]
     assert _no_wire_namespaces()
 
