@@ -362,3 +362,34 @@ def test_a_responders_tree_goes_when_replay_is_killed(tmp_path: Path) -> None:
         if replay.poll() is None:
             replay.kill()
             replay.wait()
+
+
+def test_wire_setup_clears_what_the_stack_configured(capsys: pytest.CaptureFixture[str]) -> None:
+    # stack-live configured: it gives the kernel side 172.16.0.1/24 once it has the device
+    command = f"{LIVE} tsw10 -q --no-ipv6"
+    code, _report, err = _replay(capsys, *_files("echo_basic"), "--expect", "--profile",
+                                 "linux", "--wire", "tsw10", "--exec", command)
+    assert code == 2
+    assert err.startswith("replay: --wire tsw10: the kernel side has addresses "
+                          "(172.16.0.1/24), so the kernel would answer")
+    code, report, err = _replay(capsys, *_files("echo_basic"), "--expect", "--profile",
+                                "linux", "--wire", "tsw10", "--exec", command, "--wire-setup")
+    assert (code, err) == (0, "")
+    assert _verdicts(report) == {"echo_basic": "pass"}
+
+
+def test_wire_without_exec_grades_a_stack_already_running() -> None:
+    # the test's own namespace: stack-live runs there, and so does replay
+    from test_live_support import live_stack
+
+    from stack.live.netns import run_in, temporary_netns
+    with temporary_netns("ts-wiretest") as namespace, \
+            live_stack(namespace, "tsw11", "-q", "--no-configure"):
+        subprocess.run(["ip", "-n", namespace, "link", "set", "tsw11", "up"], check=True)
+        subprocess.run(["ip", "netns", "exec", namespace, "sysctl", "-qw",
+                        "net.ipv6.conf.tsw11.disable_ipv6=1"], check=True)
+        done = run_in(namespace, [str(BIN / "replay"), *_files("echo_basic", "v6_echo_basic"),
+                                  "--expect", "--profile", "linux", "--wire", "tsw11",
+                                  "--json"], timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert set(_verdicts(json.loads(done.stdout)).values()) == {"pass"}
