@@ -393,3 +393,14 @@ def test_wire_without_exec_grades_a_stack_already_running() -> None:
                                   "--json"], timeout=120)
         assert done.returncode == 0, done.stderr
         assert set(_verdicts(json.loads(done.stdout)).values()) == {"pass"}
+
+
+def test_skip_slow_names_the_cases_it_leaves_out(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main([*_files("frag_timeout", "echo_basic"), "--expect", "--profile", "linux",
+                 "--kernel", "--skip-slow"])
+    out = capsys.readouterr().out
+    assert code == 0
+    frag_timeout = _files("frag_timeout")[0]
+    assert f"{frag_timeout} [frag_timeout] skipped: would take 3" in out
+    assert "s of real time (--skip-slow 5)" in out
+    assert "1 skipped" in out.splitlines()[-1]
