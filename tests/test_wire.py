@@ -404,3 +404,15 @@ def test_skip_slow_names_the_cases_it_leaves_out(capsys: pytest.CaptureFixture[s
     assert f"{frag_timeout} [frag_timeout] skipped: would take 3" in out
     assert "s of real time (--skip-slow 5)" in out
     assert "1 skipped" in out.splitlines()[-1]
+
+
+def test_a_stack_on_one_end_of_a_veth_pair_is_graded_from_the_other(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    command = f"{WIRE_STACK} tsw12 --veth tsw12k"
+    code, report, err = _replay(capsys, *_files("echo_basic", "v6_echo_basic", "udp_closed"),
+                                "--expect", "--profile", "linux", "--wire", "tsw12",
+                                "--exec", command)
+    assert (code, err) == (0, "")
+    assert set(_verdicts(report).values()) == {"pass"}
+    events = report["files"][0]["cases"][0]["events"]
+    assert events.get("wire.mac_learned") == 1

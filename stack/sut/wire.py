@@ -348,7 +348,6 @@ class WireStack:
             answered = self._collect_probe(min(deadline, time.monotonic() + PROBE_INTERVAL))
             if answered:
                 self._drain(SILENCE)
-                self.stats.events.clear()
                 return
             if self._process is not None:
                 ended = self._process.exited()
