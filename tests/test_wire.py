@@ -132,9 +132,9 @@ def test_a_stack_that_hangs_gets_hung(tmp_path: Path,
 # -- bad input: one line, exit 2 -----------------------------------------------------------
 @pytest.mark.parametrize(("args", "message"), [
     (["--wire", "tsw-none"], "replay: --wire tsw-none: no such network device\n"),
-    (["--wire", "tsw4", "--exec", f"{WIRE_STACK} tsw4 --silent", "--ready", "1"],
+    (["--wire", "tsw4", "--exec", f"{WIRE_STACK} tsw4 --silent", "--ready", "5"],
      "replay: --wire tsw4: the stack never answered an echo request to 172.16.0.2 within "
-     "1 s (--ready); its last output: wire_stack on tsw4\n"),
+     "5 s (--ready); its last output: wire_stack on tsw4\n"),
     (["--wire", "tsw5", "--exec", f"{WIRE_STACK} tsw5 --exit-now"],
      f"replay: --exec '{WIRE_STACK} tsw5 --exit-now' exited with status 7 before creating "
      "tsw5; its last output: giving up at once\n"),
@@ -308,8 +308,6 @@ def test_fuzzing_a_crashing_stack_is_a_finding_that_replays(
                                      "--exec CMD)\n"),
     (["run", "wire", "--wire", "tsf2"], "stack-fuzz: give a bound: --time SECONDS and/or "
                                         "--runs N\n"),
-    (["run", "wire", "--wire", "tsf2", "--time", "nan"],
-     "stack-fuzz: --time nan: not a duration (0 or more seconds)\n"),
     (["run", "wire", "--wire", "tsf2", "--runs", "3"],
      "stack-fuzz: --wire tsf2: no such network device\n"),
 ])
