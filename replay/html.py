@@ -33,6 +33,7 @@ COMMAND_CHARS = 240
 # verdict -> CSS class; any other verdict string gets "other"
 _VERDICT_CLASS = {"ok": "pass", "ran": "pass", "pass": "pass", "FAIL": "fail",
                   "mismatch": "fail", "crashed": "fail", "hung": "fail",
+                  "CRASHED": "fail", "HUNG": "fail", "skipped": "notice",
                   "deviates": "deviates", "ok (deviation gone)": "notice"}
 
 _CSS = """
