@@ -168,6 +168,8 @@ def cmd_list(_: argparse.Namespace) -> int:
     rows = [(t.name, t.summary, "structured" if t.mutate else "libFuzzer",
              len(t.seeds()), t.max_len) for t in TARGETS.values()]
     print(tabulate(rows, headers=["target", "what", "mutator", "seeds", "max_len"]))
+    print("wire: a real stack on a TUN/TAP/veth device, in a loop of our own "
+          "(stack-fuzz run wire --wire DEV --exec CMD; docs/fuzzing.md)")
     return 0
 
 
