@@ -169,7 +169,6 @@ class _CaseDriver:
                 "recorder": recorder,
             })
         self.path = path
-        self.metadata = metadata
         # last, so nothing above can fail with a responder process left running
         self.host: StackUnderTest = open_stack(options.stack, self.config, Host)
         capabilities = capabilities_of(self.host)
