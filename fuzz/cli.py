@@ -245,7 +245,24 @@ def cmd_ci(args: argparse.Namespace) -> int:
         failed |= result.found
     print(tabulate(rows, headers=["target", "seconds", "runs", "exec/s", "cov", "corpus",
                                   "finding"]))
-    return 1 if failed else 0
+    return 1 if _check_final_corpora(names, Path(args.workdir)) or failed else 0
+
+
+def _check_final_corpora(names: list[str], workdir: Path) -> bool:
+    """ci's last step: every kept input again through the full oracle, dpkt on every
+    output (fuzzing samples that cross-check); True when something breaks a rule."""
+    from fuzz.regress import check_inputs
+
+    found = False
+    for name in names:
+        base = workdir / name
+        checked, findings = check_inputs(_target(name), [base / "seeds", base / "corpus"])
+        print(f"{name}: final corpus of {checked} inputs checked in full: "
+              f"{len(findings) or 'no'} finding{'s' if len(findings) != 1 else ''}")
+        for path, violation in findings[:5]:
+            print(f"FINDING in {name}: {path}\n{violation}")
+        found |= bool(findings)
+    return found
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:

@@ -281,9 +281,7 @@ def test_handle_never_raises_for_any_bytes(raw: bytes, now: float) -> None:
 
 
 def oracle_findings(inbound: bytes | None, outputs: list[bytes], host: Host) -> list[str]:
-    """The shared oracle's findings. None is excused: nothing goes to :: (issue 13 item
-    12), although Linux with a default route answers an Echo Request or a TCP segment
-    from :: by sending to :: (a documented deviation, corpus/linux/v6_src_unspecified)."""
+    """The shared oracle's findings."""
     return [v.rule for v in oracle.find_violations(inbound, outputs, host)]
 
 
@@ -302,9 +300,15 @@ def test_the_shared_oracle_agrees(inputs: list[tuple[bytes, float]]) -> None:
 
 
 def test_nothing_answers_the_unspecified_source() -> None:
+    """Linux answers an echo from :: by sending to :: (corpus/linux/v6_src_unspecified);
+    RFC 4291 §2.5.2 forbids that destination, so the host sends nothing and the oracle
+    names the rule a reply to :: breaks."""
     host = Host()
     unspecified = bytes(16)
     request = wire.build_header(0, 0, 16, 58, 64, unspecified, OURS) + \
         icmpv6.build_echo(128, 1, 1, b"abcdefgh", unspecified, OURS)
     assert host.handle(request, 1.0) == []
     assert host.last_reason == "icmpv6.echo_from_unspecified"
+    reply = wire.build_header(0, 0, 16, 58, 64, OURS, unspecified) + \
+        icmpv6.build_echo(129, 1, 1, b"abcdefgh", OURS, unspecified)
+    assert "output.unspecified_destination" in oracle_findings(request, [reply], host)

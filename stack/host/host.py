@@ -57,6 +57,21 @@ class Host:
         self.ipv6 = Ipv6Layer(self)
         self._drops = self.stats.drops  # bound once: every drop counts through it
 
+    def reset(self) -> None:
+        """Back to the state of a fresh ``Host(self.config)``, in place and without
+        building anything: a fuzz target runs each input on a fresh host, and building
+        one cost as much as answering the packet. tests/test_fuzz.py compares every
+        attribute of a reset host with a new one: state added here must be reset here."""
+        self.stats.reset()
+        self.last_reason = ""
+        self.ratelimiter.reset()
+        self._next_ipv4_id = 0
+        self._next_frag6_id = 0
+        for layer in (self.ipv4, self.ipv6):
+            layer.pmtu.clear()
+            layer.reassembler.clear()
+        self.ipv4.fast_path = self.ipv4.enabled
+
     def handle(self, packet: bytes, now: float) -> list[bytes]:
         stats = self.stats
         stats.received += 1

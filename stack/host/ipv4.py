@@ -151,13 +151,10 @@ class Ipv4Layer:
         self.host = host
         config = host.config
         self.config = config
-        interface = config.ipv4_interface
-        self.enabled = interface is not None
-        self.address = interface.ip.packed if interface is not None else b""
-        # RFC 919/922: the subnet's all-ones host address; /31 (RFC 3021) and /32 have none.
-        self.broadcast = (interface.network.broadcast_address.packed
-                          if interface is not None and interface.network.prefixlen <= 30
-                          else None)
+        parts = config.ipv4_parts  # parsed once per config, not per host
+        self.enabled = parts is not None
+        self.address = parts[0] if parts is not None else b""
+        self.broadcast = parts[1] if parts is not None else None
         self._reject_sources = frozenset(
             a for a in (self.address, self.broadcast, _LIMITED_BROADCAST, _ZERO) if a)
         self._mtu = config.mtu
