@@ -34,6 +34,7 @@ COMMAND_CHARS = 240
 # verdict, in lower case -> CSS class; any other verdict (skipped …) gets "other"
 _VERDICT_CLASS = {"ok": "pass", "ran": "pass", "pass": "pass", "fail": "fail",
                   "mismatch": "fail", "crashed": "fail", "hung": "fail",
+                  "CRASHED": "fail", "HUNG": "fail", "skipped": "notice",
                   "deviates": "deviates", "ok (deviation gone)": "notice"}
 
 _CSS = """
