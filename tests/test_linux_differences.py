@@ -8,6 +8,10 @@ counted reasons in the core itself. The packets are the probe set's builders
 
 from __future__ import annotations
 
+import os
+import select
+import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -393,3 +397,61 @@ def test_time_exceeded_quotes_fragment_0_as_held_and_echoes_its_record_route() -
     assert quote[:4] == held[:4]  # the header as it came: total length 96
     assert quote[20:27] == bytes([7, 15, 8]) + addr4(US4)  # filled on receipt
     assert len(quote) == header_len + 56 and quote[header_len:] == held[header_len:-4]
+
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists("/dev/net/tun") or shutil.which("ip") is None,
+    reason="the kernel on a TAP device needs root, /dev/net/tun and ip")
+
+
+@needs_root
+def test_the_kernel_on_a_tap_device_answers_as_the_link_layer_does() -> None:
+    """Item 13 against the live kernel (stack-record records through TUN, which has no
+    link layer): a UDP datagram to a closed port and a SYN, each in a broadcast frame
+    and in a frame to the device's MAC, to a TAP device in a fresh namespace; the kinds
+    of IPv4 answers (protocol, first byte) must be tunstack's LinkHost's."""
+    from stack.link import LinkHost
+    from stack.link.ethernet import emit
+    from stack.live.netns import inside_netns, run_in, temporary_netns
+    from stack.live.tun import open_tun
+
+    probes = [(mac, packet) for packet in (udp4("172.16.0.1", US4, 40000, 9, b"closed"),
+                                           tcp4("172.16.0.1", US4, 40000, 9, 1, 0, SYN))
+              for mac in (BROADCAST_MAC, TAP_MAC)]
+
+    def kinds(frames: list[bytes]) -> list[tuple[int, int]]:
+        return [(f[14 + 9], f[14 + 20]) for f in frames if f[12:14] == b"\x08\x00"]
+
+    link = LinkHost(Host(HostConfig(link_address=TAP_MAC)))
+    link.neighbours.learn(addr4("172.16.0.1"), PEER_MAC, 0.0)
+    ours = [kinds(link.handle(emit(mac, PEER_MAC, 0x0800, packet), 1.0))
+            for mac, packet in probes]
+    with temporary_netns("ts-lintap") as namespace:
+        with inside_netns(namespace):
+            fd = open_tun("tslt0", tap=True)
+        try:
+            for command in (["link", "set", "tslt0", "address", "02:00:00:00:00:02"],
+                            ["addr", "add", "172.16.0.2/24", "dev", "tslt0"],
+                            ["link", "set", "tslt0", "up"],
+                            ["neigh", "replace", "172.16.0.1", "lladdr", "02:aa:bb:cc:dd:ee",
+                             "dev", "tslt0", "nud", "permanent"]):
+                run_in(namespace, ["ip", *command])
+            _read_frames(fd, 0.5)  # the kernel's own start-up chatter
+            kernel = []
+            for mac, packet in probes:
+                os.write(fd, emit(mac, PEER_MAC, 0x0800, packet))
+                kernel.append(kinds(_read_frames(fd, 0.4)))
+        finally:
+            os.close(fd)
+    assert kernel == ours == [[], [(1, 3)], [], [(6, 0)]]
+
+
+def _read_frames(fd: int, wait: float) -> list[bytes]:
+    frames = []
+    deadline = time.monotonic() + wait
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            break
+        frames.append(os.read(fd, 65535))
+    return frames
