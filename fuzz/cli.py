@@ -2,6 +2,7 @@
 
     stack-fuzz list
     stack-fuzz run TARGET [--time S] [--runs N] [--jobs N] [--plain] [--seed N]
+    stack-fuzz run wire --wire DEV [--exec CMD] [--time S] [--runs N] [--map R=A]
     stack-fuzz ci [--time-per-target S] [--targets T ...]
     stack-fuzz coverage [TARGET ...] [--runs N]
     stack-fuzz compare TARGET [--time S] [--seed N]
@@ -9,6 +10,8 @@
     stack-fuzz reproduce CRASH ... [--target T]
     stack-fuzz minimize CRASH [--target T] [-o OUT]
     stack-fuzz export CRASH [--target T] [--name NAME] [--force]
+    stack-fuzz diff [--cases N] [--seed S] [--time S] [--json FILE] [--export DIR]
+                    [--self-check | --responder CMD | --wire DEV [--exec CMD]] [--map A=B]
 
 Exit status: 0 nothing found, 1 a finding (or a failed export), 2 bad usage or files.
 """
@@ -17,13 +20,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from tabulate import tabulate
+
+from stack.cliargs import bounded
 
 if TYPE_CHECKING:
     from fuzz.targets import Target
@@ -33,6 +39,63 @@ __all__ = ["main"]
 
 class UsageError(Exception):
     """Bad input from the user: one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error on one line (exit 2), as replay does."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+# Bounds of the numbers on the command line: a fuzz run must end (libFuzzer takes
+# -runs=-1 as "for ever") and a time must be a time (NaN, inf and 0 are not).
+_LONGEST_RUN = 7 * 86400.0
+_MOST_RUNS = 2**31 - 1  # libFuzzer's -runs is an int
+# An input is a packet or a short timeline (max_len is at most a few kB); anything much
+# larger is not one, and /dev/zero must not be read to the end.
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+# The names `seeds` writes (fuzz.workspace._name): label-sha1 prefix.
+_SEED_NAME = re.compile(r"[A-Za-z0-9_.-]+-[0-9a-f]{10}")
+
+
+_seconds = bounded(float, 0.001, _LONGEST_RUN, f"a duration (0.001 to {_LONGEST_RUN:.0f} s)")
+_count = bounded(int, 1, _MOST_RUNS, f"a whole number from 1 to {_MOST_RUNS}")
+_seed = bounded(int, 0, 2**32 - 1, f"a libFuzzer seed (0 to {2**32 - 1})")
+
+
+def _file_name(text: str) -> str:
+    """An argparse type: a plain file name (export --name), never a path out of the
+    directory it is written in."""
+    if not text or text in (".", "..") or "/" in text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a plain file name (no '/')")
+    return text
+
+
+def _export_directory(text: str) -> Path:
+    """An argparse type: a directory that exists, or a new one in a directory that
+    exists (``mkdir``, never ``mkdir -p``: a mistyped path must not become a tree)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: not a directory")
+    if not path.is_dir() and not path.absolute().parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: no such directory, nor is its parent")
+    return path
+
+
+def _seed_directory(path: Path) -> None:
+    """``seeds --out`` empties its directory first: only a new or empty one, or one that
+    holds nothing but seeds, may be emptied (never /etc)."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path}: not a directory")
+    if path.is_dir():
+        try:
+            foreign = [p.name for p in path.iterdir() if not _SEED_NAME.fullmatch(p.name)]
+        except OSError as exc:
+            raise UsageError(f"--out {path}: {exc.strerror or exc}") from None
+        if foreign:
+            raise UsageError(f"--out {path}: holds files that are not seeds ({foreign[0]}, "
+                             "...); give a new or empty directory")
 
 
 def _target(name: str) -> Target:
@@ -62,10 +125,15 @@ def _all_target_names() -> list[str]:
 
 
 def _read(path: Path) -> bytes:
+    """The input file, at most MAX_INPUT_BYTES of it (a larger one is refused)."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as stream:
+            data = stream.read(MAX_INPUT_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"{path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise UsageError(f"{path}: larger than {MAX_INPUT_BYTES} bytes: not a fuzz input")
+    return data
 
 
 def _hex_block(data: bytes, width: int = 64) -> str:
@@ -103,9 +171,45 @@ def cmd_list(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run_wire(args: argparse.Namespace) -> int:
+    """``run wire``: a real stack on a device, in a bounded loop of our own (fuzz/wire.py)."""
+    import math
+
+    from fuzz.wire import command
+    from stack.link.ethernet import EthernetError, parse_mac
+    from stack.sut import StackStartError
+    from stack.sut.addressmap import AddressMap, MapError
+    from stack.sut.pipe import split_command
+    from stack.sut.spec import StackSpec
+
+    if args.wire is None:
+        raise UsageError("run wire needs --wire DEV (and usually --exec CMD)")
+    if args.time is None and args.runs is None:
+        raise UsageError("give a bound: --time SECONDS and/or --runs N")
+    if args.time is not None and not (math.isfinite(args.time) and args.time >= 0):
+        raise UsageError(f"--time {args.time}: not a duration (0 or more seconds)")
+    if args.runs is not None and args.runs < 0:
+        raise UsageError(f"--runs {args.runs}: not a count (0 or more)")
+    try:
+        if args.exec_command is not None:
+            split_command(args.exec_command, "--exec")
+        AddressMap.parse(args.map)
+        mac = parse_mac(args.wire_mac) if args.wire_mac else None
+    except (StackStartError, MapError, EthernetError) as exc:
+        raise UsageError(str(exc)) from None
+    spec = StackSpec(wire=args.wire, exec_command=args.exec_command, ready=args.ready,
+                     wire_mac=mac, wire_setup=args.wire_setup, maps=tuple(args.map))
+    try:
+        return command(spec, args.workdir, args.runs, args.time, args.seed or 0)
+    except StackStartError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from fuzz.workspace import run_libfuzzer
 
+    if args.target == "wire":
+        return cmd_run_wire(args)
     target = _target(args.target)
     if args.time is None and args.runs is None:
         raise UsageError("give a bound: --time SECONDS and/or --runs N")
@@ -220,13 +324,18 @@ def cmd_seeds(args: argparse.Namespace) -> int:
     target = _target(args.target)
     if args.out is None and args.zip is None:
         raise UsageError("give --out DIR or --zip FILE")
+    if args.out is not None:
+        _seed_directory(Path(args.out))
     with tempfile.TemporaryDirectory(prefix="stack-fuzz-seeds-") as work:
         directory = Path(args.out) if args.out else Path(work)
         count = prepare_seeds(target, directory, args.corpus)
         if args.zip:
-            with zipfile.ZipFile(args.zip, "w", zipfile.ZIP_DEFLATED) as archive:
-                for path in sorted(directory.iterdir()):
-                    archive.write(path, path.name)
+            try:
+                with zipfile.ZipFile(args.zip, "w", zipfile.ZIP_DEFLATED) as archive:
+                    for path in sorted(directory.iterdir()):
+                        archive.write(path, path.name)
+            except OSError as exc:
+                raise UsageError(f"--zip {args.zip}: {exc.strerror or exc}") from None
     print(f"{target.name}: {count} seeds written to {args.zip or args.out}")
     return 0
 
@@ -266,6 +375,7 @@ def cmd_minimize(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from fuzz.regress import ExportError, export, reproduce
+    from stack.capture import CaptureError
 
     path = Path(args.input)
     target = _target_of(path, args.target)
@@ -281,16 +391,28 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ExportError as exc:
         print(f"stack-fuzz: {path}: {exc}", file=sys.stderr)
         return 1
+    except CaptureError as exc:  # the directory is not writable (/proc, a full disk)
+        raise UsageError(str(exc)) from None
     print(f"{path}: written {written}; check it with: replay {written} --expect")
     return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from fuzz.diff import DiffUsageError, command
+
+    try:
+        return command(args)
+    except DiffUsageError as exc:
+        raise UsageError(str(exc)) from None
 
 
 # -- parser -----------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
+    from fuzz.diff import CONFORMANCE as CONFORMANCE_PATH
     from fuzz.workspace import DEFAULT_CORPUS, DEFAULT_WORKDIR
 
-    parser = argparse.ArgumentParser(prog="stack-fuzz", description=__doc__.splitlines()[0],
+    parser = _Parser(prog="stack-fuzz", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -299,37 +421,48 @@ def build_parser() -> argparse.ArgumentParser:
                          help="where corpora and artifacts go (default fuzz/work)")
         sub.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS,
                          help="captures whose packets become seeds (default corpus/)")
-        sub.add_argument("--seed", type=int, default=None, help="libFuzzer -seed")
+        sub.add_argument("--seed", type=_seed, default=None, help="libFuzzer -seed")
 
     sub = commands.add_parser("list", help="the targets")
     sub.set_defaults(func=cmd_list)
 
     sub = commands.add_parser("run", help="fuzz one target")
     sub.add_argument("target")
-    sub.add_argument("--time", type=float, help="seconds (libFuzzer -max_total_time)")
-    sub.add_argument("--runs", type=int, help="executions (libFuzzer -runs)")
-    sub.add_argument("--jobs", type=int, default=1, help="processes (libFuzzer -fork=N)")
+    sub.add_argument("--time", type=_seconds, help="seconds (libFuzzer -max_total_time)")
+    sub.add_argument("--runs", type=_count, help="executions (libFuzzer -runs)")
+    sub.add_argument("--jobs", type=_count, default=1, help="processes (libFuzzer -fork=N)")
     sub.add_argument("--plain", action="store_true", help="libFuzzer's mutations only")
     sub.add_argument("-v", "--verbose", action="store_true", help="show libFuzzer's output")
+    wire = sub.add_argument_group("target wire: a real stack on a device (docs/fuzzing.md)")
+    wire.add_argument("--wire", metavar="DEV", help="the device the stack owns")
+    wire.add_argument("--exec", dest="exec_command", metavar="CMD",
+                      help="start the stack (in a fresh namespace; it creates DEV)")
+    wire.add_argument("--ready", type=float, default=10.0, metavar="SECONDS",
+                      help="how long it may take to answer its first ping (default 10)")
+    wire.add_argument("--wire-mac", metavar="MAC", help="its MAC on a TAP/veth device")
+    wire.add_argument("--wire-setup", action="store_true",
+                      help="clear the kernel side of DEV instead of refusing it")
+    wire.add_argument("--map", action="append", default=[], metavar="RECORDED=ACTUAL",
+                      help="the stack's address where the seeds have 172.16.0.2 etc.")
     common(sub)
     sub.set_defaults(func=cmd_run)
 
     sub = commands.add_parser("ci", help="every target for a bounded time; fail on a finding")
-    sub.add_argument("--time-per-target", type=float, default=60.0)
+    sub.add_argument("--time-per-target", type=_seconds, default=60.0)
     sub.add_argument("--targets", nargs="*")
-    sub.add_argument("--jobs", type=int, default=1)
+    sub.add_argument("--jobs", type=_count, default=1)
     common(sub)
     sub.set_defaults(func=cmd_ci)
 
     sub = commands.add_parser("coverage", help="coverage.py line coverage per target")
     sub.add_argument("targets", nargs="*")
-    sub.add_argument("--runs", type=int, default=2000)
+    sub.add_argument("--runs", type=_count, default=2000)
     common(sub)
     sub.set_defaults(func=cmd_coverage)
 
     sub = commands.add_parser("compare", help="custom mutator against plain libFuzzer")
     sub.add_argument("target")
-    sub.add_argument("--time", type=float, default=30.0)
+    sub.add_argument("--time", type=_seconds, default=30.0)
     common(sub)
     sub.set_defaults(func=cmd_compare, seed=1)
 
@@ -349,17 +482,44 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("input")
     sub.add_argument("--target", "-t")
     sub.add_argument("--output", "-o")
-    sub.add_argument("--attempts", type=int, default=4000)
+    sub.add_argument("--attempts", type=_count, default=4000)
     sub.set_defaults(func=cmd_minimize)
 
     sub = commands.add_parser("export", help="write an input as a replay case")
     sub.add_argument("input")
     sub.add_argument("--target", "-t")
-    sub.add_argument("--name")
-    sub.add_argument("--directory", default=str(DEFAULT_CORPUS / "regress"))
+    sub.add_argument("--name", type=_file_name,
+                     help="the case's file name, without .pcapng (no '/')")
+    sub.add_argument("--directory", type=_export_directory,
+                     default=DEFAULT_CORPUS / "regress",
+                     help="where the case goes: a directory, or a new one in an existing "
+                          "directory (default corpus/regress)")
     sub.add_argument("--force", action="store_true",
                      help="record the current answer even though it breaks a rule")
     sub.set_defaults(func=cmd_export)
+
+    sub = commands.add_parser("diff", help="differential fuzzing against the live kernel "
+                              "(docs/fuzzing.md)")
+    sub.add_argument("--cases", type=int, default=1000, help="cases to run (default 1000)")
+    sub.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
+    sub.add_argument("--time", type=float, help="stop starting chunks after S seconds")
+    sub.add_argument("--json", help="write the outcome as JSON")
+    sub.add_argument("--export", help="write each signature's example as a corpus case")
+    sub.add_argument("--self-check", action="store_true",
+                     help="the kernel against a second kernel: must agree on every case")
+    sub.add_argument("--responder", metavar="CMD",
+                     help="compare a hex-line responder program (stack/sut/pipe.py) instead")
+    sub.add_argument("--wire", metavar="DEV",
+                     help="compare the real stack that owns DEV (stack/sut/wire.py) instead")
+    sub.add_argument("--exec", dest="exec_command", metavar="CMD",
+                     help="with --wire: run CMD per case in a fresh namespace (it creates DEV)")
+    sub.add_argument("--map", action="append", default=[], metavar="RECORDED=ACTUAL",
+                     help="the compared stack has address ACTUAL where the cases use RECORDED")
+    sub.add_argument("--conformance", default=str(CONFORMANCE_PATH),
+                     help="where the deliberate deviations are listed")
+    sub.add_argument("--no-minimise", action="store_true", help="keep examples as found")
+    sub.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    sub.set_defaults(func=cmd_diff)
     return parser
 
 
@@ -370,6 +530,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except UsageError as exc:
         print(f"stack-fuzz: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a work directory or output that cannot be made or written
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"stack-fuzz: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("stack-fuzz: interrupted", file=sys.stderr)

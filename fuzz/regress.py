@@ -214,7 +214,7 @@ def export(target: Target, data: bytes, directory: Path, name: str, *,
     if problems and not force:
         raise ExportError(f"the host still breaks {problems[0]}; fix the core first "
                           "(or --force to record the current answer)")
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(exist_ok=True)  # one level: the command line checked its parent
     path = directory / f"{name}.pcapng"
     metadata = {"case": name, "origin": "stack-fuzz export", "target": target.name,
                 "rule": rule, "config": config.to_json(),

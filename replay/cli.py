@@ -11,19 +11,25 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import shlex
 import sys
-from collections.abc import Callable
 from typing import NoReturn
 
 from replay.cases import SetupError, parse_addresses
 from replay.driver import ORACLE, GoldenWriter, Options, replay_file
 from replay.faults import FaultSpec
+from replay.html import write_html
 from replay.profiles import PROFILES
 from replay.report import Progress, json_report, print_human, write_junit
-from replay.responder import ResponderStartError, split_command
 from replay.results import FileResult
 from stack import version_text
 from stack.capture import CaptureError
+from stack.cliargs import bounded
+from stack.link.ethernet import EthernetError, parse_mac
+from stack.sut import StackStartError
+from stack.sut.addressmap import AddressMap, MapError
+from stack.sut.pipe import split_command
+from stack.sut.spec import StackSpec
 from stack.wire.inspect import is_known_field
 
 __all__ = ["main", "build_parser"]
@@ -40,23 +46,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"replay: {message} (see replay --help)\n")
 
 
-def _bounded(parse: Callable[[str], float], high: float, what: str) -> Callable[[str], float]:
-    """An argparse type: ``parse`` the text, then require 0 <= value <= ``high``
-    (NaN and infinity never pass); ``what`` names the range in the error."""
-    def convert(text: str) -> float:
-        try:
-            value = parse(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if not 0 <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text} is not {what}")
-        return value
-    return convert
-
-
-_probability = _bounded(float, 1.0, "a probability (0 to 1)")
-_seconds = _bounded(float, 1e9, "a duration (0 or more seconds)")
-_positive_int = _bounded(int, 2**31, "a whole number, 0 or more")
+_probability = bounded(float, 0.0, 1.0, "a probability (0 to 1)")
+_seconds = bounded(float, 0.0, 1e9, "a duration (0 or more seconds)")
+_positive_int = bounded(int, 0, 2**31, "a whole number, 0 or more")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true",
                         help="print a JSON report on stdout instead of the table")
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE")
+    parser.add_argument("--html", metavar="FILE",
+                        help="write a self-contained HTML report to FILE: totals, a row per "
+                             "case, and for each case that differs a ladder diagram with "
+                             "every mismatch's diff and both packets dissected")
     parser.add_argument("--write", metavar="OUT.pcapng",
                         help="write the inbound packets and the host's answers, with "
                              "direction flags and host metadata, as a golden capture")
@@ -114,11 +110,41 @@ def build_parser() -> argparse.ArgumentParser:
                         help="add a uniform random 0..SECONDS to each packet's time")
     faults.add_argument("--seed", type=_positive_int, default=0, metavar="N",
                         help="seed of the fault generator (default 0): same seed, same run")
-    parser.add_argument("--responder", metavar="CMD",
-                        help="grade an external program instead of tunstack: it reads one "
-                             "hex packet per line and answers hex lines, then an empty line")
-    parser.add_argument("--responder-timeout", type=_seconds, default=30.0, metavar="SECONDS",
-                        help="how long the responder may take per packet (default 30)")
+    kinds = parser.add_argument_group(
+        "the stack under test (default: tunstack's core, in-process; docs/replay.md)")
+    kinds.add_argument("--responder", metavar="CMD",
+                       help="grade an external program instead of tunstack: it reads one "
+                            "hex packet per line and answers hex lines, then an empty line")
+    kinds.add_argument("--responder-timeout", type=_seconds, default=30.0, metavar="SECONDS",
+                       help="how long the responder may take to read or answer each packet "
+                            "(default 30): past it, the case is 'hung'")
+    kinds.add_argument("--kernel", action="store_true",
+                       help="grade the live Linux kernel, behind a TUN in a fresh namespace")
+    kinds.add_argument("--wire", metavar="DEV",
+                       help="grade the real stack that owns DEV (a TUN, TAP or veth device), "
+                            "injecting from the kernel side in real time")
+    kinds.add_argument("--exec", dest="exec_command", metavar="CMD",
+                       help="with --wire: run CMD per case in a fresh namespace (it creates "
+                            "DEV there), wait until it answers a ping, stop it after")
+    kinds.add_argument("--ready", type=_seconds, default=10.0, metavar="SECONDS",
+                       help="how long the stack may take to answer its first ping (default "
+                            "10); never answering is an error (exit 2)")
+    kinds.add_argument("--wire-mac", metavar="MAC",
+                       help="the stack's MAC on a TAP/veth DEV (default: learned by ARP/ND)")
+    kinds.add_argument("--wire-setup", action="store_true",
+                       help="remove the addresses on the kernel side of DEV and disable "
+                            "IPv6 there, instead of refusing such a device")
+    kinds.add_argument("--map", action="append", default=[], metavar="RECORDED=ACTUAL",
+                       help="the stack has address ACTUAL where the capture has RECORDED "
+                            "(repeatable, IPv4 and IPv6): rewritten both ways, checksums "
+                            "fixed, quoted packets in ICMP errors included")
+    kinds.add_argument("--skip-slow", nargs="?", type=_seconds, const=5.0, metavar="SECONDS",
+                       help="leave out (and name) the cases that take longer than SECONDS "
+                            "(default 5) of real time, e.g. reassembly timeouts")
+    kinds.add_argument("--crash-dir", metavar="DIR",
+                       help="where the reproducer of a crashed or hung stack is written "
+                            "(default: a new private directory under $TMPDIR; the report "
+                            "names the file)")
     parser.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
                         help="replay files in N processes (0: one per CPU); the output "
                              "order stays the input order")
@@ -134,11 +160,35 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
         parse_addresses(args.addr)
     except SetupError as exc:
         parser.error(f"--addr: {exc}")
-    if args.responder is not None:
-        try:
-            split_command(args.responder)
-        except ResponderStartError as exc:
-            parser.error(str(exc))
+    kinds = [flag for flag, given in (("--responder", args.responder is not None),
+                                      ("--kernel", args.kernel),
+                                      ("--wire", args.wire is not None)) if given]
+    if len(kinds) > 1:
+        parser.error(f"{' and '.join(kinds)}: choose one stack under test")
+    if args.exec_command is not None and args.wire is None:
+        parser.error("--exec needs --wire DEV (the device the command's stack creates)")
+    for flag in ("wire_mac", "wire_setup"):
+        if getattr(args, flag) and args.wire is None:
+            parser.error(f"--{flag.replace('_', '-')} needs --wire DEV")
+    mac: bytes | None = None
+    try:
+        for flag, command in (("--responder", args.responder), ("--exec", args.exec_command)):
+            if command is not None:
+                split_command(command, flag)
+        if args.map:
+            AddressMap.parse(args.map)
+        if args.wire_mac is not None:
+            mac = parse_mac(args.wire_mac)
+    except EthernetError as exc:
+        parser.error(f"--wire-mac: {exc}")
+    except (StackStartError, MapError) as exc:
+        parser.error(str(exc))
+    if args.wire is not None and args.jobs not in (0, 1):
+        parser.error("--wire: one case at a time (-j 1): the cases share the device name")
+    stack = StackSpec(responder=args.responder, responder_timeout=args.responder_timeout,
+                      kernel=args.kernel, wire=args.wire, exec_command=args.exec_command,
+                      ready=args.ready, wire_mac=mac, wire_setup=args.wire_setup,
+                      maps=tuple(args.map))
     spec = FaultSpec(loss=args.loss, duplicate=args.duplicate, reorder=args.reorder,
                      reorder_window=max(1, args.reorder_window), corrupt=args.corrupt,
                      delay=args.delay, jitter=args.jitter, seed=args.seed)
@@ -151,9 +201,38 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
         settle=args.settle,
         verbose=args.verbose,
         faults=spec if spec.active else None,
-        responder=args.responder,
-        responder_timeout=args.responder_timeout,
+        stack=stack,
+        skip_slow=args.skip_slow,
+        crash_dir=args.crash_dir,
+        timeline=args.html is not None,
     )
+
+
+def _refuse_overwriting_inputs(args: argparse.Namespace,
+                               parser: argparse.ArgumentParser) -> None:
+    """An output that is one of the inputs (the same file, also through a symlink or a
+    hard link) would be destroyed by opening it, or read back as it grows: refuse it."""
+    inputs = []
+    for path in args.files:
+        try:
+            inputs.append((path, os.stat(path)))
+        except OSError:
+            continue  # reported as unreadable when its turn comes
+    for flag, output in (("--write", args.write), ("--junit", args.junit)):
+        if output is None:
+            continue
+        try:
+            target = os.stat(output)
+        except OSError:
+            continue  # does not exist yet: it cannot be an input
+        for path, status in inputs:
+            if os.path.samestat(status, target):
+                parser.error(f"{flag} {output} is the input {path}: refusing to overwrite it")
+    if args.write is not None and args.junit is not None and (
+            os.path.abspath(args.write) == os.path.abspath(args.junit)
+            or os.path.exists(args.write) and os.path.exists(args.junit)
+            and os.path.samefile(args.write, args.junit)):
+        parser.error(f"--junit {args.junit} is the --write output: give two files")
 
 
 def _replay_one(job: tuple[str, Options]) -> FileResult:
@@ -161,10 +240,9 @@ def _replay_one(job: tuple[str, Options]) -> FileResult:
     return replay_file(path, options)
 
 
-def _run(files: list[str], options: Options, jobs: int, write: str | None,
+def _run(files: list[str], options: Options, jobs: int, golden: GoldenWriter | None,
          progress: Progress) -> list[FileResult]:
-    if write is not None:
-        golden = GoldenWriter(write)
+    if golden is not None:
         try:
             results = []
             for path in files:
@@ -204,13 +282,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     options = _options(args, parser)
+    _refuse_overwriting_inputs(args, parser)
     if args.write is not None and args.jobs not in (0, 1):
         print("replay: --write replays the files one after another (-j ignored)",
               file=sys.stderr)
     progress = Progress(len(args.files))
+    golden = GoldenWriter(args.write) if args.write is not None else None
     try:
         try:
-            results = _run(args.files, options, args.jobs, args.write, progress)
+            results = _run(args.files, options, args.jobs, golden, progress)
         finally:
             progress.close()
     except CaptureError as exc:  # the --write target could not be created
@@ -224,12 +304,16 @@ def main(argv: list[str] | None = None) -> int:
     for result in results:
         if result.error:
             print(f"replay: {result.error}", file=sys.stderr)
+    if golden is not None and golden.error is not None:  # a full disk, an odd time
+        print(f"replay: {golden.error}", file=sys.stderr)
+        code = EXIT_USAGE
     try:
         if args.json:
             settings: dict[str, object] = {
                 "expect": options.expect, "profile": args.profile or "from metadata",
                 "ignore": sorted(options.ignore), "tolerance": options.tolerance,
-                "settle": options.settle, "responder": options.responder,
+                "settle": options.settle, "responder": options.stack.describe(),
+                "stack": options.stack.kind,
                 "faults": options.faults.describe() if options.faults else None,
                 "invariants": ORACLE if options.faults and options.expect else None,
             }
@@ -244,6 +328,15 @@ def main(argv: list[str] | None = None) -> int:
                 write_junit(results, args.junit)
             except OSError as exc:
                 print(f"replay: {args.junit}: cannot write the JUnit report: {exc.strerror}",
+                      file=sys.stderr)
+                return EXIT_USAGE
+        if args.html:
+            command = shlex.join(["replay", *(sys.argv[1:] if argv is None else argv)])
+            try:
+                write_html(results, args.html, options.expect, command,
+                           version_text("replay"))
+            except OSError as exc:
+                print(f"replay: {args.html}: cannot write the HTML report: {exc.strerror}",
                       file=sys.stderr)
                 return EXIT_USAGE
         sys.stdout.flush()

@@ -17,6 +17,7 @@ output valid, no forbidden reply (:mod:`stack.oracle`), host tables within their
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +31,8 @@ from replay.cases import (
 from replay.compare import Comparator, Expected, Output
 from replay.faults import FaultInjector, FaultSpec
 from replay.profiles import profile_for
-from replay.responder import ExternalResponder, ResponderError, ResponderStartError
-from replay.results import KEEP_LINES, CaseResult, FileResult, Mismatch
+from replay.results import KEEP_LINES, CaseResult, FileResult, Mismatch, TimelineEvent
+from stack import __version__
 from stack.capture import (
     DIRECTION_INBOUND,
     DIRECTION_OUTBOUND,
@@ -39,8 +40,19 @@ from stack.capture import (
     CaptureRecord,
     CaptureWriter,
     read_capture,
+    timer_comment,
 )
 from stack.host.host import Host
+from stack.sut import (
+    StackCrashed,
+    StackError,
+    StackHung,
+    StackStartError,
+    StackUnderTest,
+    capabilities_of,
+)
+from stack.sut.addressmap import MapError
+from stack.sut.spec import StackSpec, open_stack
 from stack.wire.inspect import describe, validate
 
 try:  # the fuzz helper's invariants; inspect.validate alone when it is absent
@@ -54,6 +66,10 @@ except ImportError:  # pragma: no cover - depends on the tree's state
 __all__ = ["Options", "replay_file", "GoldenWriter", "ORACLE"]
 
 PROGRESS_EVERY = 4096  # records between progress callbacks
+# A real-time stack's timer outputs come this much later than the recorded ones at most:
+# our collection windows and the scheduling of two processes on a busy machine.
+REAL_TIME_SLACK = 0.25
+REPRODUCER_PACKETS = 100_000  # inbound packets kept per case for a crash reproducer
 
 
 @dataclass(frozen=True)
@@ -66,23 +82,50 @@ class Options:
     settle: float = 0.0
     verbose: bool = False
     faults: FaultSpec | None = None
-    responder: str | None = None
-    responder_timeout: float = 30.0
+    stack: StackSpec = StackSpec()  # the stack under test: tunstack in-process by default
+    skip_slow: float | None = None  # real-time stacks: skip cases longer than this (s)
+    crash_dir: str | None = None  # where crash and hang reproducers go (None: a new
+    # private directory under $TMPDIR, made when the first one is written)
+    # --html: keep each case's first packets (results.KEEP_TIMELINE) and the packets of
+    # every mismatch, for its ladder diagrams and dissections
+    timeline: bool = False
 
 
 class GoldenWriter:
-    """``--write``: one pcapng section per case, created when the case starts."""
+    """``--write``: one pcapng section per case, created when the case starts. Every
+    section's interface is named ``replay`` and described alike (Wireshark 4.0 shows
+    the first section's interface block for the packets of every section). The first
+    failure (a full disk, a time pcapng cannot hold) becomes ``error``, one line; the
+    replay goes on without writing, and the file keeps every packet written before."""
+
+    INTERFACE_NAME = "replay"
+    INTERFACE_DESCRIPTION = f"tunstack {__version__} replay --write, RAW"
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._writer: CaptureWriter | None = None
+        self.error: str | None = None
 
-    def start_case(self, metadata: dict[str, Any]) -> CaptureWriter:
-        if self._writer is None:
-            self._writer = CaptureWriter(self.path, metadata=metadata)
-        else:
-            self._writer.new_section(metadata)
-        return self._writer
+    def start_case(self, metadata: dict[str, Any]) -> GoldenWriter:
+        if self.error is None:
+            try:
+                if self._writer is None:
+                    self._writer = CaptureWriter(
+                        self.path, metadata=metadata, interface_name=self.INTERFACE_NAME,
+                        interface_description=self.INTERFACE_DESCRIPTION)
+                else:
+                    self._writer.new_section(metadata)
+            except CaptureError as exc:
+                self.error = str(exc)
+        return self
+
+    def write(self, data: bytes, timestamp: float, direction: int,
+              comment: str | None = None) -> None:
+        if self.error is None and self._writer is not None:
+            try:
+                self._writer.write(data, timestamp, direction, comment)
+            except CaptureError as exc:
+                self.error = str(exc)
 
     def close(self) -> None:
         if self._writer is not None:
@@ -111,13 +154,13 @@ class _CaseDriver:
         self.compare = options.expect and self.faults is None
         self.check = options.expect and self.faults is not None
         self.result.checked_with = ("bytes" if self.compare else ORACLE if self.check else "")
-        self.writer: CaptureWriter | None = None
+        self.writer: GoldenWriter | None = None
         if golden is not None:
             recorder: dict[str, object] = {"tool": "replay", "source": path, "section": section}
             if self.faults is not None and spec is not None:
                 recorder["faults"] = spec.describe()
-            if options.responder:
-                recorder["responder"] = options.responder
+            if options.stack.describe():
+                recorder["responder"] = options.stack.describe()
             self.writer = golden.start_case({
                 "case": name,
                 "description": f"replay of {os.path.basename(path)} section {section}",
@@ -125,10 +168,15 @@ class _CaseDriver:
                 "config": self.config.to_json(),
                 "recorder": recorder,
             })
+        self.path = path
+        self.metadata = metadata
         # last, so nothing above can fail with a responder process left running
-        self.host: Host | ExternalResponder = (
-            ExternalResponder(options.responder, options.responder_timeout)
-            if options.responder else Host(self.config))
+        self.host: StackUnderTest = open_stack(options.stack, self.config, Host)
+        capabilities = capabilities_of(self.host)
+        self.real_time = not capabilities.exact_timers
+        self.can_crash = capabilities.can_crash
+        self.delivered: list[tuple[float, bytes]] = []  # for a reproducer
+        self.waiting: tuple[float, bytes, str] | None = None  # real time: the next's due
         self.clock = float("-inf")
         self.last_time: float | None = None
         self.broken = False  # the host raised or the responder failed: stop feeding it
@@ -136,8 +184,11 @@ class _CaseDriver:
         self.result.profile = profile.name
         self.tolerance = (profile.timer_tolerance if options.tolerance is None
                           else options.tolerance)
+        if self.real_time:
+            self.tolerance += REAL_TIME_SLACK
         self.comparator = Comparator(profile.ignore | options.ignore, self.tolerance,
-                                     options.verbose, self.result.add, profile.recorded_late)
+                                     options.verbose, self.result.add, profile.recorded_late,
+                                     keep_packets=options.timeline)
         self.last_inbound = "before the first inbound packet"
 
     # -- feeding ---------------------------------------------------------------------
@@ -154,22 +205,75 @@ class _CaseDriver:
         if direction == DIRECTION_INBOUND:
             result.inbound += 1
             label = f"inbound #{record.index}"
-            if self.faults is None:
+            if self.faults is None and self.real_time:
+                # deliver the one before, now that we know when this one leaves: its
+                # answers are collected until then (stack.sut.wire)
+                self._deliver_waiting(time)
+                self.waiting = (time, packet, label)
+            elif self.faults is None:
                 self._deliver(time, packet, label)
             else:
                 for when, faulty, fault_label in self.faults.push(time, packet, label):
                     self._deliver(when, faulty, fault_label)
         elif direction == DIRECTION_OUTBOUND:
             result.expected += 1
+            if self.options.timeline:
+                result.keep_event(TimelineEvent("expected", record.index, time,
+                                                describe(packet)))
             if self.compare:
                 self.comparator.add_expected(Expected(record.index, time, packet,
                                                       self.last_inbound))
         else:
             result.foreign += 1
 
-    def _fail(self, where: str, summary: str) -> None:
-        self.result.add(Mismatch("error", where, summary))
+    def _fail(self, where: str, summary: str, kind: str = "error") -> None:
+        self.result.add(Mismatch(kind, where, summary))
         self.broken = True
+
+    def _stack_failed(self, where: str, exc: StackError) -> None:
+        """The stack under test crashed, hung or misbehaved: the verdict, the stack's
+        last words and a reproducer (the inbound packets delivered so far)."""
+        kind = ("crashed" if isinstance(exc, StackCrashed)
+                else "hung" if isinstance(exc, StackHung) else "error")
+        self._fail(where, str(exc), kind)
+        tail = getattr(self.host, "output_tail", None)
+        if callable(tail):
+            self.result.stack_output = list(tail())
+        if kind != "error":
+            self.result.reproducer = self._write_reproducer(kind)
+
+    def _write_reproducer(self, kind: str) -> str | None:
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.result.name)
+        try:
+            directory = self.options.crash_dir or _private_directory()
+            os.makedirs(directory, exist_ok=True)
+            path = os.path.join(directory, f"{name}-{kind}.pcapng")
+            writer = CaptureWriter(path, metadata={
+                "case": self.result.name,
+                "description": f"the inbound packets up to the {kind} stack "
+                               f"({self.options.stack.describe()}) of {self.result.name}",
+                "config": self.config.to_json(),
+                "recorder": {"tool": "replay", "source": self.path,
+                             "verdict": kind},
+            })
+            try:
+                for when, packet in self.delivered:
+                    writer.write(packet, when, DIRECTION_INBOUND)
+            finally:
+                writer.close()
+        except (OSError, CaptureError) as exc:
+            self.result.note(f"no reproducer written: {exc}")
+            return None
+        return path
+
+    def _deliver_waiting(self, next_time: float | None) -> None:
+        if self.waiting is None:
+            return
+        time, packet, label = self.waiting
+        self.waiting = None
+        if hasattr(self.host, "until"):
+            self.host.until = next_time  # type: ignore[attr-defined]
+        self._deliver(time, packet, label)
 
     def _deliver(self, time: float, packet: bytes, label: str) -> None:
         self._run_timers(time)
@@ -179,10 +283,12 @@ class _CaseDriver:
             self.clock = time
         now = self.clock
         self.result.delivered += 1
+        if self.can_crash and len(self.delivered) < REPRODUCER_PACKETS:
+            self.delivered.append((now, packet))
         try:
             outputs = self.host.handle(packet, now)
-        except ResponderError as exc:
-            self._fail(f"{label} ({_at(now)})", str(exc))
+        except StackError as exc:
+            self._stack_failed(f"{label} ({_at(now)})", exc)
             return
         except Exception as exc:  # the core must never raise: report it, don't crash
             self._fail(f"{label} ({_at(now)})",
@@ -190,19 +296,31 @@ class _CaseDriver:
             return
         reason = self.host.last_reason
         self.last_inbound = f"after {label}: {reason}" if reason else f"after {label}"
-        self._emitted(now, packet, outputs, label, timer=False)
+        if self.options.timeline:
+            self.result.keep_event(TimelineEvent("in", self.result.delivered - 1, now,
+                                                 describe(packet), reason))
+        self._emitted(now, packet, outputs, label, timer=False, comment=reason)
 
     def _emitted(self, now: float, inbound: bytes | None, outputs: list[bytes], label: str,
-                 timer: bool) -> None:
+                 timer: bool, comment: str = "") -> None:
+        """``comment``: why (the host's reason), each written packet's --write comment."""
+        first_number = self.result.got
         self.result.got += len(outputs)
         if self.writer is not None:
             if inbound is not None:
-                self.writer.write(inbound, now, DIRECTION_INBOUND)
+                self.writer.write(inbound, now, DIRECTION_INBOUND, comment)
             for output in outputs:
-                self.writer.write(output, now, DIRECTION_OUTBOUND)
+                self.writer.write(output, now, DIRECTION_OUTBOUND, comment)
+        times = getattr(self.host, "output_times", None) if self.real_time else None
+        if self.options.timeline:
+            for number, output in enumerate(outputs, first_number):
+                self.result.keep_event(TimelineEvent("got", number, now, describe(output),
+                                                     "timer" if timer else ""))
         if self.compare:
-            for output in outputs:
-                self.comparator.add_output(Output(now, output, timer, label))
+            for index, output in enumerate(outputs):
+                when = times[index] if times and index < len(times) else now
+                self.comparator.add_output(Output(when, output, timer, label,
+                                                  first_number + index))
         elif self.check:
             self._check_invariants(inbound, outputs, label, now)
         if self.options.verbose and not self.options.expect:
@@ -215,18 +333,25 @@ class _CaseDriver:
 
     def _run_timers(self, until: float) -> None:
         host = self.host
+        if self.real_time:
+            return  # its timers run on their own; finish waits them out (_wait_out)
         while not self.broken:
             deadline = host.next_timer()
             if deadline is None or deadline > until:
                 return
             now = max(deadline, self.clock)
             self.clock = now
+            # a copy: stats.replies may be one Counter folded in place
+            replied_before = dict(host.stats.replies) if self.writer is not None else {}
             try:
                 outputs = host.poll(now)
             except Exception as exc:  # reported, never a traceback
                 self._fail(f"timer ({_at(now)})", f"host.poll raised {type(exc).__name__}: {exc}")
                 return
-            self._emitted(now, None, outputs, f"timer ({_at(now)})", timer=True)
+            comment = (timer_comment(replied_before, host.stats.replies)
+                       if self.writer is not None and outputs else "")
+            self._emitted(now, None, outputs, f"timer ({_at(now)})", timer=True,
+                          comment=comment)
             if host.next_timer() == deadline:
                 self._fail(f"timer ({_at(now)})",
                            f"next_timer() still says {deadline} after poll({now})")
@@ -266,7 +391,11 @@ class _CaseDriver:
             end += self.options.settle
             if self.options.expect:
                 end += self.tolerance
-            self._run_timers(end)
+            if self.real_time:
+                self._deliver_waiting(None)
+                self._wait_out(end)
+            else:
+                self._run_timers(end)
             if self.compare:
                 self.comparator.finish()
             if self.check and check_host is not None and isinstance(self.host, Host):
@@ -274,17 +403,65 @@ class _CaseDriver:
                     self.result.add(Mismatch("violation", "end of case",
                                                            str(violation)))
         finally:
-            if isinstance(self.host, ExternalResponder):
-                self.host.close()
+            self._close()
         stats = self.host.stats
         self.result.drops = dict(sorted(stats.drops.items()))
         self.result.replies = dict(sorted(stats.replies.items()))
         self.result.events = dict(sorted(stats.events.items()))
         return self.result
 
+    def _wait_out(self, end: float) -> None:
+        """A real-time stack: wait until ``end`` on the case's clock, collecting what
+        its timers send, then check it is still alive."""
+        if self.broken:
+            return
+        now = max(end, self.clock)
+        try:
+            outputs = self.host.poll(now)
+            self._emitted(now, None, outputs, f"timer ({_at(now)})", timer=True)
+            check = getattr(self.host, "check_alive", None)
+            if callable(check):
+                check()
+        except StackError as exc:
+            self._stack_failed(f"end of case ({_at(now)})", exc)
+
+    def _close(self) -> None:
+        close = getattr(self.host, "close", None)
+        if callable(close):
+            close()
+
     def abandon(self) -> None:
-        if isinstance(self.host, ExternalResponder):
-            self.host.close()
+        self._close()
+
+
+_REPRODUCERS: list[str] = []  # this process's private directory, once made
+
+
+def _private_directory() -> str:
+    """A directory only we can write (mkdtemp: mode 0700, a fresh name), for reproducers
+    when --crash-dir is not given: a fixed name in /tmp could be someone's symlink."""
+    if not _REPRODUCERS:
+        _REPRODUCERS.append(tempfile.mkdtemp(prefix="replay-reproducers-"))
+    return _REPRODUCERS[0]
+
+
+def _slow_sections(path: str, options: Options) -> dict[int, str]:
+    """``--skip-slow``: the sections of ``path`` that would take longer than
+    ``options.skip_slow`` seconds of real time (recorded span plus --settle), and why.
+    An unreadable file has none here: the replay itself reports the damage."""
+    spans: dict[int, list[float]] = {}
+    try:
+        for record in read_capture(path):
+            span = spans.setdefault(record.section, [record.timestamp, record.timestamp])
+            span[0] = min(span[0], record.timestamp)
+            span[1] = max(span[1], record.timestamp)
+    except CaptureError:
+        pass
+    limit = options.skip_slow if options.skip_slow is not None else float("inf")
+    return {section: (f"would take {last - first + options.settle:.1f} s of real time "
+                      f"(--skip-slow {limit:g})")
+            for section, (first, last) in spans.items()
+            if last - first + options.settle > limit}
 
 
 def replay_file(path: str, options: Options, golden: GoldenWriter | None = None,
@@ -295,13 +472,24 @@ def replay_file(path: str, options: Options, golden: GoldenWriter | None = None,
     result = FileResult(path)
     driver: _CaseDriver | None = None
     count = 0
+    slow = _slow_sections(path, options) if options.skip_slow is not None else {}
+    skipping: int | None = None
     try:
         for record in read_capture(path):
             count += 1
+            if record.section == skipping:
+                continue
             if driver is None or record.section != driver.result.section:
                 if driver is not None:
                     result.cases.append(driver.finish())
                     driver = None
+                if record.section in slow:
+                    skipping = record.section
+                    skipped = CaseResult(case_name(path, record.section, record.metadata),
+                                         record.section)
+                    skipped.skipped = slow[record.section]
+                    result.cases.append(skipped)
+                    continue
                 driver = _CaseDriver(path, record.section, record.metadata, options, golden)
             driver.feed(record)
             if progress is not None and count % PROGRESS_EVERY == 0:
@@ -319,7 +507,7 @@ def replay_file(path: str, options: Options, golden: GoldenWriter | None = None,
         result.error = str(exc)
     except SetupError as exc:
         result.error = f"{path}: {exc}"
-    except ResponderStartError as exc:
+    except (StackStartError, MapError) as exc:
         result.error = str(exc)
     finally:
         if driver is not None:

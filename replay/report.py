@@ -13,7 +13,7 @@ from tabulate import tabulate
 
 from replay.results import CaseResult, FileResult
 
-__all__ = ["print_human", "json_report", "write_junit", "Progress", "totals"]
+__all__ = ["print_human", "json_report", "write_junit", "Progress", "totals", "case_status"]
 
 
 def _drops(case: CaseResult) -> str:
@@ -22,7 +22,10 @@ def _drops(case: CaseResult) -> str:
     return ", ".join(f"{reason}×{count}" for reason, count in case.drops.items())
 
 
-def _status(case: CaseResult, expect: bool) -> str:
+def case_status(case: CaseResult, expect: bool) -> str:
+    """A case's result as the table (and the --html report) prints it."""
+    if case.verdict in ("crashed", "hung", "skipped"):
+        return case.verdict.upper() if case.verdict != "skipped" else "skipped"
     if case.excused:
         return "deviates"
     if case.mismatch_count:
@@ -40,6 +43,9 @@ def totals(results: list[FileResult]) -> dict[str, int]:
         "cases": len(cases),
         "failed": sum(1 for c in cases if not c.passed),
         "deviating": sum(1 for c in cases if c.excused),
+        "crashed": sum(1 for c in cases if c.verdict == "crashed"),
+        "hung": sum(1 for c in cases if c.verdict == "hung"),
+        "skipped": sum(1 for c in cases if c.skipped is not None),
         "inbound": sum(c.inbound for c in cases),
         "expected": sum(c.expected for c in cases),
         "got": sum(c.got for c in cases),
@@ -62,6 +68,13 @@ def print_human(results: list[FileResult], expect: bool, stream: TextIO,
             if case.excused:
                 print(f"{result.path} [{case.name}] deviates as documented: {case.deviation}",
                       file=stream)
+            if case.skipped is not None:
+                print(f"{result.path} [{case.name}] skipped: {case.skipped}", file=stream)
+            if case.reproducer is not None:
+                print(f"{result.path} [{case.name}] {case.verdict}: reproducer "
+                      f"{case.reproducer}", file=stream)
+            for line in case.stack_output:
+                print(f"    stack: {line}", file=stream)
             for mismatch in case.mismatches[:max_mismatches] if not case.excused else []:
                 head, *rest = mismatch.lines()
                 print(f"{result.path} [{case.name}] {head}", file=stream)
@@ -78,7 +91,7 @@ def print_human(results: list[FileResult], expect: bool, stream: TextIO,
         for case in result.cases:
             rows.append([result.path, case.name, case.inbound,
                          case.expected if expect else "-", case.got,
-                         case.mismatch_count, _drops(case), _status(case, expect)])
+                         case.mismatch_count, _drops(case), case_status(case, expect)])
     if rows:
         print(tabulate(rows, headers=["file", "case", "in", "out expected", "out got",
                                       "mismatches", "drops", "result"]), file=stream)
@@ -91,6 +104,9 @@ def print_human(results: list[FileResult], expect: bool, stream: TextIO,
         verdict += f": {total['cases'] - total['failed']} passed, {total['failed']} failed"
         if total["deviating"]:
             verdict += f" ({total['deviating']} of the passed deviate as documented)"
+        for kind in ("crashed", "hung", "skipped"):
+            if total[kind]:
+                verdict += f", {total[kind]} {kind}"
     if total["unreadable"]:
         verdict += f", {total['unreadable']} unreadable"
     print(verdict, file=stream)
@@ -119,7 +135,18 @@ def write_junit(results: list[FileResult], path: str) -> None:
         for case_result in result.cases:
             case = ET.SubElement(suite, "testcase", classname=result.path,
                                  name=case_result.name)
-            if case_result.mismatch_count:
+            if case_result.skipped is not None:
+                ET.SubElement(case, "skipped", message=case_result.skipped)
+            if case_result.verdict in ("crashed", "hung"):
+                first = case_result.mismatches[0] if case_result.mismatches else None
+                error = ET.SubElement(case, "error", type=case_result.verdict,
+                                      message=f"{case_result.verdict}: "
+                                              f"{first.summary if first else ''}")
+                error.text = "\n".join(
+                    [line for m in case_result.mismatches for line in m.lines()]
+                    + ([f"reproducer: {case_result.reproducer}"] if case_result.reproducer
+                       else []) + [f"stack: {line}" for line in case_result.stack_output])
+            elif case_result.mismatch_count:
                 first = case_result.mismatches[0]
                 failure = ET.SubElement(case, "failure",
                                         message=f"{case_result.mismatch_count} mismatch(es); "

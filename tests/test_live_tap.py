@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_live_support import live_stack, needs_root, ping, wait_answering
+from test_live_support import live_stack, needs_root, ping, shared_directory, wait_answering
 
 from stack.capture import LINKTYPE_ETHERNET, read_all
 from stack.live.netns import run_in, temporary_netns
@@ -23,7 +23,7 @@ def _neighbour(namespace: str, address: str) -> str:
 
 
 def test_tap_mode_answers_arp_nd_ping_and_ping6(tmp_path: Path) -> None:
-    record = tmp_path / "tap.pcapng"
+    record = Path(shared_directory(tmp_path)) / "tap.pcapng"
     with temporary_netns("ts-live") as namespace, \
             live_stack(namespace, "tslt0", "--tap", "--mac", MAC, "--record",
                        str(record)) as live:

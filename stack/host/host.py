@@ -8,6 +8,8 @@ config, packets and times give the same bytes (ARCHITECTURE §1).
 
 from __future__ import annotations
 
+from typing import Final
+
 from mypy_extensions import mypyc_attr
 
 from stack.host.config import HostConfig
@@ -16,7 +18,17 @@ from stack.host.ipv6 import Ipv6Layer
 from stack.host.ratelimit import IcmpRateLimiter
 from stack.host.stats import Stats
 
-__all__ = ["Host"]
+__all__ = ["Host", "NOT_FINITE", "time_is_finite"]
+
+NOT_FINITE: Final = "time.not_finite"
+_INFINITY: Final = float("inf")
+
+
+def time_is_finite(now: float) -> bool:
+    """Whether ``now`` can be a clock reading. NaN and ±inf cannot: one reaching a token
+    bucket or a timer would poison it for good (NaN fails every comparison, inf makes
+    every deadline due at once), so the core refuses them before any state is touched."""
+    return -_INFINITY < now < _INFINITY
 
 
 # Compiled by mypyc (stack/corebuild.py), yet still a class others may subclass: the
@@ -63,6 +75,8 @@ class Host:
     def handle(self, packet: bytes, now: float) -> list[bytes]:
         stats = self.stats
         stats.received += 1
+        if not -_INFINITY < now < _INFINITY:  # time_is_finite, inlined on the hot path
+            return self.drop(NOT_FINITE)
         if not packet:
             return self.drop("ip.empty")
         version = packet[0] >> 4
@@ -77,6 +91,9 @@ class Host:
         return out
 
     def poll(self, now: float) -> list[bytes]:
+        if not time_is_finite(now):  # no packet to drop: counted as an event
+            self.stats.events[NOT_FINITE] += 1
+            return []
         out = self.ipv4.poll(now) + self.ipv6.poll(now)
         self.stats.sent += len(out)
         return out

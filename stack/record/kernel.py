@@ -1,6 +1,7 @@
 """The kernel recorder: play the probe set against the running Linux kernel.
 
-One network namespace per run (``temporary_netns("ts-rec")``, always deleted). Before the
+One network namespace per run, set up by :func:`stack.sut.kernel.kernel_tun` (the same
+set-up as the kernel stack under test; ``ts-rec-…``, always deleted). Before the
 TUN device exists, the namespace's ``default`` interface configuration is set so that the
 device comes up quiet: no router solicitations, no duplicate address detection, no
 automatic link-local address. The device gets the host addresses (172.16.0.2/24,
@@ -30,22 +31,14 @@ import select
 import time
 from collections.abc import Callable, Iterable
 
-from stack.live.netns import inside_netns, run_in, temporary_netns
-from stack.live.tun import open_tun
+from stack.host.config import HostConfig
+from stack.live.netns import run_in
 from stack.record.probes import HOST_CONFIG, Case
 from stack.record.recording import RecordError, Recording, probe_sources
+from stack.sut import StackStartError
+from stack.sut.kernel import QUIET_SYSCTLS, kernel_tun
 
 __all__ = ["record_kernel", "QUIET_SYSCTLS", "REPORTED_SYSCTLS", "is_chatter"]
-
-# Set in the namespace before the device exists, so the device inherits them.
-QUIET_SYSCTLS: dict[str, str] = {
-    "net.ipv6.conf.default.router_solicitations": "0",
-    "net.ipv6.conf.default.accept_dad": "0",
-    "net.ipv6.conf.default.dad_transmits": "0",
-    "net.ipv6.conf.default.addr_gen_mode": "1",  # no automatic link-local address
-    "net.ipv6.conf.default.accept_ra": "0",  # nothing we send may reconfigure the host
-    "net.ipv6.conf.all.accept_dad": "0",
-}
 
 # Recorded in every capture's metadata: the settings the answers depend on.
 REPORTED_SYSCTLS: tuple[str, ...] = (
@@ -106,28 +99,6 @@ def _read_sysctls(netns: str, names: Iterable[str]) -> dict[str, str]:
         done = run_in(netns, ["sysctl", "-n", name])
         values[name] = done.stdout.strip() if done.returncode == 0 else "unavailable"
     return values
-
-
-def _quiet(netns: str) -> None:
-    settings = [f"{k}={v}" for k, v in QUIET_SYSCTLS.items()]
-    done = run_in(netns, ["sysctl", "-q", "-w", *settings])
-    if done.returncode != 0:
-        raise RecordError(f"cannot set sysctls in {netns}: {done.stderr.strip()}")
-
-
-def _configure_device(netns: str, device: str) -> None:
-    ipv6 = HOST_CONFIG["ipv6"]
-    assert isinstance(ipv6, list)
-    commands = [["ip", "link", "set", device, "mtu", str(HOST_CONFIG["mtu"])],
-                ["ip", "addr", "add", str(HOST_CONFIG["ipv4"]), "dev", device]]
-    commands += [["ip", "-6", "addr", "add", a, "dev", device, "nodad"] for a in ipv6]
-    commands += [["ip", "link", "set", device, "up"],
-                 ["ip", "route", "add", "default", "dev", device],
-                 ["ip", "-6", "route", "add", "default", "dev", device]]
-    for argv in commands:
-        done = run_in(netns, argv)
-        if done.returncode != 0:
-            raise RecordError(f"{' '.join(argv)}: {done.stderr.strip() or 'failed'}")
 
 
 def _drain(fd: int, until: float, sink: Callable[[bytes], None]) -> None:
@@ -208,17 +179,12 @@ def _play(fd: int, case: Case) -> tuple[list[tuple[float, int, bytes, str]], int
     return records, filtered
 
 
-def record_kernel(cases: list[Case], *, device_index: int = 0,
+def record_kernel(cases: list[Case], *,
                   progress: Callable[[str], None] | None = None) -> list[Recording]:
     """Play ``cases`` against this machine's kernel, in one temporary namespace."""
-    device = f"tsr{os.getpid() % 100000}{device_index}"[:15]
     recordings = []
-    with temporary_netns("ts-rec") as netns:
-        _quiet(netns)
-        with inside_netns(netns):
-            fd = open_tun(device)
-        try:
-            _configure_device(netns, device)
+    try:
+        with kernel_tun(HostConfig.from_json(HOST_CONFIG), prefix="ts-rec") as (netns, fd, _):
             sysctls = _read_sysctls(netns, REPORTED_SYSCTLS)
             kernel = platform.release()
             _drain(fd, time.monotonic() + SETTLE, lambda _packet: None)
@@ -231,6 +197,6 @@ def record_kernel(cases: list[Case], *, device_index: int = 0,
                 recordings.append(Recording.of(case, "linux", records, extra={
                     "kernel": kernel, "sysctls": sysctls, "filtered": filtered,
                     "device": "tun"}))
-        finally:
-            os.close(fd)
+    except StackStartError as exc:
+        raise RecordError(str(exc)) from None
     return recordings

@@ -22,8 +22,8 @@ from typing import Protocol, runtime_checkable
 
 from stack.host.stats import Stats
 
-__all__ = ["Capabilities", "StackUnderTest", "StackCrashed", "StackError",
-           "StackStartError", "IN_PROCESS"]
+__all__ = ["Capabilities", "StackUnderTest", "StackCrashed", "StackError", "StackHung",
+           "StackStartError", "IN_PROCESS", "capabilities_of"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,11 @@ class StackError(Exception):
 
 class StackCrashed(StackError):
     """The stack exited, died on a signal or stopped answering its liveness probe."""
+
+
+class StackHung(StackError):
+    """The stack is running but did not read or answer within its timeout, or stopped
+    answering its liveness probe."""
 
 
 class StackStartError(Exception):
@@ -72,3 +77,10 @@ class StackUnderTest(Protocol):
     def poll(self, now: float) -> list[bytes]: ...
 
     def next_timer(self) -> float | None: ...
+
+
+def capabilities_of(stack: object) -> Capabilities:
+    """What ``stack`` promises: its ``capabilities``, else in-process (tunstack's Host
+    and LinkHost, which need no attribute to say so)."""
+    found = getattr(stack, "capabilities", None)
+    return found if isinstance(found, Capabilities) else IN_PROCESS
