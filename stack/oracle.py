@@ -575,17 +575,39 @@ def _rule_quote_is_the_packet(request: _Inbound, parsed: ParsedPacket,
     if len(quote) > len(datagram):
         add("icmp.bad_quote", f"quotes {len(quote)} bytes of a {len(datagram)}-byte packet")
         return
-    if request.view.version == 4:
-        ihl = request.view.header_len
-        spans: tuple[tuple[int, int], ...] = ((0, 10), (12, 20), (ihl, len(quote)))
-    else:
-        spans = ((0, len(quote)),)
-    for begin, end in spans:
-        if quote[begin:end] != datagram[begin:end]:
-            first = next(i for i in range(begin, end) if quote[i] != datagram[i])
-            add("icmp.bad_quote", f"quoted byte {first} is 0x{quote[first]:02x}, the "
-                                  f"packet's 0x{datagram[first]:02x}")
+    rewritten = _rewritten_on_receipt(datagram) if request.view.version == 4 else {}
+    for index in range(len(quote)):
+        if quote[index] != datagram[index] and rewritten.get(index, -1) not in (
+                -2, quote[index]):
+            add("icmp.bad_quote", f"quoted byte {index} is 0x{quote[index]:02x}, the "
+                                  f"packet's 0x{datagram[index]:02x}")
             return
+
+
+def _rewritten_on_receipt(datagram: bytes) -> dict[int, int]:
+    """The IPv4 header bytes a host may rewrite before quoting them, as Linux's
+    ``ip_options_compile`` does: the header checksum and the pointer, flags and slots
+    of Record Route and Timestamp options (-2: any value), and every byte after End of
+    Options Lists, which becomes End (0)."""
+    ihl = min((datagram[0] & 0x0F) * 4, len(datagram))
+    rewritten = {10: -2, 11: -2}
+    index = 20
+    while index < ihl:
+        kind = datagram[index]
+        if kind == _IPV4_OPTION_END:
+            rewritten.update((rest, 0) for rest in range(index + 1, ihl))
+            break
+        if kind == _IPV4_OPTION_NOOP:
+            index += 1
+            continue
+        length = datagram[index + 1] if index + 1 < ihl else 0
+        if length < 2:
+            break
+        if kind in (7, 68):  # Record Route, Timestamp (RFC 791 §3.1)
+            rewritten.update((field, -2) for field in range(index + 2,
+                                                            min(index + length, ihl)))
+        index += length
+    return rewritten
 
 
 def _rule_parameter_pointer(parsed: ParsedPacket, add: Callable[[str, str], None]) -> None:
