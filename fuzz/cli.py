@@ -337,6 +337,14 @@ def cmd_seeds(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise UsageError(f"--zip {args.zip}: {exc.strerror or exc}") from None
     print(f"{target.name}: {count} seeds written to {args.zip or args.out}")
+    if args.options:
+        from fuzz.workspace import libfuzzer_options
+
+        try:
+            Path(args.options).write_text(libfuzzer_options(target))
+        except OSError as exc:
+            raise UsageError(f"{args.options}: {exc.strerror or exc}") from None
+        print(f"{target.name}: options written to {args.options}")
     return 0
 
 
@@ -470,6 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("target")
     sub.add_argument("--out", help="directory")
     sub.add_argument("--zip", help="zip file (ClusterFuzzLite's <target>_seed_corpus.zip)")
+    sub.add_argument("--options", metavar="FILE",
+                     help="also write libFuzzer's options (<target>.options: max_len, dict)")
     sub.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     sub.set_defaults(func=cmd_seeds)
 
