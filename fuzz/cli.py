@@ -270,7 +270,7 @@ def _check_final_corpora(names: list[str], workdir: Path) -> bool:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from fuzz.measure import measure
+    from fuzz.measure import CORE_TARGETS, measure
     from fuzz.workspace import run_libfuzzer
 
     names = args.targets or _all_target_names()
@@ -286,11 +286,26 @@ def cmd_coverage(args: argparse.Namespace) -> int:
             rows.append((name, args.runs, f"{seeds_only.percent:.1f}%",
                          f"{fuzzed.percent:.1f}%", f"{fuzzed.covered}/{fuzzed.statements}",
                          result.coverage, "FOUND" if result.found else "none"))
-    print(f"line coverage of each target's part of stack/ (coverage.py), seeds alone and "
-          f"after {args.runs} libFuzzer runs")
-    print(tabulate(rows, headers=["target", "runs", "seeds", "fuzzed", "lines", "lf cov",
-                                  "finding"]))
+        print(f"line coverage of each target's part of stack/ (coverage.py), seeds alone "
+              f"and after {args.runs} libFuzzer runs")
+        print(tabulate(rows, headers=["target", "runs", "seeds", "fuzzed", "lines", "lf cov",
+                                      "finding"]))
+        _report_areas([name for name in names if name in CORE_TARGETS], Path(work))
     return 0
+
+
+def _report_areas(names: list[str], work: Path) -> None:
+    """What the core targets' inputs reach together: fuzzing alone, no test."""
+    from fuzz.measure import measure_areas
+
+    if not names:
+        return
+    areas = measure_areas({name: [work / name / "seeds", work / name / "corpus"]
+                           for name in names})
+    print(f"\nlines reached by fuzzing alone ({', '.join(names)} together)")
+    print(tabulate([(a.area, f"{a.percent:.1f}%", f"{a.covered}/{a.statements}",
+                     " ".join(f"{name}:{len(lines)}" for name, lines in a.missing.items()))
+                    for a in areas], headers=["area", "lines", "reached", "missed per file"]))
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
