@@ -299,7 +299,7 @@ def test_the_shared_oracle_agrees(inputs: list[tuple[bytes, float]]) -> None:
     assert oracle.check_host(host) == []  # every table within its cap
 
 
-def test_nothing_goes_to_the_unspecified_address() -> None:
+def test_nothing_answers_the_unspecified_source() -> None:
     """Linux answers an echo from :: by sending to :: (corpus/linux/v6_src_unspecified);
     RFC 4291 §2.5.2 forbids that destination, so the host sends nothing and the oracle
     names the rule a reply to :: breaks."""
@@ -308,7 +308,7 @@ def test_nothing_goes_to_the_unspecified_address() -> None:
     request = wire.build_header(0, 0, 16, 58, 64, unspecified, OURS) + \
         icmpv6.build_echo(128, 1, 1, b"abcdefgh", unspecified, OURS)
     assert host.handle(request, 1.0) == []
-    assert host.last_reason == "ipv6.reply_to_unspecified"
+    assert host.last_reason == "icmpv6.echo_from_unspecified"
     reply = wire.build_header(0, 0, 16, 58, 64, OURS, unspecified) + \
         icmpv6.build_echo(129, 1, 1, b"abcdefgh", OURS, unspecified)
     assert "output.unspecified_destination" in oracle_findings(request, [reply], host)

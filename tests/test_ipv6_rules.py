@@ -103,19 +103,23 @@ def test_validation_drops_are_counted_by_reason(build, reason) -> None:  # type:
     assert host.stats.drops[reason] == 1
 
 
-def test_off_link_sources_are_answered_and_the_unspecified_is_not() -> None:
+def test_off_link_sources_are_answered_and_the_unspecified_one_is_not() -> None:
     """Linux with a default route (as the recorder sets it up) answers an off-link
-    source; it answers :: too, but :: is never a destination (RFC 4291 §2.5.2), so
-    tunstack sends nothing there, on either echo path, nor a reset."""
+    source; nothing goes to :: (RFC 4291 §2.5.2, issue 13 item 12), which Linux would
+    answer through that route: a documented deviation."""
     host = Host()
     src = address("2001:db8::5")
     request = packet(src, OURS, 58, echo(src, OURS))
     assert handle(host, request) == [expected_echo_reply(src, request)]
     unspecified = address("::")
-    for destination in (OURS, ALL_NODES):
-        request = packet(unspecified, destination, 58, echo(unspecified, destination))
+    for request, reason in (
+            (packet(unspecified, OURS, 58, echo(unspecified, OURS)),
+             "icmpv6.echo_from_unspecified"),
+            (packet(unspecified, ALL_NODES, 58, echo(unspecified, ALL_NODES)),
+             "icmpv6.echo_from_unspecified"),
+            (packet(unspecified, OURS, 6, tcp(unspecified, OURS, 1, 80)), "tcp.to_unspecified")):
         assert handle(host, request) == []
-        assert host.last_reason == "ipv6.reply_to_unspecified"
+        assert host.last_reason == reason
 
 
 def test_solicited_node_groups_are_joined_only_with_a_link_address() -> None:
@@ -397,13 +401,18 @@ def test_first_fragment_without_the_whole_chain(first_data: bytes, next_header: 
 
 
 def test_non_final_fragment_not_a_multiple_of_8_points_at_payload_length() -> None:
+    """The refused fragment is discarded alone (RFC 8200 §4.5; ipv6_frag_rcv answers
+    before it looks the queue up): the datagram's other fragments still reassemble."""
     host = Host()
     s = peer(22)
-    good = fragment(s, OURS, 58, bytes(16), 16, True, 9)
-    assert handle(host, good) == [] and len(host.ipv6.reassembler) == 1
-    bad = fragment(s, OURS, 58, echo(s, OURS)[:12], 0, True, 9)
+    message = echo(s, OURS)
+    last = fragment(s, OURS, 58, message[8:], 8, False, 9)
+    assert handle(host, last) == [] and len(host.ipv6.reassembler) == 1
+    bad = fragment(s, OURS, 58, message[:12], 0, True, 9)
     assert handle(host, bad) == [expected_error(4, 0, 4, bad)]
-    assert len(host.ipv6.reassembler) == 0  # the queue dies with it (inet_frag_kill)
+    assert len(host.ipv6.reassembler) == 1
+    first = fragment(s, OURS, 58, message[:8], 0, True, 9)
+    assert handle(host, first) == [expected_echo_reply(s, packet(s, OURS, 58, message))]
 
 
 def test_fragment_beyond_65535_points_at_the_offset_field() -> None:

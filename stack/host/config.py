@@ -113,13 +113,14 @@ class HostConfig:
         # builds one per input: parsing was 44% of its time). Not fields: equality,
         # hashing and to_json see only the texts.
         ipv4 = None if self.ipv4 is None else ipaddress.IPv4Interface(self.ipv4)
-        interfaces = tuple(ipaddress.IPv6Interface(text) for text in self.ipv6)
+        ipv6_interfaces = tuple(ipaddress.IPv6Interface(text) for text in self.ipv6)
         # RFC 919/922: the subnet's all-ones host address; /31 (RFC 3021) and /32 have none.
         ipv4_parts = None if ipv4 is None else (
             ipv4.ip.packed,
             ipv4.network.broadcast_address.packed if ipv4.network.prefixlen <= 30 else None)
-        object.__setattr__(self, "_parsed", (ipv4, interfaces, ipv4_parts, tuple(
-            (interface.ip.packed, interface.network.prefixlen) for interface in interfaces)))
+        object.__setattr__(self, "_parsed", (ipv4, ipv6_interfaces, ipv4_parts, tuple(
+            (interface.ip.packed, interface.network.prefixlen)
+            for interface in ipv6_interfaces)))
 
     @property
     def ipv4_interface(self) -> ipaddress.IPv4Interface | None:

@@ -72,6 +72,10 @@ for _mask in range(1, 16):
         _ECN_TABLE[_mask] = 0
 
 _PARAM_KIND = "icmpv6.param_problem"
+_PIM = 103
+_UDPLITE = 136
+# Neighbour Discovery (RS, RA, NS, NA, Redirect): never accepted fragmented (RFC 6980 §5).
+_NEIGHBOUR_DISCOVERY_TYPES: Final = frozenset(range(133, 138))
 # An Echo Reply's fixed header and ICMPv6 header: first word and payload length, Next
 # Header 58, hop limit, source, destination, type 129, code, checksum.
 _ECHO_REPLY_HEAD: Final = struct.Struct("!6sBB16s16sBBH")
@@ -102,10 +106,10 @@ class Ipv6Layer:
     def __init__(self, host: Host) -> None:
         self.host = host
         config = host.config
-        interfaces = config.ipv6_parts  # parsed once per config, not per host
-        self._unicast = frozenset(address for address, _ in interfaces)
+        interfaces = config.ipv6_interfaces
+        self._unicast = frozenset(i.ip.packed for i in interfaces)
         # (address, prefix length) in configuration order, for source selection.
-        self._interfaces = interfaces
+        self._interfaces = tuple((i.ip.packed, i.network.prefixlen) for i in interfaces)
         groups = {_ALL_NODES} if interfaces else set()
         if config.link_address is not None:
             # addrconf_join_solict: only devices that resolve addresses join these.
@@ -236,6 +240,12 @@ class Ipv6Layer:
                 return self._udp(walk, now)
             if next_header == wire.TCP:
                 return self._tcp(walk, now)
+            if next_header == _UDPLITE:
+                return self._udplite(walk, now)
+            if next_header == _PIM:
+                # pim6_rcv (CONFIG_IPV6_PIMSM_V2) consumes what no multicast router asked
+                # for: no Parameter Problem.
+                return host.drop("pim.ignored")
             if next_header == wire.DESTINATION_OPTIONS:
                 verdict = self._options(walk, hop_by_hop=False, now=now)
             elif next_header == wire.ROUTING:
@@ -375,21 +385,21 @@ class Ipv6Layer:
             walk.next_header = header.next_header
             walk.offset = start + 8
             return None
-        if header.offset == 0 and self._chain_truncated(packet, start):
+        if header.offset == 0 and self._chain_truncated(packet):
             # RFC 7112 §5: the first fragment must hold the whole header chain.
             return self._reply_error(packet, icmpv6.PARAMETER_PROBLEM,
                                      icmpv6.PARAM_HEADER_CHAIN, 0, now)
         key = (packet[8:24], packet[24:40], header.identification)
         data = packet[start + 8:]
         end = header.offset + len(data)
+        # A refused fragment is discarded alone (RFC 8200 §4.5; ipv6_frag_rcv answers
+        # before fq_find): the rest of its datagram still reassembles or times out.
         if end > wire.MAX_PAYLOAD:
-            self.reassembler.discard(key)
             return self._reply_error(packet, icmpv6.PARAMETER_PROBLEM,
                                      icmpv6.PARAM_HEADER_FIELD, start + 2, now)
         if header.more and end & 7:
             # RFC 8200 §4.5: a non-final fragment is a multiple of 8 bytes long;
             # Linux points at the Payload Length field.
-            self.reassembler.discard(key)
             return self._reply_error(packet, icmpv6.PARAMETER_PROBLEM,
                                      icmpv6.PARAM_HEADER_FIELD, 4, now)
         ecn = packet[1] >> 4 & 3
@@ -400,10 +410,11 @@ class Ipv6Layer:
         return self._reassembled(walk, result)
 
     @staticmethod
-    def _chain_truncated(packet: bytes, start: int) -> bool:
-        """``ipv6frag_thdr_truncated``: it walks from the Fragment header with the fixed
-        header's Next Header, as Linux does, and wants the upper-layer header whole."""
-        found = wire.skip_extension_headers(packet, start, packet[6])
+    def _chain_truncated(packet: bytes) -> bool:
+        """``ipv6frag_thdr_truncated``: the chain from the fixed header on (as
+        ``ipv6_frag_rcv`` walks it since Linux 5.x: the Fragment header read as one, its
+        reserved byte ignored), wanting the upper-layer header whole."""
+        found = wire.skip_extension_headers(packet, wire.HEADER_LEN, packet[6])
         if found is None or found[2] & 0xFFF8:
             return False
         offset, next_header, _ = found
@@ -455,6 +466,8 @@ class Ipv6Layer:
         kind = message[0]
         if kind == icmpv6.ECHO_REQUEST:
             return self._echo(packet, message, now)
+        if walk.fragmented and kind in _NEIGHBOUR_DISCOVERY_TYPES:
+            return host.drop("ndisc.fragmented")  # ndisc_rcv: even an atomic fragment
         if kind == icmpv6.NEIGHBOUR_SOLICITATION:
             return self._neighbour_solicitation(packet, message)
         if kind == icmpv6.PACKET_TOO_BIG:
@@ -477,9 +490,9 @@ class Ipv6Layer:
         if self._echo_ignore or (multicast and self._echo_ignore_multicast):
             return host.drop("icmpv6.echo_ignored")
         if src == _UNSPECIFIED:
-            # RFC 4291 §2.5.2: :: is never a destination. Linux with a default route
-            # answers it anyway (corpus/linux/v6_src_unspecified): a deliberate deviation.
-            return host.drop("ipv6.reply_to_unspecified")
+            # RFC 4291 §2.5.2: :: is never a destination. (Linux with a default route
+            # out of the device answers to ::; we do not: docs/conformance.md.)
+            return host.drop("icmpv6.echo_from_unspecified")
         # To a group (all-nodes), the reply comes from the address source selection
         # picks for the peer (RFC 6724), never from the group.
         source = self._source_for(src) if multicast else dst
@@ -593,6 +606,20 @@ class Ipv6Layer:
         return self._reply_error(packet, icmpv6.DESTINATION_UNREACHABLE,
                                  icmpv6.UNREACH_PORT, 0, now)
 
+    def _udplite(self, walk: _Walk, now: float) -> list[bytes]:
+        """UDP-Lite (RFC 3828) through ``__udp6_lib_rcv``: no socket, so a valid
+        datagram gets Port Unreachable, quoted untrimmed (its length field is the
+        checksum coverage); none to a group."""
+        packet = walk.packet
+        if packet[24] == 0xFF:
+            return self.host.drop("udp.multicast_no_listener")
+        result = transport.udplite_input(packet[walk.offset:],
+                                         int.from_bytes(packet[8:40], "big"))
+        if result != transport.PORT_UNREACHABLE:
+            return self.host.drop(result)
+        return self._reply_error(packet, icmpv6.DESTINATION_UNREACHABLE,
+                                 icmpv6.UNREACH_PORT, 0, now)
+
     def _tcp(self, walk: _Walk, now: float) -> list[bytes]:
         """``tcp_v6_send_reset`` (RFC 9293 §3.10.7.1): traffic class copied without ECN."""
         packet = walk.packet
@@ -610,8 +637,8 @@ class Ipv6Layer:
         the path MTU when it is bigger (a UDP echo of a reassembled datagram)."""
         src = packet[8:24]
         dst = packet[24:40]
-        if src == _UNSPECIFIED:  # RFC 4291 §2.5.2, as for an echo (_echo)
-            return self.host.drop("ipv6.reply_to_unspecified")
+        if src == _UNSPECIFIED:  # RFC 4291 §2.5.2, as for echo
+            return self.host.drop(kind.split(".", 1)[0] + ".to_unspecified")
         self.host.replied(kind)
         return self._fit(self._header(packet, traffic_class, len(segment), next_header, dst,
                                       src) + segment, src, now)

@@ -472,6 +472,13 @@ class WireStack:
                 self._on_solicitation(packet)
             self.stats.events[f"wire.chatter.icmpv6_{packet[40]}"] += 1
             return None
+        # MLD reports travel behind a Hop-by-Hop header with Router Alert (RFC 2710 §3,
+        # RFC 3810 §5): next header 0, then ICMPv6 after the extension header.
+        if len(packet) >= 49 and packet[0] >> 4 == 6 and packet[6] == 0 and packet[40] == 58:
+            icmp_at = 40 + (packet[41] + 1) * 8
+            if len(packet) > icmp_at and packet[icmp_at] in (130, 131, 132, 143):
+                self.stats.events[f"wire.chatter.icmpv6_{packet[icmp_at]}"] += 1
+                return None
         return packet
 
     def _on_arp(self, payload: bytes) -> None:
