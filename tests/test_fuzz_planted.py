@@ -96,7 +96,7 @@ def _udp_echo_zero_checksum(body: bytes) -> bytes:
 BUGS = [
     # RFC 1122 §3.2.2: the check for an ICMP error forgets the error types.
     Bug("icmp_error_about_icmp_error", "stack/host/ipv4.py",
-        "if inner > icmpv4.MAX_TYPE or inner in icmpv4.ERROR_TYPES:",
+        "if inner > icmpv4.MAX_TYPE or inner in _NO_ERROR_ABOUT_TYPES:",
         "if inner > icmpv4.MAX_TYPE:",
         "ipv4", "icmp.error_about_error",
         [_timestamp_echo(bytes([68, 3, 5, 0]))]),  # a Parameter Problem: make it an error
