@@ -10,13 +10,14 @@ half a minute. A patch that no longer applies fails the test: the slip must be
 re-planted where the code now is.
 
 Found by mutation: the ICMP error about an ICMP error (an echo with a bad option
-becomes an error, about 260 runs), the Timestamp room check (its pointer moved, about
-3,000 runs), the Parameter Problem pointer and the reset's acknowledgment (the
-target's own seeds). The others are reached by the input near them: a big datagram to
-a closed port, an odd-length UDP echo without checksum (the mutator repairs checksums,
-so it never makes a zero one), five peers for a table of four, and fragments whose
-second overlaps the first's tail with a gap behind it (mutation alone reached neither
-of the last two in 60 s).
+becomes an error, 260-750 runs), the Parameter Problem pointer and the reset's
+acknowledgment (from the target's own seeds). The others are reached by the input
+near them: a big datagram to a closed port, an odd-length UDP echo without checksum
+(the mutator repairs checksums, so it never makes a zero one), five peers for a table
+of four, a Timestamp whose pointer is one slot from its end (mutation moved a pointer
+there in 8-41 s: too close to the bound), and fragments whose second overlaps the
+first's tail with a gap behind it (mutation alone reached neither of the last two in
+60 s).
 
 It runs once per CI run, in the compiled-core pass: the targets run the Python sources
 in both (``fuzz.runner.use_python_sources``), so the second pass would repeat it.
@@ -121,7 +122,9 @@ BUGS = [
         "            if pointer + 2 > length:\n                return at + 2\n"
         "            stamp = ",
         "ipv4", "icmp.bad_quote",
-        [_timestamp_echo(bytes([68, 10, 5, 0]) + bytes(6))]),  # the pointer is mutated
+        # Its pointer one slot from the end. From the pointer at the start mutation finds
+        # it too, but in 8 to 41 s: too close to the bound for a test.
+        [_timestamp_echo(bytes([68, 10, 8, 0]) + bytes(6))]),
     # RFC 5722 §4: a fragment over the tail of the last run extends it.
     Bug("reassembly_tail_overlap", "stack/host/reassembly.py",
         "            if offset < last[1]:\n                return 2\n",
