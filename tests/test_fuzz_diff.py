@@ -20,6 +20,7 @@ from fuzz.diff import (
     export_case,
     load_deviations,
     mask_timestamps,
+    report_lines,
     run_diff,
     tunstack_side,
 )
@@ -165,6 +166,10 @@ def test_listed_deviations_do_not_fail_the_run(tmp_path: Path) -> None:
                        seed=5, count=200, deviations=deviations, minimise=False)
     assert outcome.signatures and not outcome.unlisted()
     assert all(e.deviation == "planted on purpose" for e in outcome.signatures.values())
+    assert outcome.deliberate == outcome.cases - outcome.agreed > 0
+    lines = report_lines(outcome)
+    assert lines[-2] == (f"with the {outcome.deliberate} case(s) of documented deviations: "
+                         "200/200 (100.00%)")
 
 
 def test_the_documented_deviations_parse() -> None:
@@ -243,6 +248,31 @@ def test_without_root_it_says_so(monkeypatch: pytest.MonkeyPatch,
     err = capsys.readouterr().err
     assert err == ("stack-fuzz: diff needs root (network namespaces and a TUN device); "
                    "run it with sudo\n")
+
+
+@needs_root
+def test_the_kernel_side_attributes_answers_to_their_case() -> None:
+    from fuzz.diff import KernelSide
+    from fuzz.diff_cases import DiffCase
+
+    def echo(src: str) -> bytes:
+        return p.ipv4(src, "172.16.0.2", 1, p.icmp4(8, 0, b"\x00\x01\x00\x01", b"x"))
+
+    borrowed = peer_of(10).v4  # case 11 sends from case 10's peer (a mutated source)
+    whole = p.ipv4(peer_of(12).v4, "172.16.0.2", 1, p.icmp4(8, 0, bytes(4), bytes(64)))
+    cases = [DiffCase(0, 10, "multi", "", (echo(borrowed),)),
+             DiffCase(0, 11, "multi", "", (echo(borrowed),)),
+             DiffCase(0, 12, "ipv4.timeouts", "", (p.fragment_v4(whole, [16])[0],)),
+             DiffCase(0, 13, "ipv4.single", "", (echo(peer_of(13).v4),))]
+    side = KernelSide(DIFF_CONFIG)
+    try:
+        side.send(cases)
+        results = side.collect()
+    finally:
+        side.close()
+    assert [len(results[i]) for i in (10, 11, 12, 13)] == [1, 1, 1, 1]
+    late, answer, _timer = results[12][0]  # the Time Exceeded, 1 s later, to its case
+    assert answer[20] == 11 and late >= 1.0
 
 
 @needs_root

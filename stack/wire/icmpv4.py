@@ -43,7 +43,7 @@ ADDRESS_MASK_REPLY: Final = 18
 MAX_TYPE: Final = 18  # Linux NR_ICMP_TYPES: anything above is unknown
 
 # The error messages (Linux icmp_pointers[].error); an error is never sent about one.
-# Typed in full: mypyc cannot infer a Final another module's Final is built from.
+# (typed: mypyc cannot infer it where stack/host/ipv4.py builds on it at import time)
 ERROR_TYPES: Final[frozenset[int]] = frozenset({DEST_UNREACH, SOURCE_QUENCH, REDIRECT,
                                                 TIME_EXCEEDED, PARAM_PROBLEM})
 
