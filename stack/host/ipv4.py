@@ -106,9 +106,7 @@ _UDPLITE = 136
 # icmp_send never answers a message whose type icmp_pointers marks ``.error``: the RFC 792
 # errors and the unassigned or obsolete types 1, 2, 6 (Alternate Host Address), 7, and,
 # surprisingly, 9 and 10 (router discovery); any type above NR_ICMP_TYPES counts too.
-_NO_ERROR_ABOUT_TYPES: Final = frozenset({
-    icmpv4.DEST_UNREACH, icmpv4.SOURCE_QUENCH, icmpv4.REDIRECT, icmpv4.TIME_EXCEEDED,
-    icmpv4.PARAM_PROBLEM, 1, 2, 6, 7, 9, 10})
+_NO_ERROR_ABOUT_TYPES: Final[frozenset[int]] = icmpv4.ERROR_TYPES | frozenset({1, 2, 6, 7, 9, 10})
 
 # The fast path's reply: IPv4 header and the first four ICMP bytes in one pack.
 _ECHO_REPLY_HEAD: Final = struct.Struct("!HHHHHH4s4sBBH")
