@@ -4,7 +4,7 @@
     stack-fuzz run TARGET [--time S] [--runs N] [--jobs N] [--plain] [--seed N]
     stack-fuzz run wire --wire DEV [--exec CMD] [--time S] [--runs N] [--map R=A]
     stack-fuzz ci [--time-per-target S] [--targets T ...]
-    stack-fuzz coverage [TARGET ...] [--runs N]
+    stack-fuzz coverage [TARGET ...] [--runs N] [--show-missing]
     stack-fuzz compare TARGET [--time S] [--seed N]
     stack-fuzz seeds TARGET (--out DIR | --zip FILE)
     stack-fuzz reproduce CRASH ... [--target T]
@@ -286,11 +286,23 @@ def cmd_coverage(args: argparse.Namespace) -> int:
               f"and after {args.runs} libFuzzer runs")
         print(tabulate(rows, headers=["target", "runs", "seeds", "fuzzed", "lines", "lf cov",
                                       "finding"]))
-        _report_areas([name for name in names if name in CORE_TARGETS], Path(work))
+        _report_areas([name for name in names if name in CORE_TARGETS], Path(work),
+                      show_missing=args.show_missing)
     return 0
 
 
-def _report_areas(names: list[str], work: Path) -> None:
+def _line_ranges(lines: list[int]) -> str:
+    """``12-14, 20`` as ``coverage report -m`` writes missed lines."""
+    spans: list[list[int]] = []
+    for line in sorted(lines):
+        if spans and line == spans[-1][1] + 1:
+            spans[-1][1] = line
+        else:
+            spans.append([line, line])
+    return ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in spans)
+
+
+def _report_areas(names: list[str], work: Path, show_missing: bool = False) -> None:
     """What the core targets' inputs reach together: fuzzing alone, no test."""
     from fuzz.measure import measure_areas
 
@@ -302,6 +314,11 @@ def _report_areas(names: list[str], work: Path) -> None:
     print(tabulate([(a.area, f"{a.percent:.1f}%", f"{a.covered}/{a.statements}",
                      " ".join(f"{name}:{len(lines)}" for name, lines in a.missing.items()))
                     for a in areas], headers=["area", "lines", "reached", "missed per file"]))
+    if show_missing:
+        print("\nlines never reached, per file")
+        for area in areas:
+            for name, lines in area.missing.items():
+                print(f"{name}: {_line_ranges(lines)}")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -476,6 +493,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("coverage", help="coverage.py line coverage per target")
     sub.add_argument("targets", nargs="*")
     sub.add_argument("--runs", type=_count, default=2000)
+    sub.add_argument("--show-missing", action="store_true",
+                     help="list the lines the core targets never reached, per file")
     common(sub)
     sub.set_defaults(func=cmd_coverage)
 

@@ -97,11 +97,58 @@ def ipv4_seeds() -> dict[str, bytes]:
         "igmp_query": p.ipv4(PEER4, "224.0.0.1", 2, bytes([0x11, 100, 0xEE, 0x9B]) + bytes(4),
                              options=router_alert, ttl=1),
     }
+    seeds.update(_ipv4_corner_seeds())
     fragments = p.fragment_v4(_echo4(ident=9, body=bytes(range(256)) * 2), [200, 200])
     seeds["echo_first_fragment"] = fragments[0]
     seeds["echo_middle_fragment"] = fragments[1]
     seeds["echo_last_fragment"] = fragments[2]
     return seeds
+
+
+def _ipv4_corner_seeds() -> dict[str, bytes]:
+    """The corners of the answers: options with a pointer that leaves no room in the
+    reply (ip_options_echo refuses: no answer), an echo whose reply's incremental
+    checksum comes out as 0xFFFF (RFC 1624 §3), UDP echoes Linux would not answer."""
+    # Room for the recorded address, but not for the echoed one after it: the compile
+    # step moves the pointer to 8, ip_options_echo then finds 8 + 3 > 10.
+    rr_no_room = bytes([7, 10, 4]) + bytes(7) + bytes(2)
+    ts_addr_no_room = bytes([68, 14, 5, 0x01]) + bytes(10) + bytes(2)
+    ts_only_no_room = bytes([68, 10, 5, 0x00]) + bytes(6) + bytes(2)
+    return {
+        "echo_record_route_no_room": _echo4(options=rr_no_room),
+        "echo_timestamp_addresses_no_room": _echo4(options=ts_addr_no_room),
+        "timestamp_request_timestamp_no_room": p.ipv4(
+            PEER4, HOST4, 1, p.icmp4(13, 0, b"\x00\x05\x00\x01", bytes(12)),
+            options=ts_only_no_room),
+        "tcp_syn_record_route_no_room": p.ipv4(PEER4, HOST4, 6, p.tcp(PEER4, HOST4, 40000, 80),
+                                               options=rr_no_room),
+        "echo_reply_checksum_ffff": _echo4_checksum(0xF7FF),
+        "echo_reply_checksum_ffff_options": _echo4_checksum(0xF7FF, options=bytes([148, 4, 0, 0])),
+        "udp_echo_from_port_zero": p.ipv4(PEER4, HOST4, 17, p.udp(PEER4, HOST4, 0, 7, b"hi")),
+        "udp_echo_no_checksum": p.ipv4(PEER4, HOST4, 17,
+                                       struct.pack("!HHHH", 40000, 7, 12, 0) + b"abcd"),
+        "tcp_syn_nop_options": p.ipv4(PEER4, HOST4, 6, p.tcp(
+            PEER4, HOST4, 40000, 80, options=bytes([1, 1, 2, 4, 5, 0xB4, 1, 0]))),
+    }
+
+
+def _echo4_checksum(checksum: int, **ip: object) -> bytes:
+    """An echo request whose ICMP checksum field is ``checksum``: its identifier is the
+    word that makes it so (a checksum is the complement of the ones' sum, RFC 1071)."""
+    probe = p.icmp4(8, 0, struct.pack("!HH", 0, 1), PAYLOAD)
+    rest = (~int.from_bytes(probe[2:4], "big")) & 0xFFFF  # the sum of everything else
+    ident = ((~checksum & 0xFFFF) - rest) % 0xFFFF
+    return p.ipv4(PEER4, HOST4, 1, p.icmp4(8, 0, struct.pack("!HH", ident, 1), PAYLOAD),
+                  **ip)  # type: ignore[arg-type]
+
+
+def _echo6_checksum(checksum: int) -> bytes:
+    """An echo request whose ICMPv6 checksum field is ``checksum`` (see _echo4_checksum)."""
+    probe = p.icmp6(PEER6, HOST6, 128, 0, struct.pack("!HH", 0, 1), PAYLOAD)
+    rest = (~int.from_bytes(probe[2:4], "big")) & 0xFFFF
+    ident = ((~checksum & 0xFFFF) - rest) % 0xFFFF
+    return p.ipv6(PEER6, HOST6, 58, p.icmp6(PEER6, HOST6, 128, 0, struct.pack("!HH", ident, 1),
+                                            PAYLOAD))
 
 
 def ipv6_seeds() -> dict[str, bytes]:
@@ -185,6 +232,24 @@ def ipv6_seeds() -> dict[str, bytes]:
         "tcp_ack": p.ipv6(PEER6, HOST6, 6, p.tcp(PEER6, HOST6, 40000, 80, flags=0x10, ack=9)),
         "tcp_rst": p.ipv6(PEER6, HOST6, 6, p.tcp(PEER6, HOST6, 40000, 80, flags=0x04)),
     }
+    seeds.update({
+        # Hop-by-Hop options Linux parses: IOAM misaligned (offset 2), CALIPSO (no DOI).
+        "echo_hop_by_hop_ioam_misaligned": with_ext([(0, bytes([0x31, 2, 0, 0]))], 58,
+                                                    echo_body),
+        "echo_hop_by_hop_calipso": with_ext([(0, bytes([0x07, 2, 0, 0]))], 58, echo_body),
+        # Neighbour Discovery's validity checks (RFC 4861 §7.1.1, RFC 4862 §5.4.3).
+        "neighbour_solicitation_dad_not_solicited_node": p.ipv6("::", "ff02::1", 58, p.icmp6(
+            "::", "ff02::1", 135, 0, bytes(4), p.address(HOST6)), hop_limit=255),
+        "neighbour_solicitation_dad_with_link_address": p.ipv6("::", solicited, 58, p.icmp6(
+            "::", solicited, 135, 0, bytes(4), p.address(HOST6) + slla), hop_limit=255),
+        "neighbour_solicitation_long_link_address": p.ipv6(PEER6, HOST6, 58, p.icmp6(
+            PEER6, HOST6, 135, 0, bytes(4), p.address(HOST6) + bytes([1, 2]) + PEER_MAC
+            + bytes(8)), hop_limit=255),
+        "echo_reply_checksum_ffff": _echo6_checksum(0x0100),
+        # Bytes after the UDP datagram: the Port Unreachable quotes it trimmed.
+        "udp_closed_trailing_bytes": p.ipv6(PEER6, HOST6, 17, p.udp(
+            PEER6, HOST6, 40000, 33434, b"x" * 8) + b"trailer"),
+    })
     fragments = p.fragment_v6(_echo6(body=bytes(range(256)) * 2), [200, 200], ident=77)
     seeds["echo_first_fragment"] = fragments[0]
     seeds["echo_middle_fragment"] = fragments[1]
@@ -238,7 +303,25 @@ def sequence_seeds() -> dict[str, bytes]:
     }
     configured = {name: (0, steps) for name, steps in timelines.items()}
     configured.update(_cap_timelines())
+    configured.update(_source_route_timelines())
     return {name: encode(config, steps) for name, (config, steps) in configured.items()}
+
+
+def _source_route_timelines() -> dict[str, tuple[int, list[Step]]]:
+    """Source-routed echoes for the configuration that accepts them (SEQUENCE_CONFIGS
+    2): the route used up (pointer past the end) over three hops, so the reply's
+    reversed route has several (ip_options_echo), and one whose first hop is the sender
+    (RFC 1812 §5.2.4.1: the reversed route drops it)."""
+    hops = [p.address(a) for a in ("198.51.100.7", "198.51.100.8", "198.51.100.9")]
+    exhausted = bytes([131, 15, 16]) + b"".join(hops) + bytes(1)
+    via_sender = bytes([137, 15, 16]) + p.address(PEER4) + b"".join(hops[1:]) + bytes(1)
+    return {
+        "source_route_three_hops": (2, [Step.packet(_echo4(ident=61, options=exhausted))]),
+        "source_route_first_hop_sender": (2, [Step.packet(_echo4(ident=62,
+                                                                options=via_sender))]),
+        "source_route_only_the_sender": (2, [Step.packet(_echo4(
+            ident=63, options=bytes([131, 7, 8]) + p.address(PEER4) + bytes(1)))]),
+    }
 
 
 def _with_ip_ident(packet: bytes, ident: int) -> bytes:
@@ -320,6 +403,10 @@ def tap_seeds() -> dict[str, bytes]:
         "ipv6_neighbour_solicitation": p.ethernet(bytes.fromhex("3333ff000002"), PEER_MAC,
                                                   0x86DD, v6["neighbour_solicitation"]),
         "ipv6_neighbour_advertisement": to_host(0x86DD, v6["neighbour_advertisement"]),
+        # A solicited-node group is joined in TAP mode only: DAD's checks are reached here.
+        "ipv6_dad_with_link_address": p.ethernet(
+            bytes.fromhex("3333ff000002"), PEER_MAC, 0x86DD,
+            v6["neighbour_solicitation_dad_with_link_address"]),
         "ipv6_router_advertisement": p.ethernet(bytes.fromhex("333300000001"), PEER_MAC,
                                                 0x86DD, v6["router_advertisement"]),
         "vlan_tagged": to_host(0x8100, b"\x00\x05\x08\x00" + v4["echo"]),

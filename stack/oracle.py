@@ -1169,24 +1169,32 @@ def _declared_cap(table: object) -> int | None:
     return None
 
 
-_TABLE_PATHS: dict[type, list[tuple[str, Callable[[object], object]]]] = {}
+# Per host class: the tables' names and one getter fetching them all in one call.
+_TABLE_PATHS: dict[type, tuple[tuple[str, ...], Callable[[object], tuple[object, ...]]]] = {}
 
 
 def _tables_of(host: object) -> list[tuple[str, object]]:
     """The host's tables (what it holds that has a length). Where they live is learnt
     once per host class (a walk over the attributes is slow; the fuzz targets check
     a host per input) and learnt again when a remembered path has gone."""
-    getters = _TABLE_PATHS.get(type(host))
-    if getters is not None:
+    known = _TABLE_PATHS.get(type(host))
+    if known is not None:
+        known_names, get_all = known
         try:
-            return [(name, get(host)) for name, get in getters]
+            return list(zip(known_names, get_all(host), strict=True))
         except AttributeError:
             pass  # this host lacks a table others of its class had: walk it
     walked = [(path, value) for path, value in _tables(host, (), set(), depth=0)
               if hasattr(value, "__len__")]
-    _TABLE_PATHS[type(host)] = [(".".join(("host", *path)), operator.attrgetter(".".join(path)))
-                                for path, _ in walked]
-    return [(".".join(("host", *path)), value) for path, value in walked]
+    names = tuple(".".join(("host", *path)) for path, _ in walked)
+    if walked:
+        getter = operator.attrgetter(*(".".join(path) for path, _ in walked))
+        get: Callable[[object], tuple[object, ...]] = (
+            getter if len(walked) > 1 else lambda owner: (getter(owner),))
+    else:
+        get = lambda owner: ()  # noqa: E731
+    _TABLE_PATHS[type(host)] = (names, get)
+    return [(name, value) for name, (_, value) in zip(names, walked, strict=True)]
 
 
 def _tables(owner: object, path: tuple[str, ...], seen: set[int], depth: int
