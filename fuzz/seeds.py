@@ -127,8 +127,15 @@ def _ipv4_corner_seeds() -> dict[str, bytes]:
         "udp_echo_from_port_zero": p.ipv4(PEER4, HOST4, 17, p.udp(PEER4, HOST4, 0, 7, b"hi")),
         "udp_echo_no_checksum": p.ipv4(PEER4, HOST4, 17,
                                        struct.pack("!HHHH", 40000, 7, 12, 0) + b"abcd"),
+        # Enough option bytes for the TCP-AO/MD5 scan (RFC 5925 §7.7) to step over NOPs.
         "tcp_syn_nop_options": p.ipv4(PEER4, HOST4, 6, p.tcp(
-            PEER4, HOST4, 40000, 80, options=bytes([1, 1, 2, 4, 5, 0xB4, 1, 0]))),
+            PEER4, HOST4, 40000, 80, options=bytes([1, 1, 2, 4, 5, 0xB4]) + bytes([1] * 12)
+            + bytes(2))),
+        # ip_options_compile's Parameter Problems: a source route too short to hold its
+        # pointer, a Record Route and an address+timestamp option with no room for one.
+        "echo_lsrr_too_short": _echo4(options=bytes([131, 2, 1, 0])),
+        "echo_record_route_short": _echo4(options=bytes([7, 6, 4]) + bytes(5)),
+        "echo_timestamp_addresses_short": _echo4(options=bytes([68, 8, 5, 0x01]) + bytes(4)),
     }
 
 
@@ -140,6 +147,10 @@ def _echo4_checksum(checksum: int, **ip: object) -> bytes:
     ident = ((~checksum & 0xFFFF) - rest) % 0xFFFF
     return p.ipv4(PEER4, HOST4, 1, p.icmp4(8, 0, struct.pack("!HH", ident, 1), PAYLOAD),
                   **ip)  # type: ignore[arg-type]
+
+
+def _zero_payload_length(packet: bytes) -> bytes:
+    return packet[:4] + b"\x00\x00" + packet[6:]
 
 
 def _echo6_checksum(checksum: int) -> bytes:
@@ -246,6 +257,15 @@ def ipv6_seeds() -> dict[str, bytes]:
             PEER6, HOST6, 135, 0, bytes(4), p.address(HOST6) + bytes([1, 2]) + PEER_MAC
             + bytes(8)), hop_limit=255),
         "echo_reply_checksum_ffff": _echo6_checksum(0x0100),
+        # Jumbo Payload (RFC 2675 §3): with a payload length too, and claiming more
+        # than the packet holds.
+        "echo_jumbo_with_payload_length": p.ipv6(PEER6, HOST6, 0, bytes([58, 0, 0xC2, 4])
+                                                 + (70000).to_bytes(4, "big") + echo_body),
+        "echo_jumbo_beyond_packet": _zero_payload_length(p.ipv6(
+            PEER6, HOST6, 0, bytes([58, 0, 0xC2, 4]) + (70000).to_bytes(4, "big")
+            + echo_body)),
+        "udplite_multicast": p.ipv6(PEER6_LL, "ff02::1", 136,
+                                    struct.pack("!HHHH", 40000, 33434, 8, 0) + b"lite"),
         # Bytes after the UDP datagram: the Port Unreachable quotes it trimmed.
         "udp_closed_trailing_bytes": p.ipv6(PEER6, HOST6, 17, p.udp(
             PEER6, HOST6, 40000, 33434, b"x" * 8) + b"trailer"),
@@ -321,6 +341,12 @@ def _source_route_timelines() -> dict[str, tuple[int, list[Step]]]:
                                                                 options=via_sender))]),
         "source_route_only_the_sender": (2, [Step.packet(_echo4(
             ident=63, options=bytes([131, 7, 8]) + p.address(PEER4) + bytes(1)))]),
+        # Hops left: Linux would forward it (ip_options_rcv_srr); a host does not.
+        "source_route_hops_left": (2, [Step.packet(_echo4(
+            ident=64, options=bytes([131, 11, 4]) + b"".join(hops[:2]) + bytes(1)))]),
+        # An empty packet between two echoes (ip.empty).
+        "empty_packet": (2, [Step.packet(_echo4(ident=65)), Step.packet(b""),
+                             Step.packet(_echo4(ident=66))]),
     }
 
 
@@ -381,6 +407,10 @@ def _cap_timelines() -> dict[str, tuple[int, list[Step]]]:
         "cap_fragments_per_datagram": (0, each(pieces)),
         "cap_fragment_memory": (1, each(heavy)),
         "cap_beyond_65535": (0, each([beyond, beyond6])),
+        # One datagram alone past the 8 KiB of configuration 1: the last piece held
+        # back, so it is evicted rather than completed.
+        "cap_one_datagram_over_memory": (1, each(p.fragment_v4(
+            _echo4(ident=51, body=bytes(9000)), [1480] * 6)[:-1])),
     }
 
 

@@ -151,7 +151,7 @@ class Host:
         """IP identification for our datagram to ``destination``: the next value of the
         counter its keyed hash selects (see IPV4_ID_COUNTERS), so output stays
         deterministic for a given ``hash_secret``."""
-        bucket = crc32(destination, self.id_seed) & (IPV4_ID_COUNTERS - 1)
+        bucket = self.id_bucket(destination)
         ident = self.ipv4_ids.get(bucket, 0)
         self.ipv4_ids[bucket] = (ident + 1) & 0xFFFF
         return ident

@@ -114,11 +114,11 @@ class Reassembler:
         its length as Linux counts it (header and kept data) and ``df`` its DF flag.
         Returns the completed datagram, or a reason: ``<prefix>.held`` (kept, waiting),
         ``<prefix>.duplicate``, ``<prefix>.overlap``, ``<prefix>.bad_length``,
-        ``<prefix>.too_many_fragments``, ``<prefix>.too_big``."""
+        ``<prefix>.too_many_fragments``."""
         prefix = self.prefix
+        # At most 65,528 + 65,535: a 13-bit offset and one packet's data. The datagram's
+        # 65,535-byte limit is the layers' to check once it is complete (ip_frag_reasm).
         end = offset + len(data)
-        if end > 65535 + 65535:  # cannot happen from 13-bit offsets; a cheap guard
-            return prefix + ".too_big"
         queue = self._queues.get(key)
         if queue is not None and now >= queue.deadline:
             self._discard(key)  # a late fragment of a timed-out queue starts a new one
@@ -223,14 +223,6 @@ class Reassembler:
             self._events[self.prefix + ".timeout"] += 1
             expired.append(Expired(key, queue.first))
         return expired
-
-    def discard(self, key: Hashable) -> bool:
-        """Drop the datagram ``key`` if one is in progress (Linux ``inet_frag_kill``: a
-        fragment that gets a Parameter Problem kills its whole queue); True if it was."""
-        if key not in self._queues:
-            return False
-        self._discard(key)
-        return True
 
     def _discard(self, key: Hashable) -> None:
         queue = self._queues.pop(key)
