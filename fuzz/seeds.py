@@ -264,6 +264,16 @@ def ipv6_seeds() -> dict[str, bytes]:
         "echo_jumbo_beyond_packet": _zero_payload_length(p.ipv6(
             PEER6, HOST6, 0, bytes([58, 0, 0xC2, 4]) + (70000).to_bytes(4, "big")
             + echo_body)),
+        "echo_hop_by_hop_option_overruns": with_ext([(0, bytes([0x1E, 5, 0, 0]))], 58,
+                                                    echo_body),
+        "fragment_header_truncated": p.ipv6(PEER6, HOST6, 44, bytes(4)),
+        # Errors quoting our packets whose header chain the walk must follow or give up
+        # on: an Authentication Header (RFC 4302 §2.2), a cut Fragment header.
+        "packet_too_big_quoting_auth": p.ipv6(PEER6, HOST6, 58, p.icmp6(
+            PEER6, HOST6, 2, 0, struct.pack("!I", 1280), p.ipv6(
+                HOST6, PEER6, 51, bytes([58, 1, 0, 0]) + bytes(8) + echo_reply_of_ours[40:]))),
+        "packet_too_big_quoting_cut_fragment": p.ipv6(PEER6, HOST6, 58, p.icmp6(
+            PEER6, HOST6, 2, 0, struct.pack("!I", 1280), p.ipv6(HOST6, PEER6, 44, bytes(2)))),
         "udplite_multicast": p.ipv6(PEER6_LL, "ff02::1", 136,
                                     struct.pack("!HHHH", 40000, 33434, 8, 0) + b"lite"),
         # Bytes after the UDP datagram: the Port Unreachable quotes it trimmed.
@@ -311,6 +321,9 @@ def sequence_seeds() -> dict[str, bytes]:
         "ratelimit_v6": packets([udp6] * 10) + [Step.advance_s(2)] + packets([udp6] * 3),
         "pmtu_v6_then_big_echo": packets([ptb6, ipv6_seeds()["echo_large"]]),
         "pmtu_v4_then_big_echo": packets([frag_needed, ipv4_seeds()["echo_large"]]),
+        # The reply's Record Route is not copied (RFC 791 §3.1): later fragments blank it.
+        "pmtu_v4_then_big_echo_options": packets([frag_needed, _echo4(
+            body=bytes(1400), options=bytes([7, 7, 4]) + bytes(4) + bytes(1))]),
         "pmtu_expiry": packets([ptb6]) + [Step.advance_s(700)]
         + packets([ipv6_seeds()["echo_large"]]),
         # Eight datagrams in progress (distinct IP identifications), a cap of four.
