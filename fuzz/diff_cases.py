@@ -1,7 +1,8 @@
 """The cases of ``stack-fuzz diff``: seeded, structured, one peer of their own each.
 
-A case is one to a few inbound packets from a peer no other case of the run uses (so
-per-peer ICMP rate limits and reassembly queues stay apart), built from the RFC layouts
+A case is one to a few inbound packets from a peer no other case of the run uses, its
+IPv4 source routes through a router of its own (:func:`hop_of`), so per-peer ICMP rate
+limits and reassembly queues stay apart; built from the RFC layouts
 with random but plausible values: IPv4 options and IPv6 extension-header chains of every
 kind with random lengths and pointers; fragment sequences cut, reordered, overlapped,
 duplicated or left with gaps; ICMP and ICMPv6 of every type and code; UDP, UDP-Lite and
