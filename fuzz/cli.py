@@ -437,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     wire.add_argument("--wire", metavar="DEV", help="the device the stack owns")
     wire.add_argument("--exec", dest="exec_command", metavar="CMD",
                       help="start the stack (in a fresh namespace; it creates DEV)")
-    wire.add_argument("--ready", type=float, default=10.0, metavar="SECONDS",
+    wire.add_argument("--ready", type=_seconds, default=10.0, metavar="SECONDS",
                       help="how long it may take to answer its first ping (default 10)")
     wire.add_argument("--wire-mac", metavar="MAC", help="its MAC on a TAP/veth device")
     wire.add_argument("--wire-setup", action="store_true",

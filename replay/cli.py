@@ -208,31 +208,31 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
     )
 
 
+def _same_file(first: str, second: str) -> bool:
+    """Whether two paths name one file (the same path, a symlink or a hard link)."""
+    if os.path.abspath(first) == os.path.abspath(second):
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one does not exist yet: it cannot be the other
+        return False
+
+
 def _refuse_overwriting_inputs(args: argparse.Namespace,
                                parser: argparse.ArgumentParser) -> None:
     """An output that is one of the inputs (the same file, also through a symlink or a
-    hard link) would be destroyed by opening it, or read back as it grows: refuse it."""
-    inputs = []
-    for path in args.files:
-        try:
-            inputs.append((path, os.stat(path)))
-        except OSError:
-            continue  # reported as unreadable when its turn comes
-    for flag, output in (("--write", args.write), ("--junit", args.junit)):
-        if output is None:
-            continue
-        try:
-            target = os.stat(output)
-        except OSError:
-            continue  # does not exist yet: it cannot be an input
-        for path, status in inputs:
-            if os.path.samestat(status, target):
+    hard link) would be destroyed by opening it, or read back as it grows; two outputs
+    in one file would leave only the last: refuse both."""
+    outputs = [(flag, path) for flag, path in (("--write", args.write), ("--junit", args.junit),
+                                               ("--html", args.html))
+               if path is not None]
+    for number, (flag, output) in enumerate(outputs):
+        for path in args.files:
+            if _same_file(path, output):
                 parser.error(f"{flag} {output} is the input {path}: refusing to overwrite it")
-    if args.write is not None and args.junit is not None and (
-            os.path.abspath(args.write) == os.path.abspath(args.junit)
-            or os.path.exists(args.write) and os.path.exists(args.junit)
-            and os.path.samefile(args.write, args.junit)):
-        parser.error(f"--junit {args.junit} is the --write output: give two files")
+        for other_flag, other in outputs[:number]:
+            if _same_file(other, output):
+                parser.error(f"{flag} {output} is the {other_flag} output: give two files")
 
 
 def _replay_one(job: tuple[str, Options]) -> FileResult:

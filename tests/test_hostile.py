@@ -160,7 +160,8 @@ def test_bad_metadata_with_two_jobs_is_one_line_per_bad_file(tmp_path: Path) -> 
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         f"replay: {bad}: bad host config: echo_ignore_all: 1 is not true or false"]
-    assert "1 passed" not in done.stdout or "2 file(s)" in done.stdout
+    # the good file is still replayed by the other worker
+    assert "replay: 2 file(s), 1 case(s), 3 packets in, 3 out, 1 unreadable" in done.stdout
 
 
 def test_the_constructor_checks_every_field_for_library_users() -> None:
@@ -271,7 +272,7 @@ def test_write_onto_an_input_is_refused_and_the_input_kept(
     hardlink = tmp_path / "hard.pcapng"
     os.link(second, hardlink)
     for flag, output in (("--write", second), ("--write", symlink), ("--write", hardlink),
-                         ("--junit", second)):
+                         ("--junit", second), ("--html", hardlink)):
         with pytest.raises(SystemExit) as exited:
             replay_main([str(first), str(second), flag, str(output)])
         out, err = capfd.readouterr()
@@ -283,6 +284,10 @@ def test_write_onto_an_input_is_refused_and_the_input_kept(
         replay_main([str(first), "--write", str(tmp_path / "o"), "--junit", str(tmp_path / "o")])
     assert capfd.readouterr().err.endswith("is the --write output: give two files "
                                            "(see replay --help)\n")
+    with pytest.raises(SystemExit):
+        replay_main([str(first), "--junit", str(tmp_path / "r"), "--html", str(tmp_path / "r")])
+    assert capfd.readouterr().err == (f"replay: --html {tmp_path / 'r'} is the --junit output: "
+                                      "give two files (see replay --help)\n")
     # an output that is not an input is fine
     code, _out, err = _replay(capfd, str(first), str(second), "--write",
                               str(tmp_path / "out.pcapng"))
@@ -362,6 +367,7 @@ def test_interfaces_beyond_the_cap_are_refused(tmp_path: Path,
     (["run", "ipv4", "--runs", "x"], "stack-fuzz run: argument --runs: 'x' is not a whole"),
     (["run", "ipv4", "--runs", "9", "--jobs", "-1"], "stack-fuzz run: argument --jobs"),
     (["ci", "--time-per-target", "nan"], "stack-fuzz ci: argument --time-per-target"),
+    (["run", "wire", "--ready", "nan"], "stack-fuzz run: argument --ready: nan is not a"),
     (["coverage", "--runs", "-1"], "stack-fuzz coverage: argument --runs"),
     (["minimize", "x", "--attempts", "-3"], "stack-fuzz minimize: argument --attempts"),
     (["run", "ipv4", "--runs", "10", "--workdir", "/proc/nope"],
@@ -487,6 +493,22 @@ def test_link_host_drops_a_clock_that_is_not_finite(bad: float) -> None:
 
 
 # -- the missing system package line ---------------------------------------------------------
+def test_missing_packages_names_each_missing_command_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import conftest
+
+    monkeypatch.setattr(conftest.shutil, "which", lambda name: None)
+    assert conftest.missing_packages({"test_replay_html", "test_capture"}, as_root=False) == [
+        ("chromium", "chromium")]
+    assert conftest.missing_packages({"test_bench"}, as_root=False) == []  # it skips
+    assert conftest.missing_packages({"test_bench"}, as_root=True) == [
+        ("ping", "iputils-ping"), ("ip", "iproute2")]
+    assert conftest.missing_packages({"test_capture"}, as_root=True) == []
+    monkeypatch.setattr(conftest.shutil, "which",
+                        lambda name: "/usr/bin/x" if name == "chromium-browser" else None)
+    assert conftest.missing_packages({"test_replay_html"}, as_root=True) == []
+
+
 def _pytest_without_system_commands(module: str, only: str) -> subprocess.CompletedProcess[str]:
     """pytest on one test module, with a PATH that holds nothing but this Python."""
     return subprocess.run(

@@ -19,6 +19,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from test_fifo import CORRECTED_REPLY, REQUEST, Client
 from test_link import OTHER_MAC, OUR_IP, PEER_IP, PEER_MAC, arp_frame, make_link
 from test_live_support import (
     LIVE,
+    fifo_ask,
     live_stack,
     needs_root,
     ping,
@@ -323,6 +325,27 @@ def test_user_root_without_stay_root_is_a_usage_error(capsys: pytest.CaptureFixt
 
 
 @needs_root
+def test_fifo_pipes_are_made_only_where_the_account_could_make_them(tmp_path: Path) -> None:
+    os.chmod(tmp_path, 0o755)  # root's own: nobody may not create anything in it
+    with temporary_netns("ts-live") as namespace:
+        made_dir = subprocess.run(["ip", "netns", "exec", namespace, *LIVE, "tsh12", "-q",
+                                   "--fifo", str(tmp_path / "fifo")],
+                                  capture_output=True, text=True, timeout=60, check=False)
+        pipes = subprocess.run(["ip", "netns", "exec", namespace, *LIVE, "tsh12", "-q",
+                                "--fifo-cmd", str(tmp_path / "cmd"), "--fifo-resp",
+                                str(tmp_path / "resp"), "--fifo-log", "/tmp/ts-never.log"],
+                               capture_output=True, text=True, timeout=60, check=False)
+    assert made_dir.returncode == 1 and made_dir.stderr == (
+        f"stack-live: --fifo {tmp_path}/fifo: nobody may not write in {tmp_path}, so "
+        "stack-live will not write there for it: choose a directory nobody can write\n")
+    assert pipes.returncode == 1 and pipes.stderr.startswith(
+        f"stack-live: --fifo-cmd {tmp_path}/cmd: nobody may not write in {tmp_path}"), \
+        pipes.stderr
+    assert sorted(os.listdir(tmp_path)) == []
+    assert not os.path.exists("/tmp/ts-never.log")
+
+
+@needs_root
 def test_stack_live_refuses_a_symlinked_record_and_a_foreign_fifo_log(shared: Path) -> None:
     precious = shared / "shadow"
     precious.write_text("secret\n")
@@ -398,19 +421,27 @@ def test_policy_flags_set_the_host_config(argv: list[str], field: str, value: ob
     (["--icmp-echo-ignore-broadcasts", "2"], "--icmp-echo-ignore-broadcasts takes 0 or 1, "
                                               "not '2'"),
     (["--icmp-echo-ignore-all", "yes"], "--icmp-echo-ignore-all takes 0 or 1, not 'yes'"),
-    (["--icmp-ratelimit", "-1"], "--icmp-ratelimit takes an integer 0..2147483647, not '-1'"),
-    (["--icmp-ratelimit", "1.5"], "--icmp-ratelimit takes an integer 0..2147483647"),
-    (["--icmp-ratemask", "x"], "--icmp-ratemask takes an integer 0..4294967295, not 'x'"),
-    (["--ipfrag-time", "nan"], "--ipfrag-time takes seconds, 0.001 to 86400, not 'nan'"),
-    (["--ipfrag-time", "inf"], "--ipfrag-time takes seconds, 0.001 to 86400, not 'inf'"),
-    (["--ipfrag-high-thresh", "0"], "--ipfrag-high-thresh takes an integer 1..2147483647"),
-    (["--ip-default-ttl", "256"], "--ip-default-ttl takes an integer 1..255, not '256'"),
+    # Syntax here, ranges by HostConfig's own check, named by the flag either way.
+    (["--icmp-ratelimit", "-1"], "--icmp-ratelimit: -1 outside 0..2147483647"),
+    (["--icmp-ratelimit", "1.5"], "--icmp-ratelimit takes an integer, not '1.5'"),
+    (["--icmp-ratemask", "x"], "--icmp-ratemask takes an integer, not 'x'"),
+    (["--icmp-ratemask", "0x100000000"], "--icmp-ratemask: 4294967296 outside 0..4294967295"),
+    (["--ipfrag-time", "nan"], "--ipfrag-time: nan is not a duration (more than 0 seconds, "
+                               "at most ten years)"),
+    (["--ipfrag-time", "inf"], "--ipfrag-time: inf is not a duration"),
+    (["--ipfrag-time", "0"], "--ipfrag-time: 0.0 is not a duration"),
+    (["--ipfrag-time", "soon"], "--ipfrag-time takes a number of seconds, not 'soon'"),
+    (["--ipfrag-high-thresh", "0"], "--ipfrag-high-thresh: 0 outside 1..9223372036854775807"),
+    (["--ip-default-ttl", "256"], "--ip-default-ttl: 256 outside 1..255"),
     (["--icmpv6-ratemask", "3-1"], "--icmpv6-ratemask takes ICMPv6 types 0..255 as ranges"),
-    (["--min-pmtu", "67"], "--min-pmtu takes an integer 68..65535, not '67'"),
+    (["--icmpv6-ratemask", "0-256"], "--icmpv6-ratemask takes ICMPv6 types 0..255 as ranges"),
+    (["--min-pmtu", "67"], "--min-pmtu: 67 outside 68..65535"),
     (["--sysctl", "net.ipv4.tcp_sack=1"], "--sysctl 'net.ipv4.tcp_sack=1': give NAME=VALUE"),
     (["--sysctl", "icmp_ratelimit"], "--sysctl 'icmp_ratelimit': give NAME=VALUE"),
     (["--sysctl", "net.ipv4.icmp_ratelimit=x"], "--sysctl net.ipv4.icmp_ratelimit takes an "
-                                                "integer"),
+                                                "integer, not 'x'"),
+    (["--sysctl", "net.ipv4.ip_default_ttl=0"], "--sysctl net.ipv4.ip_default_ttl: 0 outside "
+                                                "1..255"),
     (["--icmp-ratelimit", "5", "--sysctl", "net.ipv4.icmp_ratelimit=6"],
      "--icmp-ratelimit and --sysctl net.ipv4.icmp_ratelimit set the same policy"),
 ])
@@ -428,11 +459,19 @@ def test_every_policy_parser_takes_back_what_it_prints() -> None:
         assert by_sysctl(policy.sysctl or policy.flag) is policy
 
 
+@pytest.mark.parametrize("flag", ["--record", "--user", "--fifo", "--fifo-log"])
+def test_an_empty_path_or_name_is_refused(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    line = _refused(["tsh9", flag, ""], capsys)
+    assert line == f"stack-live: {flag} needs a value, not an empty one"
+
+
 def test_changed_policies_name_only_what_differs() -> None:
     assert changed_policies(HostConfig()) == []
     config = HostConfig(echo_ignore_broadcasts=False, icmp_ratemask=0x1819)
     assert changed_policies(config) == ["--icmp-echo-ignore-broadcasts 0",
                                         "--icmp-ratemask 0x1819"]
+    assert changed_policies(HostConfig(icmpv6_ratemask=frozenset())) == [
+        "--icmpv6-ratemask ''"]
 
 
 # -- issue 18 item 4: the core's latency -----------------------------------------------------
@@ -602,3 +641,64 @@ def test_without_ping_a_live_test_fails_with_one_line(monkeypatch: pytest.Monkey
     with pytest.raises(pytest.fail.Exception, match="^no ping command: apt-get install "
                                                     "iputils-ping$"):
         ping("ts-never-made", "-c", "1", "172.16.0.2")
+
+
+# -- item 10 live: a client flooding WRITEs and never reading -----------------------------
+def _rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return int(next(line for line in status if line.startswith("VmRSS:")).split()[1])
+
+
+@needs_root
+def test_a_write_flood_without_reading_leaves_stack_live_small(tmp_path: Path) -> None:
+    directory = Path(shared_directory(tmp_path)) / "fifo"
+    cmd = str(directory / "cmd")
+    line = ("WRITE " + CORRECTED_REPLY.hex() + "\n").encode()
+    with temporary_netns("ts-live") as namespace, \
+            live_stack(namespace, "tsh10", "--fifo", str(directory)) as live:
+        before = _rss_kib(live.proc.pid)
+        writer = os.open(cmd, os.O_WRONLY | os.O_NONBLOCK)
+        written = refused_in_a_row = 0
+        try:
+            # 20000 commands at most; the pipe filling (the referee no longer reading)
+            # for 50 tries in a row, 20 ms apart, ends it sooner.
+            while written < 20000 and refused_in_a_row < 50:
+                try:
+                    os.write(writer, line)
+                except BlockingIOError:
+                    refused_in_a_row += 1
+                    time.sleep(0.02)
+                    continue
+                written += 1
+                refused_in_a_row = 0
+        finally:
+            os.close(writer)
+        after = _rss_kib(live.proc.pid)
+    assert refused_in_a_row == 50, f"the referee read all {written} commands"
+    assert after - before < 4096, (before, after)  # kB; before the fix: ~1 kB a command
+    assert live.returncode == 0, live.stderr
+    assert "commands refused as busy" in live.stdout, live.stdout
+
+
+@needs_root
+def test_a_100_mib_line_to_stack_live_gets_one_answer(tmp_path: Path) -> None:
+    directory = Path(shared_directory(tmp_path)) / "fifo"
+    cmd, resp = str(directory / "cmd"), str(directory / "resp")
+    with temporary_netns("ts-live") as namespace, \
+            live_stack(namespace, "tsh11", "--fifo", str(directory)) as live:
+        writer = os.open(cmd, os.O_WRONLY)  # blocking: the referee reads as we write
+        try:
+            block = b"ab" * (1 << 19)  # 1 MiB
+            os.write(writer, b"WRITE ")
+            for _ in range(100):
+                os.write(writer, block)
+            os.write(writer, b"\n")
+        finally:
+            os.close(writer)
+        # An empty line is no command: fifo_ask only reads the long line's answer.
+        first = fifo_ask(cmd, resp, "", 10)
+        second = fifo_ask(cmd, resp, "WRITE " + CORRECTED_REPLY.hex(), 10)
+    # One ERR for the 100 MiB line, nothing more; the next command has its own answer.
+    assert (first, second) == ("ERR command too long (over 1 MiB): discarded", "OK"), \
+        (first, second)
+    assert live.returncode == 0, live.stderr

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_live_support import live_stack, needs_root, ping, wait_answering
+from test_live_support import live_stack, needs_root, ping, shared_directory, wait_answering
 
 from stack import __version__
 from stack.capture import (
@@ -174,7 +174,7 @@ def test_the_interface_description_says_kind_and_mtu() -> None:
 
 @needs_root
 def test_live_recording_names_the_device_and_each_packets_reason(tmp_path: Path) -> None:
-    record = tmp_path / "live.pcapng"
+    record = Path(shared_directory(tmp_path)) / "live.pcapng"  # nobody writes it
     with temporary_netns("ts-wshark") as namespace:
         with live_stack(namespace, "tsw0", "-q", "--record", str(record)) as live:
             assert wait_answering(namespace, "172.16.0.2"), live.banner

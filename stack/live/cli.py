@@ -32,7 +32,7 @@ from stack.link import EthernetError, LinkHost, format_mac, parse_mac
 from stack.link.describe import describe_frame
 from stack.live.device import DeviceError, DevicePlan, configure_device, device_mtu
 from stack.live.fifo import FifoError, FifoReferee
-from stack.live.files import OutputFileError, open_output
+from stack.live.files import OutputFileError, open_output, require_writable_directory
 from stack.live.loop import Answerer, LiveLoop
 from stack.live.output import Reporter, format_summary
 from stack.live.policy import PolicyError, add_policy_flags, changed_policies, policy_values
@@ -178,6 +178,9 @@ def check_arguments(args: argparse.Namespace) -> Settings:
     """Everything that needs no privileges: addresses, modes, paths."""
     if args.quiet and args.json:
         raise LiveError("-q and --json exclude each other")
+    for flag in ("record", "user", "fifo", "fifo_cmd", "fifo_resp", "fifo_log"):
+        if getattr(args, flag) == "":
+            raise LiveError(f"--{flag.replace('_', '-')} needs a value, not an empty one")
     if not 0 <= args.busy_poll <= 1_000_000:
         raise LiveError("--busy-poll must be 0 to 1000000 microseconds")
     stack_v4 = None if args.no_ipv4 else _interface(args.ipv4, 4, "--ipv4")
@@ -351,12 +354,21 @@ def _open_referee(settings: Settings, account: Account, host: Host, loop: LiveLo
     """The pipes, their directory and the session log, made while still root and
     handed to ``account``."""
     assert settings.fifo_cmd and settings.fifo_resp and settings.fifo_log
+    if settings.fifo_dir is not None and os.path.lexists(settings.fifo_dir) and \
+            not os.path.isdir(settings.fifo_dir):
+        raise FifoError(f"--fifo {settings.fifo_dir}: exists and is not a directory")
     if settings.fifo_dir is not None and not os.path.isdir(settings.fifo_dir):
+        # Made only where the account could make it itself, as the files are.
+        require_writable_directory(os.path.dirname(os.path.abspath(settings.fifo_dir)),
+                                   account, f"--fifo {settings.fifo_dir}")
         try:
-            os.makedirs(settings.fifo_dir, mode=0o700)
+            os.mkdir(settings.fifo_dir, mode=0o700)
         except OSError as exc:
             raise FifoError(f"cannot create {settings.fifo_dir}: {exc.strerror}") from None
         os.chown(settings.fifo_dir, account.uid, account.gid)
+    for flag, path in (("--fifo-cmd", settings.fifo_cmd), ("--fifo-resp", settings.fifo_resp)):
+        require_writable_directory(os.path.dirname(os.path.abspath(path)), account,
+                                   f"{flag} {path}")
     log = io.TextIOWrapper(open_output(settings.fifo_log, account, append=True,
                                        what="--fifo-log"), encoding="utf-8")
     try:

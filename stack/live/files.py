@@ -26,7 +26,8 @@ from typing import IO
 
 from stack.live.privileges import Account
 
-__all__ = ["OutputFileError", "open_output", "may_write_directory"]
+__all__ = ["OutputFileError", "open_output", "may_write_directory",
+           "require_writable_directory"]
 
 
 class OutputFileError(RuntimeError):
@@ -56,18 +57,24 @@ def may_write_directory(directory: str, account: Account) -> bool:
     return info.st_mode & bits == bits
 
 
-def open_output(path: str, account: Account, *, append: bool, what: str) -> IO[bytes]:
-    """``path`` opened for writing (binary, buffered) under the rules above; ``what``
-    names the flag in messages. Raises OutputFileError."""
-    directory = os.path.dirname(os.path.abspath(path))
+def require_writable_directory(directory: str, account: Account, what: str) -> None:
+    """Raise OutputFileError (``what`` first) unless ``account`` may create files in
+    ``directory``: stack-live makes nothing, as root, where the account could not."""
     try:
         writable = may_write_directory(directory, account)
     except OSError as exc:
-        raise OutputFileError(f"{what} {path}: {directory}: {exc.strerror}") from None
+        raise OutputFileError(f"{what}: {directory}: {exc.strerror}") from None
     if not writable:
-        raise OutputFileError(f"{what} {path}: {account.name} may not write in {directory}, "
-                              f"so stack-live will not write there for it: choose a "
+        raise OutputFileError(f"{what}: {account.name} may not write in {directory}, so "
+                              f"stack-live will not write there for it: choose a "
                               f"directory {account.name} can write")
+
+
+def open_output(path: str, account: Account, *, append: bool, what: str) -> IO[bytes]:
+    """``path`` opened for writing (binary, buffered) under the rules above; ``what``
+    names the flag in messages. Raises OutputFileError."""
+    require_writable_directory(os.path.dirname(os.path.abspath(path)), account,
+                               f"{what} {path}")
     flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o666)
