@@ -43,6 +43,7 @@ __all__ = ["bench_capacity", "Floods", "process_tree_cpu", "C_STACK_SINGLE_FLOOD
 # 2-core machine: it cannot be built here, so the row compares with that figure.
 C_STACK_SINGLE_FLOOD_PPS = 12_000.0
 FLOOD_COUNTS = (4, 16)
+WORKERS = 2  # stack-live --workers: one per core of the 2-core machine the issue measured
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -150,6 +151,10 @@ def bench_capacity(opts: Options) -> list[Row]:
     loss_what = f"capacity: packets lost by stack-live under {FLOOD_COUNTS[-1]} floods"
     cpu_what = ("capacity: CPU (user+sys) per 100,000 answered packets, 4 floods: "
                 "stack-live vs raw TUN loop")
+    workers_what = (f"capacity: 4 concurrent ping -f -c {count}: stack-live --workers {WORKERS} "
+                    "vs kernel over veth (total answered packets/s)")
+    workers_gain_what = (f"capacity: 4 concurrent ping -f -c {count}: stack-live --workers "
+                         f"{WORKERS} vs --workers 1")
     single_what = (f"capacity: one ping -f -c {count}, stack-live --busy-poll 0 vs the C "
                    "tutorial stack (issue 19's 12.0k pps, not measured here)")
     targets = {4: 0.6, 16: None}
@@ -162,12 +167,15 @@ def bench_capacity(opts: Options) -> list[Row]:
                   for n in FLOOD_COUNTS),
                 unavailable("capacity", loss_what, why, "none lost"),
                 unavailable("capacity", cpu_what, why),
-                unavailable("capacity", single_what, why, ">= 1x")]
+                unavailable("capacity", single_what, why, ">= 1x"),
+                unavailable("capacity", workers_what, why, ">= 0.6x"),
+                unavailable("capacity", workers_gain_what, why)]
     assert not isinstance(command, str)
 
     ours: dict[int, list[_Measured]] = {n: [] for n in FLOOD_COUNTS}
     kernel: dict[int, list[Floods]] = {n: [] for n in FLOOD_COUNTS}
     raw: list[_Measured] = []
+    parallel: list[_Measured] = []
     single: list[PingResult] = []
     loads: list[str] = []
 
@@ -175,6 +183,11 @@ def bench_capacity(opts: Options) -> list[Row]:
         with temporary_netns("ts-cap") as namespace, stack_live(namespace, command) as proc:
             for n in FLOOD_COUNTS:
                 ours[n].append(_measure_responder(namespace, proc.pid, n, count))
+
+    def measure_workers() -> None:
+        with temporary_netns("ts-cap") as namespace, stack_live(
+                namespace, command, "--workers", str(WORKERS)) as proc:
+            parallel.append(_measure_responder(namespace, proc.pid, 4, count))
 
     def measure_kernel() -> None:
         with veth_pair() as near:
@@ -190,8 +203,8 @@ def bench_capacity(opts: Options) -> list[Row]:
                                                                  "--busy-poll", "0"):
             single.append(ping_in(namespace, ["-q", "-f", "-c", str(count)], 120))
 
-    order: list[Callable[[], None]] = [measure_ours, measure_kernel, measure_raw,
-                                       measure_single]
+    order: list[Callable[[], None]] = [measure_ours, measure_kernel, measure_workers,
+                                       measure_raw, measure_single]
     for round_number in range(reps):
         loads.append(_load())
         # Rotate who goes first, so that no one always meets the same moment of load.
@@ -220,6 +233,18 @@ def bench_capacity(opts: Options) -> list[Row]:
                     met=lost == 0, value=float(lost), unit="packets"))
     rows.append(ratio_row("capacity", cpu_what, _cpu_per_100k(ours[4]), "s", "raw loop",
                           _cpu_per_100k(raw), note=load_note))
+    rows.append(ratio_row(
+        "capacity", workers_what, median([p.floods.rate for p in parallel]), " packets/s",
+        "kernel", median([k.rate for k in kernel[4]]), target=0.6,
+        note=f"lost {sum(p.floods.lost for p in parallel)}; CPU per 100,000 answered "
+             f"{_cpu_per_100k(parallel):.2f} s; {load_note}",
+        samples=[p.floods.rate for p in parallel],
+        paired=[(p.floods.rate, k.rate) for p, k in zip(parallel, kernel[4], strict=True)]))
+    rows.append(ratio_row(
+        "capacity", workers_gain_what, median([p.floods.rate for p in parallel]),
+        " packets/s", "--workers 1", median([o.floods.rate for o in ours[4]]),
+        note=load_note, paired=[(p.floods.rate, o.floods.rate)
+                                for p, o in zip(parallel, ours[4], strict=True)]))
     rows.append(ratio_row("capacity", single_what, median([r.rate for r in single]),
                           " packets/s", "C stack", C_STACK_SINGLE_FLOOD_PPS, target=1.0,
                           note=f"a fixed figure from another day: {load_note}"))

@@ -237,7 +237,11 @@ EXPECTED_ROWS = {
                  "capacity: CPU (user+sys) per 100,000 answered packets, 4 floods: "
                  "stack-live vs raw TUN loop",
                  "capacity: one ping -f -c 1000, stack-live --busy-poll 0 vs the C tutorial "
-                 "stack (issue 19's 12.0k pps, not measured here)"],
+                 "stack (issue 19's 12.0k pps, not measured here)",
+                 "capacity: 4 concurrent ping -f -c 1000: stack-live --workers 2 vs kernel "
+                 "over veth (total answered packets/s)",
+                 "capacity: 4 concurrent ping -f -c 1000: stack-live --workers 2 vs "
+                 "--workers 1"],
 }
 
 

@@ -79,7 +79,8 @@ class _Version(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: object, option_string: str | None = None) -> None:
-        parser.exit(0, f"{version_text('stack-live')}\n{version_io_text()}\n")
+        print(f"{version_text('stack-live')}\n{version_io_text()}")
+        parser.exit(0)
 
 
 def build_parser() -> argparse.ArgumentParser:

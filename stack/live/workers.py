@@ -31,6 +31,7 @@ import json
 import os
 import signal
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,6 +118,9 @@ class WorkerSet:
                         with os.fdopen(write_end, "w", encoding="utf-8") as out:
                             json.dump(totals, out)
                         status = 0
+                    except BaseException as exc:  # noqa: BLE001 - one line, then exit
+                        print(f"stack-live: worker {number} failed: "
+                              f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
                     finally:
                         os._exit(status)
                 os.close(write_end)
