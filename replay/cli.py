@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "every mismatch's diff and both packets dissected")
     parser.add_argument("--write", metavar="OUT.pcapng",
                         help="write the inbound packets and the host's answers, with "
-                             "direction flags and host metadata, as a golden capture")
+                             "direction flags, each packet's reason as its comment and host "
+                             "metadata, as a golden capture")
     faults = parser.add_argument_group("fault injection (on inbound packets)")
     faults.add_argument("--loss", type=_probability, default=0.0, metavar="P",
                         help="drop each packet with probability P")

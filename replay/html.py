@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from replay.report import case_status, totals
@@ -30,9 +31,10 @@ MAX_MISMATCHES = 50
 # A longer command line is shown cut, whole when unfolded.
 COMMAND_CHARS = 240
 
-# verdict -> CSS class; any other verdict string gets "other"
-_VERDICT_CLASS = {"ok": "pass", "ran": "pass", "pass": "pass", "FAIL": "fail",
+# verdict, in lower case -> CSS class; any other verdict (skipped …) gets "other"
+_VERDICT_CLASS = {"ok": "pass", "ran": "pass", "pass": "pass", "fail": "fail",
                   "mismatch": "fail", "crashed": "fail", "hung": "fail",
+                  "CRASHED": "fail", "HUNG": "fail", "skipped": "notice",
                   "deviates": "deviates", "ok (deviation gone)": "notice"}
 
 _CSS = """
@@ -92,6 +94,8 @@ table.dissect th:first-child { width: 230px; }
 table.dissect tr.differs td { background: #ffebe9; }
 table.dissect tr.ignored td { background: #fff8c5; }
 .legend { font-size: 12px; color: var(--muted); }
+details.stack pre { background: var(--bg); padding: 6px 10px; font-size: 12px;
+                    white-space: pre-wrap; }
 .legend span { margin-right: 16px; }
 .legend .in { color: var(--note); } .legend .bad { color: var(--fail); }
 .legend .did { color: var(--pass); }
@@ -143,7 +147,7 @@ _SCRIPT = r"""
       {x: GUTTER, title: "expected: as recorded", side: "exp"},
       {x: GUTTER + WIDTH + GAP, title: "got: as replayed", side: "got"}];
     rows.forEach(function (row, i) {
-      if ((row.exp && row.exp.bad) || (row.got && row.got.bad)) {
+      if ([row.in, row.exp, row.got].some(function (p) { return p && p.bad; })) {
         el(svg, "rect", {x: 0, y: TOP + i * ROW, width: width, height: ROW, "class": "band"});
       }
     });
@@ -156,10 +160,12 @@ _SCRIPT = r"""
       el(svg, "line", {x1: host, y1: 38, x2: host, y2: height - 6, "class": "lane"});
       rows.forEach(function (row, i) {
         const y = TOP + i * ROW + ROW - 8;
-        if (row.in) {
-          arrow(svg, peer, host - 2, y, row.in, "in", ladder.side === "got" ? 40 : 62);
+        const inbound = ladder.side === "got" ? row.in : row.rin;
+        if (inbound) {
+          arrow(svg, peer, host - 2, y, inbound, "in", ladder.side === "got" ? 40 : 62);
           if (ladder.side === "got" && row.in.n) {
-            el(svg, "text", {x: host - 6, y: y - 5, "text-anchor": "end", "class": "reason"},
+            el(svg, "text", {x: host - 6, y: y - 5, "text-anchor": "end",
+                             "class": row.in.bad ? "reason bad" : "reason"},
                "\u21d2 " + cut(row.in.n, 22));
           }
         }
@@ -181,49 +187,84 @@ def _e(value: object) -> str:
 
 
 def _verdict_class(verdict: str) -> str:
-    return _VERDICT_CLASS.get(verdict, "other")
+    return _VERDICT_CLASS.get(verdict.lower(), "other")
 
 
 def _anchor(case_number: int, mismatch_number: int) -> str:
     return f"case{case_number}-m{mismatch_number}"
 
 
+@dataclass
+class _Turn:
+    """One inbound packet and what followed it: as recorded (``recorded``, then the
+    recorded answers) and as replayed (``delivered``, then the host's answers)."""
+
+    recorded: TimelineEvent | None = None
+    delivered: TimelineEvent | None = None
+    expected: list[TimelineEvent] = field(default_factory=list)
+    got: list[TimelineEvent] = field(default_factory=list)
+
+    def takes(self, delivered: TimelineEvent) -> bool:
+        """Whether ``delivered`` is this turn's recorded packet as the host got it
+        (the same packet at the same time: no fault moved or changed it)."""
+        recorded = self.recorded
+        return (recorded is not None and self.delivered is None and not self.expected
+                and not self.got and recorded.time == delivered.time
+                and recorded.summary == delivered.summary)
+
+
 def ladder_rows(case: CaseResult, case_number: int) -> list[dict[str, Any]]:
-    """The diagram of ``case`` as rows (what the page's script draws), in time order:
-    each packet delivered to the host has a row and starts a turn; the recorded answers
-    that follow it and the answers the host sent for it take the next rows, the k-th
-    recorded beside the k-th sent. A packet a mismatch is about carries ``bad``: that
-    mismatch's anchor."""
+    """The diagram of ``case`` as rows (what the page's script draws), in time order.
+    Each inbound packet has a row and starts a turn: on the left as recorded
+    (``rin``), on the right as delivered to the host (``in``, with what the host did);
+    the same row when no fault moved it. The recorded answers that follow it and the
+    answers the host sent take the next rows, the k-th recorded beside the k-th sent.
+    A packet a mismatch is about (an inbound one: the stack crashed, hung or failed on
+    it) carries ``bad``: that mismatch's anchor."""
     bad_expected: dict[int, str] = {}
     bad_got: dict[int, str] = {}
-    for number, mismatch in enumerate(case.mismatches[:MAX_MISMATCHES]):
+    shown = min(len(case.mismatches), MAX_MISMATCHES)
+    for number, mismatch in enumerate(case.mismatches[:shown]):
         anchor = _anchor(case_number, number)
         if mismatch.expected_index is not None:
             bad_expected.setdefault(mismatch.expected_index, anchor)
         if mismatch.got_number is not None:
             bad_got.setdefault(mismatch.got_number, anchor)
-    turns: list[tuple[TimelineEvent | None, list[TimelineEvent], list[TimelineEvent]]] = [
-        (None, [], [])]
+    turns = [_Turn()]
     # stable: a packet and the host's answers to it share a time and keep their order
     for event in sorted(case.timeline, key=lambda e: e.time):
-        if event.lane == "in":
-            turns.append((event, [], []))
+        if event.lane == "recorded":
+            turns.append(_Turn(recorded=event))
+        elif event.lane == "in":
+            if turns[-1].takes(event):
+                turns[-1].delivered = event
+            else:
+                turns.append(_Turn(delivered=event))
         elif event.lane == "expected":
-            turns[-1][1].append(event)
+            turns[-1].expected.append(event)
         else:
-            turns[-1][2].append(event)
+            turns[-1].got.append(event)
     start = min((e.time for e in case.timeline), default=0.0)
 
     def offset(time: float) -> str:
         return f"+{(time - start) * 1000:.3f} ms"
 
     rows: list[dict[str, Any]] = []
-    for inbound, expected, got in turns:
+    for turn in turns:
+        inbound = turn.recorded or turn.delivered
         if inbound is not None:
-            rows.append({"t": offset(inbound.time),
-                         "in": {"s": inbound.summary, "n": inbound.note}})
+            row: dict[str, Any] = {"t": offset(inbound.time)}
+            if turn.recorded is not None:
+                row["rin"] = {"s": turn.recorded.summary, "bad": ""}
+            delivered = turn.delivered
+            if delivered is not None:
+                failed = 0 <= delivered.mismatch < shown
+                row["in"] = {"s": delivered.summary, "n": delivered.note,
+                             "bad": _anchor(case_number, delivered.mismatch) if failed else ""}
+            rows.append(row)
+        expected, got = turn.expected, turn.got
         for k in range(max(len(expected), len(got))):
-            row: dict[str, Any] = {}
+            row = {}
             if k < len(expected):
                 row["exp"] = {"s": expected[k].summary,
                               "bad": bad_expected.get(expected[k].number, "")}
@@ -288,14 +329,22 @@ def _case_section(path: str, case: CaseResult, case_number: int, verdict: str) -
             "--json)</p>" if hidden > 0 else "")
     blocks = "".join(_mismatch_block(m, _anchor(case_number, i), i == 0)
                      for i, m in enumerate(shown))
-    deviation = (f'<p>deviates as documented: {_e(case.deviation)}</p>'
-                 if case.deviation is not None else "")
+    notes = (f'<p>deviates as documented: {_e(case.deviation)}</p>'
+             if case.deviation is not None else "")
+    if case.reproducer is not None:  # a crashed or hung stack: how to see it again
+        notes += (f'<p>{_e(case.verdict)}: reproducer <code>{_e(case.reproducer)}</code>'
+                  "</p>")
+    if case.stack_output:
+        notes += ('<details class="stack"><summary>the stack\'s last output '
+                  f"({len(case.stack_output)} lines)</summary><pre>"
+                  + _e("\n".join(case.stack_output)) + "</pre></details>")
     return (f'<details class="case" id="case{case_number}" open><summary>'
             f'<h2>{_e(case.name)}</h2> <span class="badge {_verdict_class(verdict)}">'
             f'{_e(verdict)}</span> <span class="sub">{_e(path)} · section {case.section} · '
             f'{case.mismatch_count} mismatch(es) · checked with {_e(case.checked_with or "-")}'
-            f' · profile {_e(case.profile or "-")}</span></summary>{deviation}'
-            '<div class="legend"><span class="in">→ in: delivered to the host</span>'
+            f' · profile {_e(case.profile or "-")}</span></summary>{notes}'
+            '<div class="legend"><span class="in">→ in: to the host (left as recorded, '
+            "right as delivered)</span>"
             "<span>← out: sent by the host</span><span class=bad>red: a mismatch (click "
             "for it below)</span><span class=did>⇒ what the host did</span></div>"
             f'<div class="ladder" data-rows="{rows_id}"></div>'
@@ -313,8 +362,10 @@ def _cards(results: list[FileResult]) -> str:
              ("packets in", total["inbound"], ""), ("out expected", total["expected"], ""),
              ("out got", total["got"], ""), ("mismatches", total["mismatches"],
                                              "fail" if total["mismatches"] else "")]
-    if total["unreadable"]:
-        cards.append(("unreadable", total["unreadable"], "fail"))
+    # of the failed: a stack that crashed or hung (h-wire's verdicts); skipped cases
+    for name in ("crashed", "hung", "skipped", "unreadable"):
+        if total.get(name):
+            cards.append((name, total[name], "other" if name == "skipped" else "fail"))
     return '<div class="cards">' + "".join(
         f'<div class="card {css}"><b>{value}</b>{_e(name)}</div>'
         for name, value, css in cards) + "</div>"

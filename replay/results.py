@@ -48,16 +48,18 @@ class Mismatch:
 
 @dataclass
 class TimelineEvent:
-    """One packet of a case as the --html ladder draws it: ``lane`` ``in`` (delivered
-    to the host; ``note`` is what the host did), ``expected`` (recorded outbound;
-    ``number`` its record index) or ``got`` (sent by the host; ``number`` counts them
-    from 0, ``note`` says ``timer`` for a timer's output)."""
+    """One packet of a case as the --html ladder draws it: ``lane`` ``recorded``
+    (recorded inbound; ``number`` its record index), ``in`` (delivered to the host, after
+    faults; ``note`` is what the host did), ``expected`` (recorded outbound; ``number``
+    its record index) or ``got`` (sent by the host; ``number`` counts them from 0,
+    ``note`` says ``timer`` for a timer's output)."""
 
     lane: str
     number: int
     time: float
     summary: str
     note: str = ""
+    mismatch: int = -1  # the mismatch about this packet (one the stack failed on), or -1
 
 
 @dataclass

@@ -186,11 +186,35 @@ def test_any_verdict_string_is_shown() -> None:
                        verdict=lambda _case, _expect: "hung for 3 s")
     assert '<span class="badge other">hung for 3 s</span>' in page
     crashed = render_html([FileResult("x.pcapng", [case])], True,
-                          verdict=lambda _case, _expect: "crashed")
-    assert '<span class="badge fail">crashed</span>' in crashed
+                          verdict=lambda _case, _expect: "CRASHED")
+    assert '<span class="badge fail">CRASHED</span>' in crashed
     assert ladder_rows(case, 0) == [
-        {"t": "+0.000 ms", "in": {"s": "an inbound packet", "n": ""}},
+        {"t": "+0.000 ms", "in": {"s": "an inbound packet", "n": "", "bad": ""}},
         {"t": "+0.100 ms", "exp": {"s": "an answer", "bad": "case0-m0"}}]
+
+
+def test_the_ladder_shows_inbound_packets_as_recorded_and_as_delivered() -> None:
+    """Beside each other when the host got the packet as recorded; on rows of their own
+    when a fault delayed it; the packet a stack crashed on is red, linked to the crash,
+    and the recorded packets after it are still drawn on the left."""
+    case = CaseResult("faulty", 0)
+    case.add(Mismatch("crashed", "inbound #2", "the stack exited"))
+    case.timeline = [
+        TimelineEvent("recorded", 0, 1.0, "request 1"),
+        TimelineEvent("in", 0, 1.0, "request 1", "icmp.echo_reply"),
+        TimelineEvent("got", 0, 1.0, "reply 1"),
+        TimelineEvent("expected", 1, 1.001, "reply 1"),
+        TimelineEvent("recorded", 2, 2.0, "request 2"),
+        TimelineEvent("in", 1, 2.5, "request 2", "crashed", mismatch=0),  # delayed
+        TimelineEvent("recorded", 3, 3.0, "request 3")]
+    assert ladder_rows(case, 4) == [
+        {"t": "+0.000 ms", "rin": {"s": "request 1", "bad": ""},
+         "in": {"s": "request 1", "n": "icmp.echo_reply", "bad": ""}},
+        {"t": "+0.000 ms", "exp": {"s": "reply 1", "bad": ""},
+         "got": {"s": "reply 1", "bad": ""}},
+        {"t": "+1000.000 ms", "rin": {"s": "request 2", "bad": ""}},
+        {"t": "+1500.000 ms", "in": {"s": "request 2", "n": "crashed", "bad": "case4-m0"}},
+        {"t": "+2000.000 ms", "rin": {"s": "request 3", "bad": ""}}]
 
 
 def test_an_unwritable_html_target_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -231,3 +255,15 @@ def test_a_run_that_differs_everywhere_shows_the_first_cases_in_full(
     assert page.count('<details class="case"') == 2
     assert "the first 2 of 5 differing cases are shown in full" in page
     assert page.count('<span class="badge fail">FAIL</span>') == 5 + 2  # rows + sections
+
+
+def test_a_crashed_case_shows_its_reproducer_and_the_stacks_last_words() -> None:
+    case = _differing_case("crashing")
+    case.reproducer = "/tmp/crash-<x>.pcapng"
+    case.stack_output = ["Segmentation fault", "<core dumped>"]
+    case.mismatches[0].kind = "crashed"
+    page = render_html([FileResult("c.pcapng", [case])], True)
+    assert '<div class="card fail"><b>1</b>crashed</div>' in page
+    assert f"crashed: reproducer <code>{html.escape(case.reproducer)}</code>" in page
+    assert "the stack's last output (2 lines)</summary><pre>Segmentation fault\n" \
+        "&lt;core dumped&gt;</pre>" in page

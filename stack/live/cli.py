@@ -120,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("-q", "--quiet", action="store_true", help="no line per packet")
     out.add_argument("--json", action="store_true", help="one JSON object per line")
     out.add_argument("--record", metavar="FILE.pcapng",
-                     help="write both directions to a pcapng file, flushed per packet")
+                     help="write both directions to a pcapng file, flushed per packet, "
+                          "each packet commented with the host's reason (Wireshark's "
+                          "frame.comment) and the device named")
     out.add_argument("--busy-poll", type=int, default=DEFAULT_BUSY_POLL_US, metavar="USEC",
                      help="with -q, poll the device this long after each answer before "
                           "sleeping: a flood's next packet is caught awake, at the cost "
