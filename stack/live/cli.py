@@ -453,7 +453,10 @@ def _start_workers(settings: Settings, fd: int) -> tuple[WorkerSet | None, str]:
     def serve(number: int, handoff: int) -> dict[str, Any]:
         host = Host(config)
         reporter = Reporter(sys.stdout, mode, describe)
-        loop = LiveLoop(fd, host, reporter, None, busy_poll=settings.busy_poll)
+        # Only the first worker busy-polls: spinning the others too starves the
+        # senders of a 2-core machine (one flood went to 0.55x with every worker
+        # spinning); they sleep until the first is busy and a packet waits.
+        loop = LiveLoop(fd, host, reporter, None, busy_poll=0.0)
         loop.shared_queue = True
         loop.handoff_to = handoff
         loop.install_signal_handlers()
