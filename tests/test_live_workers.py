@@ -210,9 +210,11 @@ def test_workers_fall_back_to_one_process_when_fork_is_refused() -> None:
     assert "workers" not in live.stdout
 
 
-def test_banner_without_workers_names_the_single_process_path() -> None:
+def test_banner_io_line_names_the_path() -> None:
     from stack.live.workers import io_path_text
 
     assert io_path_text(1, 30, True) == ("I/O: one process, blocking read, one write per "
                                          "answer, 30 us busy-poll")
     assert io_path_text(1, 0, False) == "I/O: one process, epoll, up to 64 reads per wake-up"
+    assert io_path_text(2, 30, True).endswith("each blocking read, one write per answer, "
+                                              "the first with 30 us busy-poll")

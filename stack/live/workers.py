@@ -168,16 +168,15 @@ def io_path_text(workers: int, busy_poll_us: int, fast_path: bool,
                  fallback: str = "") -> str:
     """The banner's ``I/O:`` line: which path moves the packets, and why not the one
     asked for (``fallback``)."""
-    if fast_path:
-        per_process = ("blocking read, one write per answer"
-                       + (f", {busy_poll_us} us busy-poll" if busy_poll_us else ""))
-    else:
-        per_process = "epoll, up to 64 reads per wake-up"
+    spin = f", {busy_poll_us} us busy-poll" if busy_poll_us and fast_path else ""
+    per_process = ("blocking read, one write per answer" if fast_path
+                   else "epoll, up to 64 reads per wake-up")
     if workers > 1:
+        # Only the first worker spins (stack/live/cli.py, _start_workers).
         text = (f"I/O: {workers} worker processes sharing the device's queue (fragments "
-                f"to the first), each {per_process}")
+                f"to the first), each {per_process}{spin and ', the first with' + spin[1:]}")
     else:
-        text = f"I/O: one process, {per_process}"
+        text = f"I/O: one process, {per_process}{spin}"
     return f"{text} ({fallback})" if fallback else text
 
 
