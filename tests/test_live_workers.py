@@ -6,6 +6,7 @@ namespace of their own (test_live_support), so no packet leaves it."""
 from __future__ import annotations
 
 import io
+import shutil
 import socket
 import subprocess
 import sys
@@ -194,6 +195,8 @@ def test_two_workers_answer_floods_and_fragments_in_one_summary() -> None:
 def test_workers_fall_back_to_one_process_when_fork_is_refused() -> None:
     from stack.live.netns import temporary_netns
 
+    if shutil.which("prlimit") is None:  # util-linux, essential on Debian
+        pytest.fail("no prlimit command: apt-get install util-linux", pytrace=False)
     # No processes at all for the account stack-live drops to: root set-up still works
     # (RLIMIT_NPROC does not bind root), the workers' fork is refused.
     with temporary_netns("ts-work") as namespace:
