@@ -266,7 +266,7 @@ def _check_final_corpora(names: list[str], workdir: Path) -> bool:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from fuzz.measure import measure
+    from fuzz.measure import CORE_TARGETS, measure
     from fuzz.workspace import run_libfuzzer
 
     names = args.targets or _all_target_names()
@@ -282,11 +282,26 @@ def cmd_coverage(args: argparse.Namespace) -> int:
             rows.append((name, args.runs, f"{seeds_only.percent:.1f}%",
                          f"{fuzzed.percent:.1f}%", f"{fuzzed.covered}/{fuzzed.statements}",
                          result.coverage, "FOUND" if result.found else "none"))
-    print(f"line coverage of each target's part of stack/ (coverage.py), seeds alone and "
-          f"after {args.runs} libFuzzer runs")
-    print(tabulate(rows, headers=["target", "runs", "seeds", "fuzzed", "lines", "lf cov",
-                                  "finding"]))
+        print(f"line coverage of each target's part of stack/ (coverage.py), seeds alone "
+              f"and after {args.runs} libFuzzer runs")
+        print(tabulate(rows, headers=["target", "runs", "seeds", "fuzzed", "lines", "lf cov",
+                                      "finding"]))
+        _report_areas([name for name in names if name in CORE_TARGETS], Path(work))
     return 0
+
+
+def _report_areas(names: list[str], work: Path) -> None:
+    """What the core targets' inputs reach together: fuzzing alone, no test."""
+    from fuzz.measure import measure_areas
+
+    if not names:
+        return
+    areas = measure_areas({name: [work / name / "seeds", work / name / "corpus"]
+                           for name in names})
+    print(f"\nlines reached by fuzzing alone ({', '.join(names)} together)")
+    print(tabulate([(a.area, f"{a.percent:.1f}%", f"{a.covered}/{a.statements}",
+                     " ".join(f"{name}:{len(lines)}" for name, lines in a.missing.items()))
+                    for a in areas], headers=["area", "lines", "reached", "missed per file"]))
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -333,6 +348,14 @@ def cmd_seeds(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise UsageError(f"--zip {args.zip}: {exc.strerror or exc}") from None
     print(f"{target.name}: {count} seeds written to {args.zip or args.out}")
+    if args.options:
+        from fuzz.workspace import libfuzzer_options
+
+        try:
+            Path(args.options).write_text(libfuzzer_options(target))
+        except OSError as exc:
+            raise UsageError(f"{args.options}: {exc.strerror or exc}") from None
+        print(f"{target.name}: options written to {args.options}")
     return 0
 
 
@@ -466,6 +489,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("target")
     sub.add_argument("--out", help="directory")
     sub.add_argument("--zip", help="zip file (ClusterFuzzLite's <target>_seed_corpus.zip)")
+    sub.add_argument("--options", metavar="FILE",
+                     help="also write libFuzzer's options (<target>.options: max_len, dict)")
     sub.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     sub.set_defaults(func=cmd_seeds)
 

@@ -27,6 +27,7 @@ from fuzz.sequence_codec import ADVANCE_MS, ADVANCE_S, NEXT_TIMER, PACKET, Reade
 from stack.host.config import HostConfig
 from stack.host.host import Host
 from stack.oracle import (
+    FragmentLedger,
     OracleViolation,
     Violation,
     check_host,
@@ -182,10 +183,13 @@ def run_sequence(data: bytes) -> None:
     reader = Reader(data)
     host = fresh_host(SEQUENCE_CONFIGS[reader.config])
     validate, cross_check = _sample_checks()
+    ledger = FragmentLedger(host.config.frag_timeout)
 
-    def judge(inbound: bytes | None, out: list[bytes]) -> None:
+    def judge(inbound: bytes | None, out: list[bytes], now: float) -> None:
         found = find_violations(inbound, out, host, validate=validate,
                                 cross_check=cross_check)
+        if inbound is not None:
+            found += ledger.judge(inbound, out, host, now)
         found += check_host(host)  # each step may grow a table: checked after each
         if found:
             raise_violations(found)
@@ -201,17 +205,17 @@ def run_tap(data: bytes) -> None:
 
     reader = Reader(data)
     link = LinkHost(fresh_host(TAP_CONFIG), _link_configs()[reader.config])
-    _play(link, reader.steps(), lambda inbound, out: _check_frames(inbound, out, link))
+    _play(link, reader.steps(), lambda inbound, out, now: _check_frames(inbound, out, link))
 
 
 def _play(host: Any, steps: list[Step],
-          judge: Callable[[bytes | None, list[bytes]], None]) -> None:
+          judge: Callable[[bytes | None, list[bytes], float], None]) -> None:
     """Drive ``host`` (a Host or a LinkHost) through a timeline; ``judge`` sees each
     inbound packet (None for timers) with what was sent."""
     now = START_TIME
     for step in steps:
         if step.op == PACKET:
-            judge(step.data, _handle(host, step.data, now))
+            judge(step.data, _handle(host, step.data, now), now)
             continue
         if step.op == ADVANCE_MS:
             now += step.value / 1000.0
@@ -222,7 +226,7 @@ def _play(host: Any, steps: list[Step],
                 now = deadline
         elif step.op == ADVANCE_S:
             now += float(step.value)
-        judge(None, _poll(host, now))
+        judge(None, _poll(host, now), now)
         _check_timer(host, now)
 
 

@@ -36,13 +36,16 @@ from stack import __version__
 from stack.capture import (
     DIRECTION_INBOUND,
     DIRECTION_OUTBOUND,
+    LINKTYPE_ETHERNET,
     CaptureError,
     CaptureRecord,
     CaptureWriter,
     read_capture,
+    strip_link_header,
     timer_comment,
 )
 from stack.host.host import Host
+from stack.link import LinkHost
 from stack.sut import (
     StackCrashed,
     StackError,
@@ -70,6 +73,40 @@ PROGRESS_EVERY = 4096  # records between progress callbacks
 # our collection windows and the scheduling of two processes on a busy machine.
 REAL_TIME_SLACK = 0.25
 REPRODUCER_PACKETS = 100_000  # inbound packets kept per case for a crash reproducer
+
+
+class _TapReplay:
+    """A TAP recording replayed through the link layer stack-live ran (issue 13 item
+    16): each recorded frame goes to the same LinkHost, so a frame it dropped
+    (``eth.not_for_us``) is dropped again and the ARP and neighbour traffic is
+    replayed too; what it sends is compared as IP packets (ARP frames are not IP)."""
+
+    def __init__(self, host: Host) -> None:
+        self.link = LinkHost(host)
+        self.stats = host.stats  # one object for the host's life (reset in place)
+        self.frame = b""  # the recorded frame of the packet handed to handle()
+
+    @property
+    def last_reason(self) -> str:
+        return self.link.last_reason
+
+    @last_reason.setter
+    def last_reason(self, value: str) -> None:
+        self.link.last_reason = value
+
+    def handle(self, packet: bytes, now: float) -> list[bytes]:
+        return _ip_of(self.link.handle(self.frame, now))
+
+    def poll(self, now: float) -> list[bytes]:
+        return _ip_of(self.link.poll(now))
+
+    def next_timer(self) -> float | None:
+        return self.link.next_timer()
+
+
+def _ip_of(frames: list[bytes]) -> list[bytes]:
+    packets = (strip_link_header(frame, LINKTYPE_ETHERNET)[0] for frame in frames)
+    return [packet for packet in packets if packet is not None]
 
 
 @dataclass(frozen=True)
@@ -171,6 +208,7 @@ class _CaseDriver:
         self.path = path
         # last, so nothing above can fail with a responder process left running
         self.host: StackUnderTest = open_stack(options.stack, self.config, Host)
+        self.tap: bool | None = None  # decided by the first record (feed)
         capabilities = capabilities_of(self.host)
         self.real_time = not capabilities.exact_timers
         self.can_crash = capabilities.can_crash
@@ -200,7 +238,22 @@ class _CaseDriver:
         time = record.timestamp
         if self.last_time is None or time > self.last_time:
             self.last_time = time
+        if self.tap is None:
+            # An Ethernet recording of a TAP-mode host replays through its link layer
+            # (in-process, without faults: they work on IP packets).
+            core = self.host
+            self.tap = (record.linktype == LINKTYPE_ETHERNET and isinstance(core, Host)
+                        and self.config.link_address is not None and self.faults is None)
+            if self.tap and isinstance(core, Host):
+                self.host = _TapReplay(core)
         packet = record.data
+        if self.tap and isinstance(self.host, _TapReplay):
+            self.host.frame = record.frame
+            if packet is None and record.direction == DIRECTION_INBOUND:
+                # ARP and the like: no IP to compare, but the link layer must see it
+                result.non_ip += 1
+                self._deliver(time, b"", f"inbound #{record.index}")
+                return
         if packet is None:
             result.non_ip += 1
             return
@@ -324,7 +377,7 @@ class _CaseDriver:
         first_number = self.result.got
         self.result.got += len(outputs)
         if self.writer is not None:
-            if inbound is not None:
+            if inbound:  # b"": a TAP recording's non-IP frame, no IP packet to write
                 self.writer.write(inbound, now, DIRECTION_INBOUND, comment)
             for output in outputs:
                 self.writer.write(output, now, DIRECTION_OUTBOUND, comment)

@@ -48,6 +48,8 @@ other people). The rules, by name:
                               (RFC 792, RFC 1812 §4.3.2.3, RFC 4443 §2.4 (c))
 ``icmp.bad_pointer``          a Parameter Problem pointer outside the quote or not on a
                               field that can be in error (RFC 792, RFC 4443 §3.4)
+``answer.not_reassembled``    an answer to a datagram its IPv4 fragments do not make whole,
+                              or with other data than theirs (:class:`FragmentLedger`)
 ``tcp.bad_reset``             a reset whose ports, sequence or acknowledgment do not follow
                               RFC 9293 §3.10.7.1 from the segment, or one answering a reset
 ``state.over_cap``            a host table over its configured cap (ARCHITECTURE §3)
@@ -96,6 +98,7 @@ __all__ = [
     "check_host",
     "assert_clean",
     "raise_violations",
+    "FragmentLedger",
     "parse_output",
     "ParsedPacket",
 ]
@@ -123,6 +126,7 @@ RULES: dict[str, str] = {
     "icmp.bad_quote": "an ICMP error that does not quote the offending packet",
     "icmp.bad_pointer": "a Parameter Problem pointer off the quote or the faulty field",
     "tcp.bad_reset": "a reset whose ports, seq or ack do not follow RFC 9293 §3.10.7.1",
+    "answer.not_reassembled": "an answer to a datagram its fragments do not make",
     "icmp.error_about_error": "ICMP error about an ICMP error",
     "icmp.error_about_fragment": "ICMP error about a non-first fragment",
     "icmp.error_about_multicast": "ICMP error about a broadcast/multicast datagram",
@@ -571,17 +575,41 @@ def _rule_quote_is_the_packet(request: _Inbound, parsed: ParsedPacket,
     if len(quote) > len(datagram):
         add("icmp.bad_quote", f"quotes {len(quote)} bytes of a {len(datagram)}-byte packet")
         return
-    if request.view.version == 4:
-        ihl = request.view.header_len
-        spans: tuple[tuple[int, int], ...] = ((0, 10), (12, 20), (ihl, len(quote)))
-    else:
-        spans = ((0, len(quote)),)
-    for begin, end in spans:
-        if quote[begin:end] != datagram[begin:end]:
-            first = next(i for i in range(begin, end) if quote[i] != datagram[i])
-            add("icmp.bad_quote", f"quoted byte {first} is 0x{quote[first]:02x}, the "
-                                  f"packet's 0x{datagram[first]:02x}")
+    if quote == datagram[:len(quote)]:
+        return  # the usual case, and the quick test
+    rewritten = _rewritten_on_receipt(datagram) if request.view.version == 4 else {}
+    for index in range(len(quote)):
+        if quote[index] != datagram[index] and rewritten.get(index, -1) not in (
+                -2, quote[index]):
+            add("icmp.bad_quote", f"quoted byte {index} is 0x{quote[index]:02x}, the "
+                                  f"packet's 0x{datagram[index]:02x}")
             return
+
+
+def _rewritten_on_receipt(datagram: bytes) -> dict[int, int]:
+    """The IPv4 header bytes a host may rewrite before quoting them, as Linux's
+    ``ip_options_compile`` does: the header checksum and the pointer, flags and slots
+    of Record Route and Timestamp options (-2: any value), and every byte after End of
+    Options Lists, which becomes End (0)."""
+    ihl = min((datagram[0] & 0x0F) * 4, len(datagram))
+    rewritten = {10: -2, 11: -2}
+    index = 20
+    while index < ihl:
+        kind = datagram[index]
+        if kind == _IPV4_OPTION_END:
+            rewritten.update((rest, 0) for rest in range(index + 1, ihl))
+            break
+        if kind == _IPV4_OPTION_NOOP:
+            index += 1
+            continue
+        length = datagram[index + 1] if index + 1 < ihl else 0
+        if length < 2:
+            break
+        if kind in (7, 68):  # Record Route, Timestamp (RFC 791 §3.1)
+            rewritten.update((field, -2) for field in range(index + 2,
+                                                            min(index + length, ihl)))
+        index += length
+    return rewritten
 
 
 def _rule_parameter_pointer(parsed: ParsedPacket, add: Callable[[str, str], None]) -> None:
@@ -726,6 +754,108 @@ def _rule_one_answer(request: ParsedPacket, answers: int,
     sends one reply or one ICMP error per packet (``icmp_reply``, ``icmp_send``)."""
     if answers > 1:
         add("answer.too_many", f"{answers} answers to one IPv{request.version} packet")
+
+
+# -- answers to fragmented datagrams: judged against the fragments sent ---------------
+
+class FragmentLedger:
+    """The IPv4 fragments a host was sent, kept independently of its reassembly, so an
+    answer to a fragmented datagram can be judged against what the fragments make:
+    ``answer.not_reassembled`` when the host answers (an echo reply, a UDP or TCP
+    segment) a datagram its fragments do not make whole — a gap, no last fragment —
+    or answers other bytes than theirs (each byte as first received: Linux discards
+    the datagram on any other overlap, RFC 5722 §4 applied to IPv4 as
+    ``ip_frag_queue`` does). A datagram is forgotten when the host answers it, when
+    the host no longer holds it (completed and consumed, discarded, evicted, timed
+    out) and after the host's reassembly timeout."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._datagrams: dict[bytes, tuple[float, dict[int, int], list[int]]] = {}
+
+    def judge(self, inbound: bytes, outputs: Sequence[object], host: Any, now: float
+              ) -> list[Violation]:
+        """Note one inbound packet (what ``host`` answered with ``outputs`` at ``now``)
+        and return the broken rule, if any."""
+        # What the host no longer holds (evicted, timed out, discarded) is forgotten;
+        # so is what timed out by the clock (a late fragment restarts the queue).
+        view = _lenient_walk(inbound)
+        fragment = view is not None and view.version == 4 and view.fragment is not None
+        # The key stack/host/ipv4.py files a datagram under (identification, protocol,
+        # addresses: RFC 791 §3.2), to ask whether the host still holds it.
+        key = inbound[4:6] + inbound[9:10] + inbound[12:20] if fragment else b""
+        held = host.ipv4.reassembler
+        for old in [k for k, (start, _, _) in self._datagrams.items()
+                    if now >= start + self._timeout or (k not in held and k != key)]:
+            del self._datagrams[old]
+        if view is None or view.fragment is None or not fragment:
+            return []
+        answers = _answers_to_datagram(outputs)
+        if not answers:
+            if key not in host.ipv4.reassembler:
+                # None in progress: completed and consumed (dropped after reassembly),
+                # discarded, or never started.
+                self._datagrams.pop(key, None)
+                return []
+            if host.last_reason not in ("frag.held", "frag.duplicate"):
+                return []  # dropped before reassembly: the datagram lives on without it
+        start, data, end = self._datagrams.setdefault(key, (now, {}, []))
+        offset = view.fragment[1]
+        piece = view.fragmentable
+        if view.fragment[2]:
+            piece = piece[:len(piece) & ~7]  # ip_frag_queue: a non-last fragment's end &= ~7
+        else:
+            end.append(offset + len(piece))
+        for index, byte in enumerate(piece):
+            data.setdefault(offset + index, byte)
+        if not answers:
+            return []
+        del self._datagrams[key]
+        return _rule_answer_is_the_datagram(data, end, answers)
+
+
+def _answers_to_datagram(outputs: Sequence[object]) -> list[ParsedPacket]:
+    """The outputs (or the fragments of one) that answer a whole datagram: an echo
+    reply, or a UDP/TCP answer (an ICMP error may be about one fragment, the first,
+    before reassembly), judged by the first piece."""
+    pieces: list[ParsedPacket] = []
+    for packet in outputs:
+        if not isinstance(packet, bytes) or packet[:1] == b"" or packet[0] >> 4 != 4:
+            continue
+        try:
+            pieces.append(parse_output(packet))
+        except _Bad:
+            continue
+    pieces.sort(key=lambda piece: piece.fragment[1] if piece.fragment else 0)
+    if not pieces:
+        return []
+    first = pieces[0]
+    if first.protocol == 1:
+        return pieces if first.upper and first.upper[0] == 0 else []
+    return pieces if first.protocol in (6, 17) else []
+
+
+def _rule_answer_is_the_datagram(data: dict[int, int], end: list[int],
+                                 pieces: list[ParsedPacket]) -> list[Violation]:
+    if not end:
+        return [Violation("answer.not_reassembled", "an answer before the last fragment")]
+    length = end[0]
+    missing = next((i for i in range(length) if i not in data), None)
+    if missing is not None:
+        return [Violation("answer.not_reassembled",
+                          f"an answer to a datagram of {length} bytes with byte {missing} "
+                          f"never sent")]
+    datagram = bytes(data[i] for i in range(length))
+    reply = b"".join(piece.fragmentable for piece in pieces)
+    if pieces[0].protocol == 1 and reply[4:] != datagram[4:]:
+        return [Violation("answer.not_reassembled", "the echo reply's data are not the "
+                                                    "fragments' data")]
+    # RFC 768: the UDP length field may end the datagram before its IP length.
+    if pieces[0].protocol == 17 and (len(reply) > len(datagram)
+                                     or reply[8:] != datagram[8:len(reply)]):
+        return [Violation("answer.not_reassembled", "the UDP answer's data are not the "
+                                                    "fragments' data")]
+    return []
 
 
 def _ntop(address: bytes) -> str:

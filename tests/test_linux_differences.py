@@ -8,6 +8,12 @@ counted reasons in the core itself. The packets are the probe set's builders
 
 from __future__ import annotations
 
+import os
+import select
+import shutil
+import time
+from pathlib import Path
+
 import pytest
 
 from stack import Host, HostConfig
@@ -34,6 +40,7 @@ from stack.record.packets import (
     tcp4,
     tcp6,
     udp4,
+    udp6,
     udplite4,
     udplite6,
 )
@@ -275,3 +282,176 @@ def test_malformed_options_to_another_host_get_parameter_problem(option: bytes,
 def test_config_is_the_recorders() -> None:
     """The addresses these tests use are HostConfig's defaults, the recorder's."""
     assert HostConfig().addresses()[:2] == [US4, US6]
+
+
+# -- item 13: TAP, a unicast packet in a broadcast or multicast frame -------------------
+TAP_MAC = bytes.fromhex("020000000002")
+PEER_MAC = bytes.fromhex("02aabbccddee")
+BROADCAST_MAC = b"\xff" * 6
+V6_MULTICAST_MAC = bytes.fromhex("333300000001")
+
+
+def tap_answers(destination_mac: bytes, packet: bytes) -> tuple[list[bytes], str]:
+    """What a TAP-mode host sends for ``packet`` in a frame to ``destination_mac`` (the
+    peer's MAC already known, so answers go straight out), and its reason."""
+    from stack.link import LinkHost
+    from stack.link.ethernet import emit
+
+    link = LinkHost(Host(HostConfig(link_address=TAP_MAC)))
+    link.neighbours.learn(packet[12:16] if packet[0] >> 4 == 4 else packet[8:24], PEER_MAC, 0.0)
+    ethertype = 0x0800 if packet[0] >> 4 == 4 else 0x86DD
+    frames = link.handle(emit(destination_mac, PEER_MAC, ethertype, packet), 1.0)
+    assert link.host.link_group is False  # only for the packet it came with
+    return frames, link.last_reason
+
+
+@pytest.mark.parametrize("mac", [BROADCAST_MAC, V6_MULTICAST_MAC])
+@pytest.mark.parametrize(("request_packet", "reason"), [
+    (udp4(PEER4, US4, 40000, 9, b"closed"), "icmp.no_error_for_link_broadcast"),
+    (ipv4(PEER4, US4, 253, b"unknown"), "icmp.no_error_for_link_broadcast"),
+    (echo4(PEER4, US4, options=MALFORMED_RR), "icmp.no_error_for_link_broadcast"),
+    (tcp4(PEER4, US4, 40000, 9, 1, 0, SYN), "tcp.not_unicast"),
+    (udp6(PEER6, US6, 40000, 9, b"closed"), "icmpv6.no_error_for_link_broadcast"),
+    (ipv6(PEER6, US6, 253, bytes(8)), "icmpv6.no_error_for_link_broadcast"),
+    (tcp6(PEER6, US6, 40000, 9, 1, 0, SYN), "tcp.not_unicast"),
+])
+def test_no_error_nor_reset_for_a_packet_in_a_group_frame(mac: bytes, request_packet: bytes,
+                                                          reason: str) -> None:
+    """RFC 1122 §3.2.2, RFC 4443 §2.4 (e.3): Linux checks skb->pkt_type != PACKET_HOST
+    (__icmp_send, icmp6_send, tcp_v4_rcv, tcp_v6_rcv)."""
+    frames, why = tap_answers(mac, request_packet)
+    assert frames == [] and why == reason
+    unicast, _ = tap_answers(TAP_MAC, request_packet)
+    assert len(unicast) == 1  # the same packet to our MAC is answered
+
+
+def test_echo_and_an_option_of_action_10_are_still_answered_in_a_group_frame() -> None:
+    frames, why = tap_answers(BROADCAST_MAC, echo4(PEER4, US4))
+    assert why == "icmp.echo_reply" and len(frames) == 1
+    frames, why = tap_answers(V6_MULTICAST_MAC, echo6(PEER6, US6))
+    assert why == "icmpv6.echo_reply" and len(frames) == 1
+    option = bytes([0x80 | 0x1E, 0])  # unknown, action 10: Parameter Problem even so
+    packet = ipv6(PEER6, US6, 60, options_header(PROTO_ICMPV6, option)
+                  + echo6_message(PEER6, US6))
+    [frame] = tap_answers(V6_MULTICAST_MAC, packet)[0]
+    assert frame[14 + 40] == 4 and frame[14 + 41] == 2  # Parameter Problem code 2
+
+
+# -- item 16: a TAP recording replays through the link layer ----------------------------
+def test_a_tap_recording_replays_byte_for_byte_through_the_link_layer(tmp_path: Path) -> None:
+    """As stack-live --tap --record writes it (Ethernet frames, the config with its MAC
+    and secret): an ARP exchange, a frame for another MAC that the live host dropped
+    (eth.not_for_us) although its UDP would get a Port Unreachable, then echoes whose
+    IDs follow. Replay must drive the same LinkHost: fed to a bare Host, the dropped
+    frame would be answered and the later IDs shifted."""
+    from replay import cli as replay_cli
+    from stack.capture import (
+        DIRECTION_INBOUND,
+        DIRECTION_OUTBOUND,
+        LINKTYPE_ETHERNET,
+        CaptureWriter,
+    )
+    from stack.link import LinkHost
+    from stack.link.ethernet import emit
+
+    config = HostConfig(link_address=TAP_MAC, hash_secret=0x1234_5678_9ABC_DEF0)
+    link = LinkHost(Host(config))
+    peer_ip = bytes([172, 16, 0, 1])
+    arp = (BROADCAST_MAC + PEER_MAC + b"\x08\x06" + bytes.fromhex("0001080006040001")
+           + PEER_MAC + peer_ip + bytes(6) + addr4(US4))
+    other_mac = bytes.fromhex("02aabbccdd01")
+    closed = udp4("172.16.0.1", US4, 40000, 9, b"not for us")
+    frames = [arp, emit(other_mac, PEER_MAC, 0x0800, closed)] + [
+        emit(TAP_MAC, PEER_MAC, 0x0800, echo4("172.16.0.1", US4, seq=n)) for n in range(3)]
+    assert Host(config).handle(closed, 0.0) != []  # what a bare Host would answer
+    path = tmp_path / "tap.pcapng"
+    writer = CaptureWriter(str(path), LINKTYPE_ETHERNET, {"case": "tap", "config":
+                                                          config.to_json()})
+    for n, frame in enumerate(frames):
+        now = 100.0 + n / 10
+        writer.write(frame, now, DIRECTION_INBOUND)
+        for sent in link.handle(frame, now):
+            writer.write(sent, now, DIRECTION_OUTBOUND)
+    writer.close()
+    assert link.stats.drops["eth.not_for_us"] == 1
+    assert replay_cli.main([str(path), "--expect"]) == 0
+
+
+# -- item 5: the reassembly Time Exceeded quotes fragment 0 as held (corpus:
+# frag_timeout_record_route) -------------------------------------------------------------
+def test_time_exceeded_quotes_fragment_0_as_held_and_echoes_its_record_route() -> None:
+    host = Host()
+    record_route = bytes([7, 15, 4]) + bytes(12)  # 3 slots (padded with End: 16 bytes)
+    whole = echo4(PEER4, US4, size=200, options=record_route)
+    header_len = (whole[0] & 0x0F) * 4
+    header = whole[:header_len]
+    header = (header[:2] + (header_len + 60).to_bytes(2, "big") + header[4:6] + b"\x20\x00"
+              + header[8:])
+    held = wire4.with_checksum(header) + whole[header_len:header_len + 60]  # MF: 56 kept
+    assert answer(host, held) == [] and host.last_reason == "frag.held"
+    [error] = host.poll(40.0)
+    error_header = (error[0] & 0x0F) * 4
+    assert error_header == 20 + 16  # the Record Route echoed: ours twice, then End
+    assert error[20:23] == bytes([7, 15, 12]) and error[23:31] == addr4(US4) * 2
+    quote = error[error_header + 8:]
+    assert quote[:4] == held[:4]  # the header as it came: total length 96
+    assert quote[20:27] == bytes([7, 15, 8]) + addr4(US4)  # filled on receipt
+    assert len(quote) == header_len + 56 and quote[header_len:] == held[header_len:-4]
+
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists("/dev/net/tun") or shutil.which("ip") is None,
+    reason="the kernel on a TAP device needs root, /dev/net/tun and ip")
+
+
+@needs_root
+def test_the_kernel_on_a_tap_device_answers_as_the_link_layer_does() -> None:
+    """Item 13 against the live kernel (stack-record records through TUN, which has no
+    link layer): a UDP datagram to a closed port and a SYN, each in a broadcast frame
+    and in a frame to the device's MAC, to a TAP device in a fresh namespace; the kinds
+    of IPv4 answers (protocol, first byte) must be tunstack's LinkHost's."""
+    from stack.link import LinkHost
+    from stack.link.ethernet import emit
+    from stack.live.netns import inside_netns, run_in, temporary_netns
+    from stack.live.tun import open_tun
+
+    probes = [(mac, packet) for packet in (udp4("172.16.0.1", US4, 40000, 9, b"closed"),
+                                           tcp4("172.16.0.1", US4, 40000, 9, 1, 0, SYN))
+              for mac in (BROADCAST_MAC, TAP_MAC)]
+
+    def kinds(frames: list[bytes]) -> list[tuple[int, int]]:
+        return [(f[14 + 9], f[14 + 20]) for f in frames if f[12:14] == b"\x08\x00"]
+
+    link = LinkHost(Host(HostConfig(link_address=TAP_MAC)))
+    link.neighbours.learn(addr4("172.16.0.1"), PEER_MAC, 0.0)
+    ours = [kinds(link.handle(emit(mac, PEER_MAC, 0x0800, packet), 1.0))
+            for mac, packet in probes]
+    with temporary_netns("ts-lintap") as namespace:
+        with inside_netns(namespace):
+            fd = open_tun("tslt0", tap=True)
+        try:
+            for command in (["link", "set", "tslt0", "address", "02:00:00:00:00:02"],
+                            ["addr", "add", "172.16.0.2/24", "dev", "tslt0"],
+                            ["link", "set", "tslt0", "up"],
+                            ["neigh", "replace", "172.16.0.1", "lladdr", "02:aa:bb:cc:dd:ee",
+                             "dev", "tslt0", "nud", "permanent"]):
+                run_in(namespace, ["ip", *command])
+            _read_frames(fd, 0.5)  # the kernel's own start-up chatter
+            kernel = []
+            for mac, packet in probes:
+                os.write(fd, emit(mac, PEER_MAC, 0x0800, packet))
+                kernel.append(kinds(_read_frames(fd, 0.4)))
+        finally:
+            os.close(fd)
+    assert kernel == ours == [[], [(1, 3)], [], [(6, 0)]]
+
+
+def _read_frames(fd: int, wait: float) -> list[bytes]:
+    frames = []
+    deadline = time.monotonic() + wait
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            break
+        frames.append(os.read(fd, 65535))
+    return frames

@@ -66,6 +66,13 @@ class HostConfig:
     # UDP echo service (RFC 862), off by default
     udp_echo_ports: frozenset[int] | tuple[int, ...] = ()
 
+    # The secret keying what Linux derives from its per-boot random key: which of the
+    # IPv4 identification counters a destination uses (RFC 7739 §5.1; ip_idents_reserve)
+    # and the IPv6 flow label of each flow (RFC 6437 §3; auto_flowlabels). A fixed
+    # default keeps library output deterministic; the same secret replays a recording
+    # byte for byte (it travels in to_json); stack-live draws a random one per run.
+    hash_secret: int = 0
+
     def __post_init__(self) -> None:
         # Every field is checked here, once per host, so that neither library users nor
         # recordings' metadata (from_json) can hand the core a value it would choke on:
@@ -204,6 +211,7 @@ _WHOLE_NUMBERS: dict[str, tuple[int, int]] = {
     "icmp_msgs_per_sec": (0, _INT_MAX),
     "icmp_msgs_burst": (0, _INT_MAX),
     "ratelimit_peers": (1, _INT_MAX),
+    "hash_secret": (0, 2**64 - 1),  # 8 bytes of key (stack/host/host.py)
     "frag_mem_limit": (1, 2**63 - 1),  # ipfrag_high_thresh is a C long
     "frag_max_datagrams": (1, _INT_MAX),
     "frag_max_fragments": (1, _INT_MAX),

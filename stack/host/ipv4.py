@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import struct
 from typing import TYPE_CHECKING, Final
+from zlib import crc32
 
 from stack.host import transport
 from stack.host.pmtu import PathMtuCache
@@ -95,6 +96,7 @@ _ERROR_KINDS = {
     (icmpv4.TIME_EXCEEDED, icmpv4.EXCEEDED_REASSEMBLY): "icmp.time_exceeded",
 }
 
+_ID_COUNTER_MASK: Final = 2047  # stack.host.host.IPV4_ID_COUNTERS - 1 (no import cycle)
 _IGMP = 2
 _TCP = 6
 _UDP = 17
@@ -104,7 +106,7 @@ _UDPLITE = 136
 # icmp_send never answers a message whose type icmp_pointers marks ``.error``: the RFC 792
 # errors and the unassigned or obsolete types 1, 2, 6 (Alternate Host Address), 7, and,
 # surprisingly, 9 and 10 (router discovery); any type above NR_ICMP_TYPES counts too.
-_NO_ERROR_ABOUT_TYPES: Final = icmpv4.ERROR_TYPES | frozenset({1, 2, 6, 7, 9, 10})
+_NO_ERROR_ABOUT_TYPES: Final[frozenset[int]] = icmpv4.ERROR_TYPES | frozenset({1, 2, 6, 7, 9, 10})
 
 # The fast path's reply: IPv4 header and the first four ICMP bytes in one pack.
 _ECHO_REPLY_HEAD: Final = struct.Struct("!HHHHHH4s4sBBH")
@@ -206,9 +208,12 @@ class Ipv4Layer:
             else:
                 # Valid: the reply, built here (the general path's bytes; tests compare).
                 host = self.host
-                # host.next_ipv4_id(), inlined: this is the hottest line of the stack.
-                ident = host._next_ipv4_id
-                host._next_ipv4_id = (ident + 1) & 0xFFFF
+                # host.next_ipv4_id(source), inlined: this is the hottest line of the
+                # stack.
+                counters = host.ipv4_ids
+                bucket = crc32(source, host.id_seed) & _ID_COUNTER_MASK
+                ident = counters[bucket]
+                counters[bucket] = (ident + 1) & 0xFFFF
                 tos = packet[1]
                 # The reply header's sum: the two addresses' sum does not change when
                 # they swap.
@@ -499,7 +504,8 @@ class Ipv4Layer:
         if value == 0xFFFF and (message[1] or message[4:].strip(b"\x00")):
             value = 0
         reply = b"\x00" + message[1:2] + value.to_bytes(2, "big") + message[4:]
-        out = self._reply_packet(route, packet[1], 0, host.next_ipv4_id(), icmpv4.PROTOCOL,
+        out = self._reply_packet(route, packet[1], 0, host.next_ipv4_id(route[1]),
+                                 icmpv4.PROTOCOL,
                                  reply)
         host.replied("icmp.echo_reply")
         return self._send(out, now)
@@ -520,7 +526,8 @@ class Ipv4Layer:
         stamp = _TIMESTAMP.pack(ms_since_midnight(now))
         reply = icmpv4.emit(icmpv4.TIMESTAMP_REPLY, 0, message[4:8],
                             message[8:12] + stamp + stamp)
-        out = self._reply_packet(route, packet[1], 0, host.next_ipv4_id(), icmpv4.PROTOCOL,
+        out = self._reply_packet(route, packet[1], 0, host.next_ipv4_id(route[1]),
+                                 icmpv4.PROTOCOL,
                                  reply)
         host.replied("icmp.timestamp_reply")
         return self._send(out, now)
@@ -555,7 +562,8 @@ class Ipv4Layer:
         echo_ports = self._echo_ports if kind == _LOCAL else ()
         result = transport.udp_input(segment, address_sum, False, echo_ports)
         if isinstance(result, bytes):
-            out = self._reply_packet((b"", packet[12:16]), 0, 0, host.next_ipv4_id(), _UDP,
+            out = self._reply_packet((b"", packet[12:16]), 0, 0,
+                                     host.next_ipv4_id(packet[12:16]), _UDP,
                                      result)
             host.replied("udp.echo_reply")
             return self._send(out, now)
@@ -583,7 +591,7 @@ class Ipv4Layer:
         """tcp_v4_rcv → tcp_v4_send_reset → ip_send_unicast_reply: TOS without the ECN
         bits, DF set and so IP ID 0, options echoed."""
         host = self.host
-        if kind != _LOCAL:
+        if kind != _LOCAL or host.link_group:
             return host.drop("tcp.not_unicast")  # tcp_v4_rcv: pkt_type != PACKET_HOST
         result = transport.tcp_input(packet[header_len:], int.from_bytes(packet[12:20], "big"),
                                      refuse_ao=True)
@@ -615,6 +623,8 @@ class Ipv4Layer:
         # a non-first fragment, or an ICMP error (Linux: an unknown type counts as one).
         if kind in (_BROADCAST, _MULTICAST):
             return "icmp.no_error_for_broadcast"
+        if self.host.link_group:  # __icmp_send: "no replies to physical multicast"
+            return "icmp.no_error_for_link_broadcast"
         if packet[6] & 0x1F or packet[7]:
             return "icmp.no_error_for_fragment"
         if packet[9] == icmpv4.PROTOCOL:
@@ -637,7 +647,8 @@ class Ipv4Layer:
         room -= wire.HEADER_LEN + len(reply_options) + icmpv4.HEADER_LEN
         message = icmpv4.emit(error_type, code, rest, packet[:max(room, 0)])
         # icmp_send: tos = RT_TOS(tos) | IPTOS_PREC_INTERNETCONTROL; DF clear.
-        return wire.emit(tos=0xC0 | (packet[1] & 0x1E), ident=self.host.next_ipv4_id(),
+        return wire.emit(tos=0xC0 | (packet[1] & 0x1E),
+                         ident=self.host.next_ipv4_id(destination),
                          flags_offset=0, ttl=self.config.ttl, protocol=icmpv4.PROTOCOL,
                          src=self.address, dst=destination, payload=message,
                          options=reply_options)

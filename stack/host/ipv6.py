@@ -20,19 +20,20 @@ whose type says so, §2.4 (e.3)), the quote cut so the error is at most 1280 byt
 rate-limited per peer (``net.ipv6.icmp.ratelimit``, 100 ms, burst 6) and globally with
 IPv4 (the host's shared :class:`~stack.host.ratelimit.IcmpRateLimiter`).
 
-Flow label (RFC 6437): Linux hashes a per-boot secret into the label of what it sends.
-Ours is reflection: every answer carries the flow label of the packet it answers (the
-request, the offending packet of an error, the first fragment of a timed-out datagram),
-which is what Linux itself does with ``net.ipv6.flowlabel_reflect`` set for echo replies
-and resets. A flow keeps its label, replays repeat, and the echo path copies the
-request's first word as it is. Neighbour Advertisements carry 0, as Linux's
-``ip6_nd_hdr`` writes. Comparisons against Linux recordings ignore this one field.
+Flow label (RFC 6437 §3): as Linux with ``auto_flowlabels=1`` and
+``flowlabel_reflect=0``, every answer is labelled with a keyed hash of its own flow
+(addresses, Next Header, ports or ICMPv6 type and code), keyed by
+``HostConfig.hash_secret`` where Linux uses a per-boot secret: a flow keeps its label,
+the request's label is not reflected (nmap's IPv6 fingerprint tells the two apart), and
+a given secret replays byte for byte. Neighbour Advertisements carry 0, as Linux's
+``ip6_nd_hdr`` writes. Comparisons against Linux recordings ignore the field.
 """
 
 from __future__ import annotations
 
 import struct
 from typing import TYPE_CHECKING, Final
+from zlib import crc32
 
 from stack.host import transport
 from stack.host.pmtu import PathMtuCache
@@ -73,12 +74,14 @@ for _mask in range(1, 16):
 
 _PARAM_KIND = "icmpv6.param_problem"
 _PIM = 103
+# Echo replies: the flow is the two addresses (flowi6 has type 129 and code 0 where the
+# ports go: Linux sets fl6_icmp_type only), whatever the request's code.
 _UDPLITE = 136
 # Neighbour Discovery (RS, RA, NS, NA, Redirect): never accepted fragmented (RFC 6980 §5).
 _NEIGHBOUR_DISCOVERY_TYPES: Final = frozenset(range(133, 138))
-# An Echo Reply's fixed header and ICMPv6 header: first word and payload length, Next
+# An Echo Reply's fixed header and ICMPv6 header: first word, payload length, Next
 # Header 58, hop limit, source, destination, type 129, code, checksum.
-_ECHO_REPLY_HEAD: Final = struct.Struct("!6sBB16s16sBBH")
+_ECHO_REPLY_HEAD: Final = struct.Struct("!IHBB16s16sBBH")
 
 
 class _Walk:
@@ -101,7 +104,7 @@ class Ipv6Layer:
     __slots__ = ("host", "_unicast", "_interfaces", "_groups", "_hop_limit", "_mtu",
                  "_interval", "_ratemask", "_echo_ignore", "_echo_ignore_multicast",
                  "_link_address", "_stats", "_replies", "_echo_targets", "_not_echo_sources",
-                 "reassembler", "pmtu")
+                 "reassembler", "pmtu", "_flow_seed", "_echo_seed")
 
     def __init__(self, host: Host) -> None:
         self.host = host
@@ -133,6 +136,8 @@ class Ipv6Layer:
             max_datagrams=config.frag_max_datagrams, max_fragments=config.frag_max_fragments,
             events=host.stats.events, prefix="frag6")
         self.pmtu = PathMtuCache(config.pmtu_cache_size, config.pmtu_expires)
+        self._flow_seed = host.flow_seed
+        self._echo_seed = host.echo_seed
 
     # -- the hot path ------------------------------------------------------------------
     def input(self, packet: bytes, now: float) -> list[bytes]:
@@ -157,16 +162,24 @@ class Ipv6Layer:
                 value = (value & 0xFFFF) + (value >> 16)
                 if value == 0xFFFF:  # a full sum gives 0: the message is not all 0
                     value = 0
-                # Version, traffic class (ECN included), flow label (reflected)
-                # and payload length: the request's first six bytes as they are.
-                reply = _ECHO_REPLY_HEAD.pack(packet[:6], 58, self._hop_limit, dst, src,
-                                              129, packet[41], value) + packet[44:]
+                # Version and traffic class (ECN included) from the request, the
+                # flow's label (peer and address: _echo_label), payload length.
+                label = crc32(packet[8:40], self._echo_seed) & 0xFFFFF
+                reply = _ECHO_REPLY_HEAD.pack(
+                    (packet[0] << 24) | ((packet[1] & 0xF0) << 16) | label, size - 40, 58,
+                    self._hop_limit, dst, src, 129, packet[41], value) + packet[44:]
                 self._stats.echo_replies_v6 += 1  # icmpv6.echo_reply, folded in on read
                 self.host.last_reason = "icmpv6.echo_reply"
                 if size > _MIN_MTU:
                     return self._fit(reply, src, now)
                 return [reply]
         return self._slow_input(packet, now)
+
+    def _echo_label(self, peer: bytes, address: bytes) -> int:
+        """The label of our echo replies from ``address`` to ``peer``: the flow is
+        fixed by the two addresses (type 129, code 0), so they alone are hashed, with
+        a seed of its own; the fast path computes the same over the request's bytes."""
+        return crc32(peer + address, self._echo_seed) & 0xFFFFF
 
     def poll(self, now: float) -> list[bytes]:
         """Reassembly timeouts: Time Exceeded code 1 when the first fragment was held
@@ -503,8 +516,9 @@ class Ipv6Layer:
         value = icmpv6.message_checksum(body, source, src)
         reply_message = body[:2] + value.to_bytes(2, "big") + body[4:]
         traffic_class = ((packet[0] & 0x0F) << 4) | (packet[1] >> 4)
-        reply = self._header(packet, traffic_class, len(reply_message), wire.ICMPV6, source,
-                             src) + reply_message
+        reply = wire.build_header(traffic_class, self._echo_label(src, source),
+                                  len(reply_message), wire.ICMPV6, self._hop_limit, source,
+                                  src) + reply_message
         host.replied("icmpv6.echo_reply")
         return self._fit(reply, src, now)
 
@@ -625,6 +639,8 @@ class Ipv6Layer:
         packet = walk.packet
         if packet[24] == 0xFF:  # no RST to a group
             return self.host.drop("tcp.multicast")
+        if self.host.link_group:  # tcp_v6_rcv: pkt_type != PACKET_HOST
+            return self.host.drop("tcp.not_unicast")
         result = transport.tcp_input(packet[walk.offset:], int.from_bytes(packet[8:40], "big"))
         if isinstance(result, str):
             return self.host.drop(result)
@@ -640,8 +656,8 @@ class Ipv6Layer:
         if src == _UNSPECIFIED:  # RFC 4291 §2.5.2, as for echo
             return self.host.drop(kind.split(".", 1)[0] + ".to_unspecified")
         self.host.replied(kind)
-        return self._fit(self._header(packet, traffic_class, len(segment), next_header, dst,
-                                      src) + segment, src, now)
+        return self._fit(self._header(traffic_class, len(segment), next_header, dst, src,
+                                      segment[:4]) + segment, src, now)
 
     # -- errors (RFC 4443 §2.4) --------------------------------------------------------
     def _reply_error(self, packet: bytes, kind: int, code: int, pointer: int,
@@ -659,14 +675,16 @@ class Ipv6Layer:
         reassembled) and its reply kind, or None and the reason it is not sent."""
         src = packet[8:24]
         dst = packet[24:40]
-        if dst[0] == 0xFF:
-            # §2.4 (e.3): to a group only Packet Too Big, and Parameter Problem code 2
-            # for an option whose type's high bits are 10 (opt_unrec).
+        if dst[0] == 0xFF or self.host.link_group:
+            # §2.4 (e.3): to a group (or in a link-layer broadcast or multicast frame:
+            # icmp6_send's pkt_type != PACKET_HOST) only Packet Too Big, and Parameter
+            # Problem code 2 for an option whose type's high bits are 10 (opt_unrec).
             allowed = kind == icmpv6.PACKET_TOO_BIG or (
                 kind == icmpv6.PARAMETER_PROBLEM and code == icmpv6.PARAM_OPTION
                 and parameter < len(packet) and packet[parameter] & 0xC0 == 0x80)
             if not allowed:
-                return None, "icmpv6.no_error_to_multicast"
+                return None, ("icmpv6.no_error_to_multicast" if dst[0] == 0xFF
+                              else "icmpv6.no_error_for_link_broadcast")
             source = self._source_for(src)
         elif dst in self._unicast:
             source = dst
@@ -682,16 +700,23 @@ class Ipv6Layer:
                 return None, "icmpv6." + limited.split(".", 1)[1]
         message = icmpv6.build_error(kind, code, parameter, packet[:ERROR_QUOTE_LIMIT],
                                      source, src)
-        return (self._header(packet, 0, len(message), wire.ICMPV6, source, src) + message,
+        return (self._header(0, len(message), wire.ICMPV6, source, src, message[:2]) + message,
                 _ERROR_KINDS.get((kind, code), _PARAM_KIND))
 
     # -- helpers -----------------------------------------------------------------------
-    def _header(self, answered: bytes, traffic_class: int, length: int, next_header: int,
-                src: bytes, dst: bytes) -> bytes:
-        """Our fixed header for an answer to ``answered``, whose flow label it reflects."""
-        label = ((answered[1] & 0x0F) << 16) | (answered[2] << 8) | answered[3]
-        return wire.build_header(traffic_class, label, length, next_header, self._hop_limit,
-                                 src, dst)
+    def _header(self, traffic_class: int, length: int, next_header: int, src: bytes,
+                dst: bytes, flow: bytes) -> bytes:
+        """Our fixed header, labelled with the flow's label (:meth:`flow_label`)."""
+        return wire.build_header(traffic_class, self.flow_label(src, dst, next_header, flow),
+                                 length, next_header, self._hop_limit, src, dst)
+
+    def flow_label(self, src: bytes, dst: bytes, next_header: int, flow: bytes) -> int:
+        """RFC 6437 §3, as Linux's ``ip6_make_flowlabel`` with ``auto_flowlabels=1``: a
+        20-bit keyed hash (seeded from ``HostConfig.hash_secret``) of the flow: the peer,
+        our address, Next Header and ``flow`` (the ports, or ICMPv6 type and code: what
+        ``flowi6`` holds there), the same for every packet of the flow. Echo replies
+        have :meth:`_echo_label`."""
+        return crc32(dst + src + bytes((next_header,)) + flow, self._flow_seed) & 0xFFFFF
 
     def _fit(self, reply: bytes, destination: bytes, now: float) -> list[bytes]:
         """Fragment ``reply`` to the path MTU (RFC 8200 §5, RFC 8201)."""

@@ -134,7 +134,12 @@ class LinkHost:
             host.stats.received += 1
             return self._arp(payload, now)
         if ethertype in (ETHERTYPE_IPV4, ETHERTYPE_IPV6):
-            return self._ip(ethertype, source, payload, now)
+            # Tell the core how the frame was addressed (Linux's skb->pkt_type).
+            host.link_group = is_group(destination)
+            try:
+                return self._ip(ethertype, source, payload, now)
+            finally:
+                host.link_group = False
         host.stats.received += 1
         return host.drop("eth.unknown_ethertype")
 

@@ -261,7 +261,11 @@ def check_arguments(args: argparse.Namespace) -> Settings:
             mtu=args.mtu if args.mtu is not None else 1500,
             link_address=mac,
             udp_echo_ports=tuple(args.udp_echo),
-            **policy_values(args))  # type: ignore[arg-type]
+            # A fresh secret per run unless --hash-secret gives one, as Linux draws one
+            # per boot (IPv4 ID counters, flow labels); the recording's config metadata
+            # carries it, so a replay rebuilds the same host and matches byte for byte.
+            **{"hash_secret": int.from_bytes(os.urandom(8), "big"),
+               **policy_values(args)})  # type: ignore[arg-type]
     except (ConfigError, PolicyError) as exc:
         raise LiveError(str(exc)) from None
     plan = None if args.no_configure else DevicePlan(args.device, config.mtu, tuple(kernel))

@@ -137,6 +137,9 @@ POLICIES: tuple[Policy, ...] = (
            _seconds, "how long a learned path MTU is kept"),
     Policy("min_pmtu", "min-pmtu", "net.ipv4.route.min_pmtu", "BYTES", _integer,
            "smallest path MTU a Packet Too Big / Fragmentation Needed may set"),
+    Policy("hash_secret", "hash-secret", "", "N", _integer,
+           "the secret keying the IPv4 ID counters and IPv6 flow labels (Linux's per-boot "
+           "key); default: a random one per run, recorded in --record's metadata"),
 )
 
 _BY_FIELD = {p.field: p for p in POLICIES}
@@ -241,8 +244,11 @@ def policy_values(args: argparse.Namespace) -> dict[str, object]:
 def changed_policies(config: HostConfig) -> list[str]:
     """``--flag VALUE`` for every policy that is not the default, in table order."""
     defaults = HostConfig()
+    # hash_secret is drawn at random per run: it differs from the default every time and
+    # says nothing of the policy (the recording's metadata keeps it).
     return [f"{p.option} {format_value(p, getattr(config, p.field)) or repr('')}"
-            for p in POLICIES if getattr(config, p.field) != getattr(defaults, p.field)]
+            for p in POLICIES if getattr(config, p.field) != getattr(defaults, p.field)
+            and p.field != "hash_secret"]
 
 
 def policy_rows(policies: Iterable[Policy] = POLICIES) -> list[tuple[str, str, str]]:

@@ -2234,3 +2234,14 @@ def _rr_not_ours(p: Peer) -> list[bytes]:
 def _pmtu_576_big(p: Peer) -> Probes:
     ping = fragment4(echo4(p.v4, HOST4, size=3306, ident=0x1332), [1480, 2960])
     return [(0.0, frag_needed(p, 576)), (0.05, ping[0]), (0.05, ping[1]), (0.05, ping[2])]
+
+
+@case("frag_timeout_record_route", "fragment 0 of an Echo with Record Route, 60 data bytes "
+      "(not a multiple of 8) and MF set, then silence",
+      "Time Exceeded 30 to 32 s later quoting fragment 0 as held: Record Route filled, data "
+      "cut to 56 bytes, the header as it came; the error echoes the Record Route "
+      "(ip_expire)", listen=33.0)
+def _timeout_rr(p: Peer) -> list[bytes]:
+    whole = echo4(p.v4, HOST4, size=200, options=record_route(3), ident=0x1350)
+    header_len = (whole[0] & 0x0F) * 4
+    return [fragment_of(whole[:header_len], whole[header_len:header_len + 60], 0, more=True)]
