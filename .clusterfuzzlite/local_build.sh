@@ -42,7 +42,8 @@ PATH="$scratch/venv/bin:$PATH" SRC="$scratch/src" OUT="$out" WORK="$scratch/work
 
 echo "built into $out:"
 ls -1 "$out"
-# Smoke test: each packaged fuzzer runs its seed corpus and 500 mutations. A finding
+# Smoke test: each packaged fuzzer runs its seed corpus and then 500 mutated inputs
+# (-runs counts both, so it is the seed count plus 500), with its options. A finding
 # also shows the fuzzer works (it is reported, with the file to reproduce it from);
 # a fuzzer that does not run at all fails the build.
 status=0
@@ -54,10 +55,12 @@ for wrapper in "$out"/*; do
   (cd "$corpus" && unzip -q "$out/${name}_seed_corpus.zip")
   log="$scratch/$name.log"
   mkdir -p "$out/artifacts"
-  "$wrapper" -runs=500 -dict="$out/$name.dict" -artifact_prefix="$out/artifacts/" \
-    "$corpus" >"$log" 2>&1 || true
+  seeds=$(find "$corpus" -type f | wc -l)
+  max_len=$(sed -n 's/^max_len = //p' "$out/$name.options")
+  "$wrapper" -runs=$((seeds + 500)) -max_len="$max_len" -dict="$out/$name.dict" \
+    -artifact_prefix="$out/artifacts/" "$corpus" >"$log" 2>&1 || true
   if grep -q '^Done [0-9]* runs' "$log"; then
-    echo "$name: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$log")"
+    echo "$name: $seeds seeds, $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$log")"
   elif grep -q 'Test unit written to' "$log"; then
     echo "$name: FINDING: $(grep -m1 -o 'oracle: .*' "$log" || echo 'see the log')"
     echo "  reproduce: stack-fuzz reproduce $(grep -o "$out/artifacts/crash-[0-9a-f]*" "$log" \

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from bench.core import bench_drop, bench_echo4, bench_echo6, bench_frag, bench_fragflood
 from bench.fuzzbench import bench_fuzz
+from bench.fuzzcost import bench_fuzzcost
 from bench.live import bench_live
 from bench.measure import Options
 from bench.replaybench import bench_replay
@@ -35,6 +36,7 @@ BENCHMARKS: dict[str, Callable[[Options], list[Row]]] = {
     "replay": bench_replay,
     "live": bench_live,
     "fuzz": bench_fuzz,
+    "fuzzcost": bench_fuzzcost,
 }
 
 

@@ -235,11 +235,17 @@ def bench_live(opts: Options) -> list[Row]:
     flood_what = f"live ping -f -c {flood_count}: stack-live vs raw TUN loop"
     rtt_what = f"live ping -c {paced_count} -i 0.002 median RTT: stack-live vs raw TUN loop"
     loss_what = "live: stack-live packets lost (flood and paced runs)"
+    alternating_count = opts.count(2000, 200)
+    alternating_what = (f"live ping -c {alternating_count} -i 0.002 to one responder "
+                        "alternating Host.handle (odd icmp_seq) and the minimal responder "
+                        "(even): median RTT")
     missing = _missing_prerequisite()
     if missing:
+        # Every row the run would have, each saying what is missing and how to get it.
         return [unavailable("live", flood_what, missing, ">= 0.85x"),
                 unavailable("live", rtt_what, missing, "<= 1.2x"),
-                unavailable("live", loss_what, missing, "none lost")]
+                unavailable("live", loss_what, missing, "none lost"),
+                unavailable("live", alternating_what, missing)]
     command = live_command()
     if not isinstance(command, str):
         probe = Host(HostConfig())
@@ -284,7 +290,6 @@ def bench_live(opts: Options) -> list[Row]:
     # Host.handle and even ones with the minimal responder: each pair of neighbouring
     # packets meets the same scheduler and load, so this isolates the core's own cost
     # per packet woken from sleep, which the rows above mix with run-to-run noise.
-    alternating_count = opts.count(2000, 200)
     with temporary_netns("ts-bench") as namespace, _raw_loop(namespace, 300, "--alternate"):
         alternating = _ping(namespace, ["-c", str(alternating_count), "-i", "0.002"], 60)
 
@@ -319,9 +324,7 @@ def bench_live(opts: Options) -> list[Row]:
     rows.append(ratio_row("live", "kernel over veth, median RTT: vs raw TUN loop",
                           kernel_paced.median_rtt, "s", "raw loop", raw.rtt()))
     rows.append(ratio_row(
-        "live", f"live ping -c {alternating_count} -i 0.002 to one responder alternating "
-        "Host.handle (odd icmp_seq) and the minimal responder (even): median RTT",
-        alternating.median_rtt_where(odd=True), "s", "minimal",
+        "live", alternating_what, alternating.median_rtt_where(odd=True), "s", "minimal",
         alternating.median_rtt_where(odd=False),
         note=f"{alternating.lost} of {alternating.transmitted} lost" if alternating.lost
         else ""))

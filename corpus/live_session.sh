@@ -12,7 +12,7 @@ LOG=$(mktemp)
 ip netns add "$NS" || exit 1
 trap 'ip netns del "$NS"; rm -f "$LOG"' EXIT
 ip -n "$NS" link set lo up
-ip netns exec "$NS" "$BIN/stack-live" "$DEV" --record "$OUT" --user root -q >"$LOG" 2>&1 &
+ip netns exec "$NS" "$BIN/stack-live" "$DEV" --record "$OUT" --user root --stay-root -q >"$LOG" 2>&1 &
 LIVE=$!
 for _ in $(seq 50); do  # wait (at most 5 s) for stack-live to configure the device
     ip -n "$NS" -6 addr show dev "$DEV" 2>/dev/null | grep -q fd00:16::1 && break

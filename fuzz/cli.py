@@ -11,7 +11,7 @@
     stack-fuzz minimize CRASH [--target T] [-o OUT]
     stack-fuzz export CRASH [--target T] [--name NAME] [--force]
     stack-fuzz diff [--cases N] [--seed S] [--time S] [--json FILE] [--export DIR]
-                    [--self-check | --responder CMD]
+                    [--self-check | --responder CMD | --wire DEV [--exec CMD]] [--map A=B]
 
 Exit status: 0 nothing found, 1 a finding (or a failed export), 2 bad usage or files.
 """
@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from tabulate import tabulate
+
+from stack.cliargs import bounded
 
 if TYPE_CHECKING:
     from fuzz.targets import Target
@@ -36,6 +39,63 @@ __all__ = ["main"]
 
 class UsageError(Exception):
     """Bad input from the user: one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error on one line (exit 2), as replay does."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+# Bounds of the numbers on the command line: a fuzz run must end (libFuzzer takes
+# -runs=-1 as "for ever") and a time must be a time (NaN, inf and 0 are not).
+_LONGEST_RUN = 7 * 86400.0
+_MOST_RUNS = 2**31 - 1  # libFuzzer's -runs is an int
+# An input is a packet or a short timeline (max_len is at most a few kB); anything much
+# larger is not one, and /dev/zero must not be read to the end.
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+# The names `seeds` writes (fuzz.workspace._name): label-sha1 prefix.
+_SEED_NAME = re.compile(r"[A-Za-z0-9_.-]+-[0-9a-f]{10}")
+
+
+_seconds = bounded(float, 0.001, _LONGEST_RUN, f"a duration (0.001 to {_LONGEST_RUN:.0f} s)")
+_count = bounded(int, 1, _MOST_RUNS, f"a whole number from 1 to {_MOST_RUNS}")
+_seed = bounded(int, 0, 2**32 - 1, f"a libFuzzer seed (0 to {2**32 - 1})")
+
+
+def _file_name(text: str) -> str:
+    """An argparse type: a plain file name (export --name), never a path out of the
+    directory it is written in."""
+    if not text or text in (".", "..") or "/" in text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a plain file name (no '/')")
+    return text
+
+
+def _export_directory(text: str) -> Path:
+    """An argparse type: a directory that exists, or a new one in a directory that
+    exists (``mkdir``, never ``mkdir -p``: a mistyped path must not become a tree)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: not a directory")
+    if not path.is_dir() and not path.absolute().parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: no such directory, nor is its parent")
+    return path
+
+
+def _seed_directory(path: Path) -> None:
+    """``seeds --out`` empties its directory first: only a new or empty one, or one that
+    holds nothing but seeds, may be emptied (never /etc)."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path}: not a directory")
+    if path.is_dir():
+        try:
+            foreign = [p.name for p in path.iterdir() if not _SEED_NAME.fullmatch(p.name)]
+        except OSError as exc:
+            raise UsageError(f"--out {path}: {exc.strerror or exc}") from None
+        if foreign:
+            raise UsageError(f"--out {path}: holds files that are not seeds ({foreign[0]}, "
+                             "...); give a new or empty directory")
 
 
 def _target(name: str) -> Target:
@@ -65,10 +125,15 @@ def _all_target_names() -> list[str]:
 
 
 def _read(path: Path) -> bytes:
+    """The input file, at most MAX_INPUT_BYTES of it (a larger one is refused)."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as stream:
+            data = stream.read(MAX_INPUT_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"{path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise UsageError(f"{path}: larger than {MAX_INPUT_BYTES} bytes: not a fuzz input")
+    return data
 
 
 def _hex_block(data: bytes, width: int = 64) -> str:
@@ -103,13 +168,13 @@ def cmd_list(_: argparse.Namespace) -> int:
     rows = [(t.name, t.summary, "structured" if t.mutate else "libFuzzer",
              len(t.seeds()), t.max_len) for t in TARGETS.values()]
     print(tabulate(rows, headers=["target", "what", "mutator", "seeds", "max_len"]))
+    print("wire: a real stack on a TUN/TAP/veth device, in a loop of our own "
+          "(stack-fuzz run wire --wire DEV --exec CMD; docs/fuzzing.md)")
     return 0
 
 
 def cmd_run_wire(args: argparse.Namespace) -> int:
     """``run wire``: a real stack on a device, in a bounded loop of our own (fuzz/wire.py)."""
-    import math
-
     from fuzz.wire import command
     from stack.link.ethernet import EthernetError, parse_mac
     from stack.sut import StackStartError
@@ -121,10 +186,6 @@ def cmd_run_wire(args: argparse.Namespace) -> int:
         raise UsageError("run wire needs --wire DEV (and usually --exec CMD)")
     if args.time is None and args.runs is None:
         raise UsageError("give a bound: --time SECONDS and/or --runs N")
-    if args.time is not None and not (math.isfinite(args.time) and args.time >= 0):
-        raise UsageError(f"--time {args.time}: not a duration (0 or more seconds)")
-    if args.runs is not None and args.runs < 0:
-        raise UsageError(f"--runs {args.runs}: not a count (0 or more)")
     try:
         if args.exec_command is not None:
             split_command(args.exec_command, "--exec")
@@ -184,11 +245,28 @@ def cmd_ci(args: argparse.Namespace) -> int:
         failed |= result.found
     print(tabulate(rows, headers=["target", "seconds", "runs", "exec/s", "cov", "corpus",
                                   "finding"]))
-    return 1 if failed else 0
+    return 1 if _check_final_corpora(names, Path(args.workdir)) or failed else 0
+
+
+def _check_final_corpora(names: list[str], workdir: Path) -> bool:
+    """ci's last step: every kept input again through the full oracle, dpkt on every
+    output (fuzzing samples that cross-check); True when something breaks a rule."""
+    from fuzz.regress import check_inputs
+
+    found = False
+    for name in names:
+        base = workdir / name
+        checked, findings = check_inputs(_target(name), [base / "seeds", base / "corpus"])
+        print(f"{name}: final corpus of {checked} inputs checked in full: "
+              f"{len(findings) or 'no'} finding{'s' if len(findings) != 1 else ''}")
+        for path, violation in findings[:5]:
+            print(f"FINDING in {name}: {path}\n{violation}")
+        found |= bool(findings)
+    return found
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from fuzz.measure import measure
+    from fuzz.measure import CORE_TARGETS, measure
     from fuzz.workspace import run_libfuzzer
 
     names = args.targets or _all_target_names()
@@ -204,11 +282,26 @@ def cmd_coverage(args: argparse.Namespace) -> int:
             rows.append((name, args.runs, f"{seeds_only.percent:.1f}%",
                          f"{fuzzed.percent:.1f}%", f"{fuzzed.covered}/{fuzzed.statements}",
                          result.coverage, "FOUND" if result.found else "none"))
-    print(f"line coverage of each target's part of stack/ (coverage.py), seeds alone and "
-          f"after {args.runs} libFuzzer runs")
-    print(tabulate(rows, headers=["target", "runs", "seeds", "fuzzed", "lines", "lf cov",
-                                  "finding"]))
+        print(f"line coverage of each target's part of stack/ (coverage.py), seeds alone "
+              f"and after {args.runs} libFuzzer runs")
+        print(tabulate(rows, headers=["target", "runs", "seeds", "fuzzed", "lines", "lf cov",
+                                      "finding"]))
+        _report_areas([name for name in names if name in CORE_TARGETS], Path(work))
     return 0
+
+
+def _report_areas(names: list[str], work: Path) -> None:
+    """What the core targets' inputs reach together: fuzzing alone, no test."""
+    from fuzz.measure import measure_areas
+
+    if not names:
+        return
+    areas = measure_areas({name: [work / name / "seeds", work / name / "corpus"]
+                           for name in names})
+    print(f"\nlines reached by fuzzing alone ({', '.join(names)} together)")
+    print(tabulate([(a.area, f"{a.percent:.1f}%", f"{a.covered}/{a.statements}",
+                     " ".join(f"{name}:{len(lines)}" for name, lines in a.missing.items()))
+                    for a in areas], headers=["area", "lines", "reached", "missed per file"]))
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -242,14 +335,27 @@ def cmd_seeds(args: argparse.Namespace) -> int:
     target = _target(args.target)
     if args.out is None and args.zip is None:
         raise UsageError("give --out DIR or --zip FILE")
+    if args.out is not None:
+        _seed_directory(Path(args.out))
     with tempfile.TemporaryDirectory(prefix="stack-fuzz-seeds-") as work:
         directory = Path(args.out) if args.out else Path(work)
         count = prepare_seeds(target, directory, args.corpus)
         if args.zip:
-            with zipfile.ZipFile(args.zip, "w", zipfile.ZIP_DEFLATED) as archive:
-                for path in sorted(directory.iterdir()):
-                    archive.write(path, path.name)
+            try:
+                with zipfile.ZipFile(args.zip, "w", zipfile.ZIP_DEFLATED) as archive:
+                    for path in sorted(directory.iterdir()):
+                        archive.write(path, path.name)
+            except OSError as exc:
+                raise UsageError(f"--zip {args.zip}: {exc.strerror or exc}") from None
     print(f"{target.name}: {count} seeds written to {args.zip or args.out}")
+    if args.options:
+        from fuzz.workspace import libfuzzer_options
+
+        try:
+            Path(args.options).write_text(libfuzzer_options(target))
+        except OSError as exc:
+            raise UsageError(f"{args.options}: {exc.strerror or exc}") from None
+        print(f"{target.name}: options written to {args.options}")
     return 0
 
 
@@ -288,6 +394,7 @@ def cmd_minimize(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from fuzz.regress import ExportError, export, reproduce
+    from stack.capture import CaptureError
 
     path = Path(args.input)
     target = _target_of(path, args.target)
@@ -303,6 +410,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ExportError as exc:
         print(f"stack-fuzz: {path}: {exc}", file=sys.stderr)
         return 1
+    except CaptureError as exc:  # the directory is not writable (/proc, a full disk)
+        raise UsageError(str(exc)) from None
     print(f"{path}: written {written}; check it with: replay {written} --expect")
     return 0
 
@@ -322,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     from fuzz.diff import CONFORMANCE as CONFORMANCE_PATH
     from fuzz.workspace import DEFAULT_CORPUS, DEFAULT_WORKDIR
 
-    parser = argparse.ArgumentParser(prog="stack-fuzz", description=__doc__.splitlines()[0],
+    parser = _Parser(prog="stack-fuzz", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -331,23 +440,23 @@ def build_parser() -> argparse.ArgumentParser:
                          help="where corpora and artifacts go (default fuzz/work)")
         sub.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS,
                          help="captures whose packets become seeds (default corpus/)")
-        sub.add_argument("--seed", type=int, default=None, help="libFuzzer -seed")
+        sub.add_argument("--seed", type=_seed, default=None, help="libFuzzer -seed")
 
     sub = commands.add_parser("list", help="the targets")
     sub.set_defaults(func=cmd_list)
 
     sub = commands.add_parser("run", help="fuzz one target")
     sub.add_argument("target")
-    sub.add_argument("--time", type=float, help="seconds (libFuzzer -max_total_time)")
-    sub.add_argument("--runs", type=int, help="executions (libFuzzer -runs)")
-    sub.add_argument("--jobs", type=int, default=1, help="processes (libFuzzer -fork=N)")
+    sub.add_argument("--time", type=_seconds, help="seconds (libFuzzer -max_total_time)")
+    sub.add_argument("--runs", type=_count, help="executions (libFuzzer -runs)")
+    sub.add_argument("--jobs", type=_count, default=1, help="processes (libFuzzer -fork=N)")
     sub.add_argument("--plain", action="store_true", help="libFuzzer's mutations only")
     sub.add_argument("-v", "--verbose", action="store_true", help="show libFuzzer's output")
     wire = sub.add_argument_group("target wire: a real stack on a device (docs/fuzzing.md)")
     wire.add_argument("--wire", metavar="DEV", help="the device the stack owns")
     wire.add_argument("--exec", dest="exec_command", metavar="CMD",
                       help="start the stack (in a fresh namespace; it creates DEV)")
-    wire.add_argument("--ready", type=float, default=10.0, metavar="SECONDS",
+    wire.add_argument("--ready", type=_seconds, default=10.0, metavar="SECONDS",
                       help="how long it may take to answer its first ping (default 10)")
     wire.add_argument("--wire-mac", metavar="MAC", help="its MAC on a TAP/veth device")
     wire.add_argument("--wire-setup", action="store_true",
@@ -358,21 +467,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(func=cmd_run)
 
     sub = commands.add_parser("ci", help="every target for a bounded time; fail on a finding")
-    sub.add_argument("--time-per-target", type=float, default=60.0)
+    sub.add_argument("--time-per-target", type=_seconds, default=60.0)
     sub.add_argument("--targets", nargs="*")
-    sub.add_argument("--jobs", type=int, default=1)
+    sub.add_argument("--jobs", type=_count, default=1)
     common(sub)
     sub.set_defaults(func=cmd_ci)
 
     sub = commands.add_parser("coverage", help="coverage.py line coverage per target")
     sub.add_argument("targets", nargs="*")
-    sub.add_argument("--runs", type=int, default=2000)
+    sub.add_argument("--runs", type=_count, default=2000)
     common(sub)
     sub.set_defaults(func=cmd_coverage)
 
     sub = commands.add_parser("compare", help="custom mutator against plain libFuzzer")
     sub.add_argument("target")
-    sub.add_argument("--time", type=float, default=30.0)
+    sub.add_argument("--time", type=_seconds, default=30.0)
     common(sub)
     sub.set_defaults(func=cmd_compare, seed=1)
 
@@ -380,6 +489,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("target")
     sub.add_argument("--out", help="directory")
     sub.add_argument("--zip", help="zip file (ClusterFuzzLite's <target>_seed_corpus.zip)")
+    sub.add_argument("--options", metavar="FILE",
+                     help="also write libFuzzer's options (<target>.options: max_len, dict)")
     sub.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     sub.set_defaults(func=cmd_seeds)
 
@@ -392,14 +503,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("input")
     sub.add_argument("--target", "-t")
     sub.add_argument("--output", "-o")
-    sub.add_argument("--attempts", type=int, default=4000)
+    sub.add_argument("--attempts", type=_count, default=4000)
     sub.set_defaults(func=cmd_minimize)
 
     sub = commands.add_parser("export", help="write an input as a replay case")
     sub.add_argument("input")
     sub.add_argument("--target", "-t")
-    sub.add_argument("--name")
-    sub.add_argument("--directory", default=str(DEFAULT_CORPUS / "regress"))
+    sub.add_argument("--name", type=_file_name,
+                     help="the case's file name, without .pcapng (no '/')")
+    sub.add_argument("--directory", type=_export_directory,
+                     default=DEFAULT_CORPUS / "regress",
+                     help="where the case goes: a directory, or a new one in an existing "
+                          "directory (default corpus/regress)")
     sub.add_argument("--force", action="store_true",
                      help="record the current answer even though it breaks a rule")
     sub.set_defaults(func=cmd_export)
@@ -413,7 +528,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--export", help="write each signature's example as a corpus case")
     sub.add_argument("--self-check", action="store_true",
                      help="the kernel against a second kernel: must agree on every case")
-    sub.add_argument("--responder", help="compare a hex-line responder program instead")
+    sub.add_argument("--responder", metavar="CMD",
+                     help="compare a hex-line responder program (stack/sut/pipe.py) instead")
+    sub.add_argument("--wire", metavar="DEV",
+                     help="compare the real stack that owns DEV (stack/sut/wire.py) instead")
+    sub.add_argument("--exec", dest="exec_command", metavar="CMD",
+                     help="with --wire: run CMD per case in a fresh namespace (it creates DEV)")
+    sub.add_argument("--map", action="append", default=[], metavar="RECORDED=ACTUAL",
+                     help="the compared stack has address ACTUAL where the cases use RECORDED")
     sub.add_argument("--conformance", default=str(CONFORMANCE_PATH),
                      help="where the deliberate deviations are listed")
     sub.add_argument("--no-minimise", action="store_true", help="keep examples as found")
@@ -429,6 +551,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except UsageError as exc:
         print(f"stack-fuzz: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a work directory or output that cannot be made or written
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"stack-fuzz: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("stack-fuzz: interrupted", file=sys.stderr)

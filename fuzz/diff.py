@@ -3,8 +3,10 @@
 The same structured cases (:mod:`fuzz.diff_cases`) go to two stacks of
 :mod:`stack.sut`: the *reference*, the kernel of a fresh namespace
 (:class:`stack.sut.kernel.KernelStack`, one for the run), and the *other* stack,
-tunstack's core (a fresh :class:`stack.Host` per case), a ``--responder`` program, or,
-with ``--self-check``, the kernel of a second fresh namespace. Their answers are compared
+tunstack's core (a fresh :class:`stack.Host` per case), any stack of :mod:`stack.sut`
+(``--responder CMD``, ``--wire DEV [--exec CMD]``, with ``--map``; a fresh one per case,
+as :func:`stack.sut.spec.open_stack` makes it), or, with ``--self-check``, the kernel of
+a second fresh namespace. Their answers are compared
 as ``replay --expect`` compares a recording (:mod:`replay.compare`, the ``linux``
 profile of :mod:`replay.profiles`: IPv4 IDs, flow labels, fragment IDs and timestamp
 clocks may differ).
@@ -23,14 +25,15 @@ case's own peer. So a timeout case costs no more than any other.
 Each disagreement gets a signature, ``<family>[<addresses>]: <who> <what>`` —
 ``ipv4.single: only tunstack icmp.3.2`` (an answer only tunstack sent), ``ipv6.ext: only
 linux icmpv6.4.1``, ``ipv4.options: differ icmp.0.0 ipv4.opt.rr.pointer`` (the first
-differing field, list indices dropped), ``ipv4.single[src=broadcast]: only linux
-icmp.3.3`` (the case's packets come from or go to an unusual address:
-:func:`address_tag`). The first example of each is minimised (packets, then bytes dropped
-while the signature holds) and can be written with ``--export DIR`` as a pcapng holding
-the kernel's own answers, in the format of ``corpus/linux`` (``replay FILE --expect``
-judges it with the linux profile). Signatures listed in ``docs/conformance.md`` (the
-table between ``<!-- diff-deviations -->`` markers; ``*`` matches anything) are
-deliberate deviations; any other makes the run exit 1.
+differing field that is not a checksum, list indices dropped),
+``ipv4.single[src=broadcast]: only linux icmp.3.3`` (the packet the answer is about
+comes from or goes to an unusual address: :func:`answer_tag`). The first example of each
+is minimised (packets, then bytes dropped while the signature holds) and can be written
+with ``--export DIR`` as a pcapng holding the kernel's own answers, in the format of
+``corpus/linux`` (``replay FILE --expect`` judges it with the linux profile). Signatures
+listed in ``docs/conformance.md`` (the table between ``<!-- diff-deviations -->``
+markers; ``*`` matches anything) are deliberate deviations; any other makes the run exit
+1.
 """
 
 from __future__ import annotations
@@ -53,13 +56,14 @@ from stack.host.config import HostConfig
 from stack.host.host import Host
 from stack.record.probes import Case, Peer
 from stack.record.recording import Recording
+from stack.sut import StackCrashed, StackError, StackHung, StackStartError, capabilities_of
 from stack.sut.kernel import KernelStack, answer_kind
+from stack.wire.checksum import checksum
 from stack.wire.inspect import diff
 
 __all__ = ["DIFF_CONFIG", "Side", "KernelSide", "HostSide", "Finding", "Outcome",
-           "run_diff", "signature_of", "address_tag", "load_deviations", "export_case",
-           "CONFORMANCE",
-           "WINDOW"]
+           "run_diff", "signature_of", "address_tag", "answer_tag", "load_deviations",
+           "export_case", "CONFORMANCE", "WINDOW"]
 
 # The HostConfig of both stacks: Linux's defaults but for the global ICMP limit (raised so
 # thousands of cases a second never meet it) and the reassembly times (1 s, so timeout
@@ -109,10 +113,14 @@ class KernelSide:
         self._owner: dict[bytes, int] = {}
         self._end = 0.0
 
-    def _attribute(self, packet: bytes, now: float, current: int | None) -> None:
-        # every case has peer addresses of its own: an answer to one is that case's,
-        # whenever it comes; anything else read right after a write is that write's
-        index = self._owner.get(_destination(packet), current)
+    def _attribute(self, packet: bytes, now: float, current: int | None,
+                   sources: frozenset[bytes] = frozenset()) -> None:
+        # Read right after a write of the current case, an answer is that case's when it
+        # goes to one of the case's own sources (a mutation may have sent from another
+        # case's peer) or to no case's (the first hop of a reversed route); else it is
+        # the timer output of the case that sent from its destination, whenever it comes.
+        destination = _destination(packet)
+        index = current if destination in sources else self._owner.get(destination, current)
         if index is None:
             self.stray += 1
             return
@@ -131,13 +139,15 @@ class KernelSide:
             start = time.monotonic()
             self._starts[case.index] = start
             peer = case.peer
-            for address in (peer.v4, peer.v6, peer.ll):
-                self._owner[p.address(address)] = case.index
+            sources = frozenset({p.address(a) for a in (peer.v4, peer.v6, peer.ll)}
+                                | {pair[0] for pair in map(_addresses, case.packets) if pair})
+            for address in sources:
+                self._owner[address] = case.index
             for packet in case.packets:
                 answers = kernel.handle(packet, 0.0)
                 now = time.monotonic()
                 for answer in answers:
-                    self._attribute(answer, now, case.index)
+                    self._attribute(answer, now, case.index, sources)
             if case.fragmented:
                 end = time.monotonic() + WINDOW
         self._end = end
@@ -179,8 +189,11 @@ class _HostLike(Protocol):
 
 class HostSide:
     """A Host-like stack from ``factory``: a fresh one per case (``fresh``), or one for
-    the whole run (a ``--responder`` process). Every packet of a case arrives at the
-    case's start; timers then run on the stack's own clock up to :data:`WINDOW`."""
+    the whole run. Every packet of a case arrives at the case's start; an exact stack
+    (tunstack's core) then runs its timers on its own clock up to :data:`WINDOW`; any
+    other (a pipe or wire stack, :class:`stack.sut.Capabilities`) is polled for that long
+    in real time when the case holds fragments. A stack that crashes or hangs on a case
+    is recorded in ``failures`` (and, when fresh per case, replaced)."""
 
     BASE = 1000.0  # the clock of each case starts here
 
@@ -191,21 +204,45 @@ class HostSide:
         self.fresh = fresh
         self._shared = None if fresh else factory()
         self._results: dict[int, list[Answer]] = {}
+        self.failures: dict[int, str] = {}  # case index -> "crashed", "hung", "failed"
+        self.errors: dict[int, str] = {}  # case index -> what the stack error said
 
-    def send(self, cases: Sequence[DiffCase]) -> None:
-        results: dict[int, list[Answer]] = {}
+    def _answers(self, host: _HostLike, case: DiffCase) -> list[Answer]:
         base = self.BASE
-        for case in cases:
-            host = self.factory() if self._shared is None else self._shared
-            answers: list[Answer] = []
-            for packet in case.packets:
-                answers += [(0.0, out, False) for out in host.handle(packet, base)]
+        answers: list[Answer] = []
+        for packet in case.packets:
+            answers += [(0.0, out, False) for out in host.handle(packet, base)]
+        if capabilities_of(host).exact_timers:
             for _ in range(10_000):  # bounded: a timer that never clears ends here
                 deadline = host.next_timer()
                 if deadline is None or deadline > base + WINDOW:
                     break
                 answers += [(deadline - base, out, True) for out in host.poll(deadline)]
-            results[case.index] = answers
+        elif case.fragmented:
+            start = time.monotonic()
+            while (elapsed := time.monotonic() - start) < WINDOW:
+                time.sleep(min(0.05, WINDOW - elapsed))
+                answers += [(time.monotonic() - start, out, False)
+                            for out in host.poll(base + elapsed)]
+        return answers
+
+    def send(self, cases: Sequence[DiffCase]) -> None:
+        results: dict[int, list[Answer]] = {}
+        for case in cases:
+            host = self.factory() if self._shared is None else self._shared
+            try:
+                results[case.index] = self._answers(host, case)
+            except StackError as exc:
+                self.errors[case.index] = str(exc)
+                self.failures[case.index] = ("crashed" if isinstance(exc, StackCrashed) else
+                                             "hung" if isinstance(exc, StackHung) else "failed")
+                results[case.index] = []
+                if self._shared is not None:
+                    raise  # one stack for the run, and it is gone: the run cannot go on
+            finally:
+                close = getattr(host, "close", None)
+                if self._shared is None and close is not None:
+                    close()
         self._results = results
 
     def collect(self) -> dict[int, list[Answer]]:
@@ -274,8 +311,6 @@ def mask_timestamps(packet: bytes) -> bytes:
     malformed option list (a Timestamp option before a bad one, which Linux compiles
     and stamps before refusing the packet) is left raw, so it is masked here: the
     millisecond each host stamped differs between any two hosts (RFC 791 §3.1)."""
-    from stack.wire.checksum import checksum
-
     if len(packet) < 20 or packet[0] >> 4 != 4:
         return packet
     buffer = bytearray(packet)
@@ -309,9 +344,14 @@ def _zero_timestamps(buffer: bytearray, start: int) -> bool:
             break
         length = buffer[at + 1]
         if kind == 68 and length >= 4 and at + 3 < end:
-            step, first = (4, at + 4) if buffer[at + 3] & 0x0F == 0 else (8, at + 8)
-            for word in range(first, min(at + length, end) - 3, step):
-                if buffer[word:word + 4] != b"\x00\x00\x00\x00":
+            # the host writes entries from the sender's pointer on, each ending with its
+            # time, and leaves the pointer after the last: walk back from there (a
+            # pointer off the slot grid moves the times off it too)
+            step = 4 if buffer[at + 3] & 0x0F == 0 else 8
+            filled_to = min(buffer[at + 2], length + 1) - 1
+            for offset in range(filled_to - 4, step - 1, -step):
+                word = at + offset
+                if word + 4 <= end and buffer[word:word + 4] != b"\x00\x00\x00\x00":
                     buffer[word:word + 4] = b"\x00\x00\x00\x00"
                     changed = True
         at += length
@@ -329,8 +369,10 @@ def signature_of(family: str, finding: Finding, reference: str, other: str,
     if finding.kind == "unexpected" and finding.got is not None:
         return f"{family}: only {other} {answer_kind(finding.got)}"
     assert finding.expected is not None and finding.got is not None
-    fields = diff(finding.expected, finding.got, ignore)
-    name = _INDEX.sub("", fields[0].field) if fields else "time"
+    fields = [d.field for d in diff(finding.expected, finding.got, ignore)]
+    # a checksum differs because what it covers does: name the covered field if any
+    named = [f for f in fields if not f.endswith("checksum")] or fields
+    name = _INDEX.sub("", named[0]) if named else "time"
     return f"{family}: differ {answer_kind(finding.expected)} {name}"
 
 
@@ -390,6 +432,7 @@ class Outcome:
     families: dict[str, list[int]] = field(default_factory=dict)  # family -> [cases, agreed]
     signatures: dict[str, SignatureCount] = field(default_factory=dict)
     stray: int = 0
+    deliberate: int = 0  # cases whose every signature is a documented deviation
     exported: list[Path] = field(default_factory=list)
 
     @property
@@ -407,6 +450,7 @@ class Outcome:
         return {
             "reference": self.reference, "other": self.other, "seed": self.seed,
             "cases": self.cases, "agreed": self.agreed, "percent": round(self.percent, 3),
+            "deliberate": self.deliberate,
             "seconds": round(self.seconds, 2), "cases_per_second": round(self.rate, 1),
             "stray_answers": self.stray,
             "families": {name: {"cases": n, "agreed": a} for name, (n, a) in
@@ -451,19 +495,9 @@ def _address_class(address: bytes) -> str | None:
     return None
 
 
-def address_tag(case: DiffCase) -> str:
-    """``[src=broadcast]``, ``[dst=multicast,dst=other]`` …: what is unusual about the
-    addresses of a case's packets (empty when every packet goes from an ordinary peer
-    to one of ours), so that a deliberate deviation about odd addresses (a packet from
-    the subnet broadcast) keeps a signature of its own."""
+def _tag(pairs: Iterable[tuple[bytes, bytes]]) -> str:
     tags = set()
-    for packet in case.packets:
-        if len(packet) >= 20 and packet[0] >> 4 == 4:
-            src, dst = packet[12:16], packet[16:20]
-        elif len(packet) >= 40 and packet[0] >> 4 == 6:
-            src, dst = packet[8:24], packet[24:40]
-        else:
-            continue
+    for src, dst in pairs:
         source = _address_class(src)
         if source is not None:
             tags.add(f"src={source}")
@@ -473,11 +507,47 @@ def address_tag(case: DiffCase) -> str:
     return f"[{','.join(sorted(tags))}]" if tags else ""
 
 
+def _addresses(packet: bytes) -> tuple[bytes, bytes] | None:
+    if len(packet) >= 20 and packet[0] >> 4 == 4:
+        return packet[12:16], packet[16:20]
+    if len(packet) >= 40 and packet[0] >> 4 == 6:
+        return packet[8:24], packet[24:40]
+    return None
+
+
+def address_tag(case: DiffCase) -> str:
+    """``[src=broadcast]``, ``[dst=multicast,dst=other]`` …: what is unusual about the
+    addresses of a case's packets (empty when every packet goes from an ordinary peer
+    to one of ours), so that a deliberate deviation about odd addresses (a packet from
+    the subnet broadcast) keeps a signature of its own."""
+    return _tag(pair for pair in map(_addresses, case.packets) if pair is not None)
+
+
+def answer_tag(answer: bytes) -> str:
+    """The :func:`address_tag` of the inbound packet an answer is about: the packet an
+    ICMP error quotes, else the answer's addresses turned round (an echo reply or a
+    reset goes back to the request's source). So in a case of many packets a finding
+    is tagged by the packet it concerns, not by its neighbours."""
+    pair = _addresses(answer)
+    if pair is None:
+        return ""
+    v4 = len(pair[0]) == 4
+    start = (answer[0] & 0x0F) * 4 if v4 else 40
+    protocol = answer[9] if v4 else answer[6]
+    errors = (3, 4, 5, 11, 12) if v4 else (1, 2, 3, 4)
+    if protocol == (1 if v4 else 58) and len(answer) > start and answer[start] in errors:
+        quoted = _addresses(answer[start + 8:])
+        if quoted is not None:
+            return _tag([quoted])
+    return _tag([(pair[1], pair[0])])
+
+
 def _signatures(case: DiffCase, reference: list[Answer], other: list[Answer],
                 labels: tuple[str, str]) -> tuple[list[str], tuple[str, ...]]:
     findings = compare(reference, other)
-    family = case.family + address_tag(case)
-    names = list(dict.fromkeys(signature_of(family, f, *labels) for f in findings))
+    names = list(dict.fromkeys(
+        signature_of(case.family + answer_tag(f.expected or f.got or b""), f, *labels)
+        for f in findings))
     lines = tuple(line for f in findings for line in
                   (f.lines or (f"{f.kind}: {answer_kind(f.expected or f.got or b'')}",)))
     return names, lines
@@ -502,14 +572,21 @@ def run_diff(reference: Side, other: Side, *, seed: int, count: int,
         reference.send(chunk)
         other.send(chunk)
         expected, got = reference.collect(), other.collect()
+        failures = getattr(other, "failures", {})
         for case in chunk:
             names, lines = _signatures(case, expected[case.index], got[case.index], labels)
+            if case.index in failures:  # the other stack died or hung on this case
+                names = [f"{case.family}{address_tag(case)}: {other.label} "
+                         f"{failures[case.index]}"]
+                lines = (getattr(other, "errors", {}).get(case.index, failures[case.index]),)
             tally = outcome.families[case.family]
             tally[0] += 1
             outcome.cases += 1
             if not names:
                 tally[1] += 1
                 outcome.agreed += 1
+            elif all(deviation_for(name, deviations) for name in names):
+                outcome.deliberate += 1
             for name in names:
                 entry = outcome.signatures.get(name)
                 if entry is None:
@@ -675,6 +752,10 @@ def report_lines(outcome: Outcome) -> list[str]:
         lines += [tabulate(rows, headers=["signature", "count", "documented", "example"]), ""]
     else:
         lines += ["no disagreement", ""]
+    if outcome.deliberate:
+        agreed = outcome.agreed + outcome.deliberate
+        lines.append(f"with the {outcome.deliberate} case(s) of documented deviations: "
+                     f"{agreed}/{outcome.cases} ({100.0 * agreed / outcome.cases:.2f}%)")
     lines.append(f"agreement: {outcome.agreed}/{outcome.cases} ({outcome.percent:.2f}%)")
     return lines
 
@@ -683,15 +764,31 @@ def command(args: Any) -> int:
     """``stack-fuzz diff`` (fuzz/cli.py parses the flags)."""
     import json
 
-    from stack.sut import StackError, StackStartError
-    from stack.sut.pipe import PipeStack
+    from stack.sut.addressmap import AddressMap, MapError
+    from stack.sut.pipe import split_command
+    from stack.sut.spec import StackSpec, open_stack
 
     if args.cases < 1:
         raise DiffUsageError(f"--cases {args.cases}: give at least 1")
     if args.time is not None and not 0 < args.time < 1e9:
         raise DiffUsageError(f"--time {args.time}: give a positive number of seconds")
-    if args.self_check and args.responder:
-        raise DiffUsageError("--self-check compares two kernels: it takes no --responder")
+    chosen = [flag for flag, given in (("--self-check", args.self_check),
+                                       ("--responder", args.responder is not None),
+                                       ("--wire", args.wire is not None)) if given]
+    if len(chosen) > 1:
+        raise DiffUsageError(f"{' and '.join(chosen)}: choose one stack to compare")
+    if args.exec_command is not None and args.wire is None:
+        raise DiffUsageError("--exec needs --wire DEV (the device the command's stack creates)")
+    if args.map and not (args.responder or args.wire):
+        raise DiffUsageError("--map needs --responder or --wire (a stack with other addresses)")
+    try:
+        for flag, text in (("--responder", args.responder), ("--exec", args.exec_command)):
+            if text is not None:
+                split_command(text, flag)
+        if args.map:
+            AddressMap.parse(args.map)
+    except (StackStartError, MapError) as exc:
+        raise DiffUsageError(str(exc)) from None
     if args.export is not None:
         _check_writable(Path(args.export), "--export")
     if args.json is not None:
@@ -707,8 +804,11 @@ def command(args: Any) -> int:
         other: Side
         if args.self_check:
             other = KernelSide(DIFF_CONFIG, label="linux-b")
-        elif args.responder:
-            other = HostSide(lambda: PipeStack(args.responder), "responder", fresh=False)
+        elif args.responder or args.wire:
+            spec = StackSpec(responder=args.responder, wire=args.wire,
+                             exec_command=args.exec_command, maps=tuple(args.map))
+            label = "responder" if args.responder else "wire"
+            other = HostSide(lambda: open_stack(spec, DIFF_CONFIG), label)
         else:
             other = tunstack_side()
         sides.append(other)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from fuzz import packets as p
 from fuzz.mutator import PacketMutator, python_byte_mutate
 from stack.record.probes import Peer
+from stack.wire.checksum import checksum, pseudo_header_sum_v4, pseudo_header_sum_v6
 
 __all__ = ["DiffCase", "FAMILIES", "FAMILY_LABELS", "case_for", "generate", "peer_of",
            "HOST4", "HOST6", "HOST_LL"]
@@ -186,8 +187,6 @@ def _transport(rng: random.Random, src: str, dst: str, v6: bool) -> tuple[int, b
 def _fix_l4(segment: bytes, protocol: int, src: str, dst: str) -> bytes:
     at = {6: 16, 17: 6, 136: 6}[protocol]
     zeroed = segment[:at] + b"\x00\x00" + segment[at + 2:]
-    from stack.wire.checksum import checksum, pseudo_header_sum_v4, pseudo_header_sum_v6
-
     s, d = p.address(src), p.address(dst)
     pseudo = (pseudo_header_sum_v4 if len(s) == 4 else pseudo_header_sum_v6)(
         s, d, protocol, len(segment))
@@ -202,8 +201,6 @@ def _udp_lite(rng: random.Random, src: str, dst: str) -> bytes:
                            rng.choice((1, 7, total + 1, 0xFFFF))))
     header = struct.pack("!HHHH", rng.randrange(65536), rng.choice((9, 33434)), coverage, 0)
     segment = header + body
-    from stack.wire.checksum import checksum, pseudo_header_sum_v4, pseudo_header_sum_v6
-
     s, d = p.address(src), p.address(dst)
     covered = segment[:coverage or total] if 8 <= (coverage or total) <= total else segment
     pseudo = (pseudo_header_sum_v4 if len(s) == 4 else pseudo_header_sum_v6)(s, d, 136, total)
@@ -267,7 +264,8 @@ def _damage(rng: random.Random, packet: bytes) -> tuple[bytes, str]:
     buffer = bytearray(packet)
     v4 = packet[0] >> 4 == 4
     if pick < 0.78:
-        at = rng.choice((10, 11)) if v4 else rng.randrange(40, len(buffer))
+        at = rng.choice((10, 11)) if v4 else rng.randrange(min(40, len(buffer) - 1),
+                                                             len(buffer))
         buffer[at] ^= 1 << rng.randrange(8)
         return bytes(buffer), " +bad checksum"
     if pick < 0.84:
@@ -291,8 +289,6 @@ def _damage(rng: random.Random, packet: bytes) -> tuple[bytes, str]:
 
 
 def _header_checksum(packet: bytes) -> int:
-    from stack.wire.checksum import checksum
-
     header_len = max((packet[0] & 0x0F) * 4, 20)
     return checksum(packet[:10] + b"\x00\x00" + packet[12:header_len])
 

@@ -148,7 +148,7 @@ class PacketMutator:
         config, steps = decode(data)
         packet_steps = [i for i, s in enumerate(steps) if s.op == PACKET]
         action = rng.choices(("packet", "insert", "delete", "duplicate", "swap", "clock",
-                              "fragment", "config"), (45, 12, 8, 8, 6, 8, 10, 3))[0]
+                              "fragment", "config", "peers"), (45, 12, 8, 8, 6, 8, 10, 3, 5))[0]
         if action == "packet" and packet_steps:
             at = rng.choice(packet_steps)
             mutate = self.mutate_frame if frames else self.mutate_packet
@@ -176,6 +176,15 @@ class PacketMutator:
             steps[at:at + 1] = [Step.packet(link_header + piece) for piece in pieces]
         elif action == "config":
             config = rng.randrange(8)
+        elif action == "peers" and packet_steps:
+            # The same packet from more distinct sources than a per-peer table holds
+            # (the rate limiter, path MTUs, neighbours, reassembly: ARCHITECTURE §3).
+            at = rng.choice(packet_steps)
+            link_header = steps[at].data[:14] if frames else b""
+            packet = steps[at].data[len(link_header):]
+            copies = [Step.packet(link_header + self.other_source(packet, index))
+                      for index in range(rng.choice((3, 5, 9, 17)))]
+            steps[at + 1:at + 1] = copies
         else:
             steps.insert(rng.randint(0, len(steps)), self._random_step(frames))
         encoded = encode(config, steps)
@@ -183,6 +192,17 @@ class PacketMutator:
             steps.pop(rng.randrange(len(steps)))
             encoded = encode(config, steps)
         return encoded
+
+    def other_source(self, packet: bytes, index: int) -> bytes:
+        """``packet`` from another unicast source (the ``index``-th), checksums repaired
+        for the new pseudo-header."""
+        if len(packet) >= 20 and packet[0] >> 4 == 4:
+            source = bytes([10, 200 + index // 256 % 50, index % 256, 1])
+            return p.repair(packet[:12] + source + packet[16:], lengths=False)
+        if len(packet) >= 40 and packet[0] >> 4 == 6:
+            source = bytes.fromhex("20010db8") + index.to_bytes(4, "big") + bytes(7) + b"\x01"
+            return p.repair(packet[:8] + source + packet[24:], lengths=False)
+        return packet
 
     def fragment_layout(self, packet: bytes) -> list[bytes]:
         """Cut a whole packet into fragments: in order, reversed, shuffled, with a

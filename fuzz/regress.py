@@ -23,12 +23,13 @@ from fuzz.targets import (
     SEQUENCE_CONFIGS,
     START_TIME,
     Target,
+    full_cross_check,
     make_host,
 )
 from stack.host.config import HostConfig
 from stack.oracle import OracleViolation, find_violations
 
-__all__ = ["reproduce", "minimize", "export", "timeline", "drive", "ExportError"]
+__all__ = ["reproduce", "check_inputs", "minimize", "export", "timeline", "drive", "ExportError"]
 
 
 class ExportError(Exception):
@@ -36,11 +37,34 @@ class ExportError(Exception):
 
 
 def reproduce(target: Target, data: bytes) -> OracleViolation | None:
+    """The violation ``data`` causes, judged in full (dpkt on every output)."""
+    before = full_cross_check(True)
     try:
         target.run(data)
     except OracleViolation as violation:
         return violation
+    finally:
+        full_cross_check(before)
     return None
+
+
+def check_inputs(target: Target, directories: list[Path]
+                 ) -> tuple[int, list[tuple[Path, OracleViolation]]]:
+    """Every input file under ``directories`` through the full oracle (the dpkt
+    cross-check the fuzzing itself only samples): (inputs checked, findings)."""
+    checked = 0
+    findings: list[tuple[Path, OracleViolation]] = []
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.iterdir()):
+            if not path.is_file():
+                continue
+            checked += 1
+            violation = reproduce(target, path.read_bytes())
+            if violation is not None:
+                findings.append((path, violation))
+    return checked, findings
 
 
 def _first_rule(target: Target, data: bytes) -> str | None:
@@ -181,11 +205,16 @@ def export(target: Target, data: bytes, directory: Path, name: str, *,
     except Exception as exc:  # noqa: BLE001 - the core must not raise; say so clearly
         raise ExportError(f"the host raises on this input ({type(exc).__name__}: {exc}); "
                           "fix the core first") from None
-    problems = find_violations(None, [r[2] for r in records if r[1] == 2], host)
+    # The target judges the input as the fuzzer did: per-answer rules, tables
+    # (state.*) and timers (timer.*) as well as what was sent.
+    still = reproduce(target, data)
+    problems = [str(v) for v in still.violations] if still is not None else []
+    problems += [str(v) for v in find_violations(None, [r[2] for r in records if r[1] == 2],
+                                                 host)]
     if problems and not force:
         raise ExportError(f"the host still breaks {problems[0]}; fix the core first "
                           "(or --force to record the current answer)")
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(exist_ok=True)  # one level: the command line checked its parent
     path = directory / f"{name}.pcapng"
     metadata = {"case": name, "origin": "stack-fuzz export", "target": target.name,
                 "rule": rule, "config": config.to_json(),

@@ -228,12 +228,77 @@ def sequence_seeds() -> dict[str, bytes]:
         "pmtu_v4_then_big_echo": packets([frag_needed, ipv4_seeds()["echo_large"]]),
         "pmtu_expiry": packets([ptb6]) + [Step.advance_s(700)]
         + packets([ipv6_seeds()["echo_large"]]),
-        "many_datagrams": packets([p.fragment_v4(_echo4(ident=100 + i, body=bytes(64)),
-                                                 [32])[0] for i in range(8)], clock=10),
+        # Eight datagrams in progress (distinct IP identifications), a cap of four.
+        "many_datagrams": packets([p.fragment_v4(_with_ip_ident(_echo4(ident=100 + i,
+                                                                       body=bytes(64)),
+                                                                0x100 + i), [32])[0]
+                                   for i in range(8)], clock=10),
         "mixed": packets([ipv4_seeds()["echo"], ipv6_seeds()["echo"], frags4[0]], clock=500)
         + [Step.next_timer()],
     }
-    return {name: encode(0, steps) for name, steps in timelines.items()}
+    configured = {name: (0, steps) for name, steps in timelines.items()}
+    configured.update(_cap_timelines())
+    return {name: encode(config, steps) for name, (config, steps) in configured.items()}
+
+
+def _with_ip_ident(packet: bytes, ident: int) -> bytes:
+    return p.repair(packet[:4] + struct.pack("!H", ident) + packet[6:])
+
+
+def _peer4(index: int) -> str:
+    return f"10.{64 + index // 250}.{index % 250}.1"
+
+
+def _peer6(index: int) -> str:
+    return f"2001:db8:{index:x}::1"
+
+
+def _cap_timelines() -> dict[str, tuple[int, list[Step]]]:
+    """Timelines past each of the host's caps, for the sequence configurations with
+    small ones (fuzz.targets.SEQUENCE_CONFIGS: 0 has 4 peers, 4 path MTUs, 4 datagrams
+    of at most 16 fragments in 16 KiB; 1 a global budget of 10 errors a second, burst
+    4, in 8 KiB of fragments), and the 65,535-byte limit of a datagram."""
+    def closed_udp4(peer: str) -> bytes:
+        return p.ipv4(peer, HOST4, 17, p.udp(peer, HOST4, 5000, 9, b"cap"))
+
+    def closed_udp6(peer: str) -> bytes:
+        return p.ipv6(peer, HOST6, 17, p.udp(peer, HOST6, 5000, 9, b"cap"))
+
+    def frag_needed(peer: str, mtu: int) -> bytes:
+        # RFC 1191: about our echo reply to ``peer``, whose path MTU this lowers.
+        ours = p.ipv4(HOST4, peer, 1, p.icmp4(0, 0, b"\x00\x01\x00\x01", bytes(8)))
+        return p.ipv4(peer, HOST4, 1, p.icmp4(3, 4, struct.pack("!HH", 0, mtu), ours[:28]))
+
+    def too_big6(peer: str) -> bytes:
+        ours = p.ipv6(HOST6, peer, 58, p.icmp6(HOST6, peer, 129, 0, b"\x00\x01\x00\x01",
+                                                 bytes(1400)))
+        return p.ipv6(peer, HOST6, 58, p.icmp6(peer, HOST6, 2, 0, struct.pack("!I", 1280),
+                                                 ours[:1232]))
+
+    def each(items: list[bytes], clock: int = 1) -> list[Step]:
+        return [step for item in items for step in (Step.packet(item), Step.advance_ms(clock))]
+
+    many = range(7)
+    # One datagram cut into 8-byte pieces: more fragments than the cap of 16.
+    pieces = p.fragment_v4(_echo4(ident=40, body=bytes(range(160))), [8] * 22)
+    heavy = [p.fragment_v4(_with_ip_ident(_echo4(ident=50, body=bytes(3000)), 0x5000 + i),
+                           [1480])[0] for i in range(8)]
+    beyond = p.ipv4(PEER4, HOST4, 1, bytes(16), ident=77, flags_offset=65528 // 8)
+    beyond6 = p.ipv6(PEER6, HOST6, 44, p.fragment_header(58, 65528, True, 78) + bytes(16))
+    return {
+        "cap_ratelimit_peers": (0, each([closed_udp4(_peer4(i)) for i in many]
+                                        + [closed_udp6(_peer6(i)) for i in many])),
+        "cap_global_ratelimit": (1, each([closed_udp4(_peer4(i)) for i in range(12)])
+                                 + [Step.advance_ms(10)]
+                                 + each([closed_udp6(_peer6(i)) for i in range(6)], 30)),
+        "cap_pmtu_v4": (0, each([frag_needed(_peer4(i), 576 + 8 * i) for i in many])
+                        + [Step.advance_s(601)]
+                        + each([frag_needed(_peer4(0), 600)])),
+        "cap_pmtu_v6": (0, each([too_big6(_peer6(i)) for i in many])),
+        "cap_fragments_per_datagram": (0, each(pieces)),
+        "cap_fragment_memory": (1, each(heavy)),
+        "cap_beyond_65535": (0, each([beyond, beyond6])),
+    }
 
 
 def tap_seeds() -> dict[str, bytes]:
@@ -284,6 +349,19 @@ def tap_timelines() -> dict[str, bytes]:
         "stale_neighbour": (2, [Step.packet(frames["arp_request"]), Step.advance_s(5),
                                 Step.packet(frames["ipv4_udp_closed"]), Step.next_timer()]),
     }
+    # Past the small caps of link configuration 1 (two neighbours, two destinations
+    # resolving, one packet queued for each; fuzz.targets._link_configs).
+    peers = [(f"172.16.0.{10 + i}", bytes([2, 0, 0, 0, 0, 0x10 + i])) for i in range(4)]
+    learn = [Step.packet(p.ethernet(BROADCAST_MAC, mac, 0x0806,
+                                    p.arp(1, mac, peer, bytes(6), HOST4))) for peer, mac in peers]
+    held = [Step.packet(p.ethernet(HOST_MAC, mac, 0x0800, p.fragment_v4(p.ipv4(
+        peer, HOST4, 1, p.icmp4(8, 0, b"\x00\x09\x00\x01", bytes(64)), ident=0x600 + i),
+        [32])[0])) for i, (peer, mac) in enumerate(peers)]
+    exchanges.update({
+        "cap_neighbours": (1, [*learn, *(Step.packet(frames["ipv4_echo"]),)]),
+        "cap_resolution_queue": (1, [*held, *held, Step.advance_s(31), Step.next_timer(),
+                                     Step.next_timer(), Step.next_timer()]),
+    })
     for name, (config, steps) in exchanges.items():
         timelines[name] = encode(config, steps)
     return timelines

@@ -26,9 +26,18 @@ from fuzz.mutator import PacketMutator
 from fuzz.sequence_codec import ADVANCE_MS, ADVANCE_S, NEXT_TIMER, PACKET, Reader, Step
 from stack.host.config import HostConfig
 from stack.host.host import Host
-from stack.oracle import OracleViolation, Violation, assert_clean, format_violations
+from stack.oracle import (
+    FragmentLedger,
+    OracleViolation,
+    Violation,
+    check_host,
+    find_violations,
+    format_violations,
+    raise_violations,
+)
 
-__all__ = ["Target", "TARGETS", "make_host", "PACKET_CONFIG", "SEQUENCE_CONFIGS",
+__all__ = ["Target", "TARGETS", "make_host", "fresh_host", "full_cross_check", "PACKET_CONFIG",
+           "SEQUENCE_CONFIGS",
            "TAP_CONFIG", "START_TIME", "DICT_DIR"]
 
 DICT_DIR = Path(__file__).resolve().parent / "dicts"
@@ -62,6 +71,24 @@ def make_host(config: HostConfig) -> Host:
     return Host(config)
 
 
+_KEPT_HOSTS: dict[int, tuple[HostConfig, Host]] = {}
+
+
+def fresh_host(config: HostConfig) -> Host:
+    """A host in the state of ``Host(config)``: the one kept for ``config``, reset
+    (``Host.reset``: building a host cost as much as the packet it answers), or
+    :func:`make_host`'s when ``TUNSTACK_FUZZ_HOST`` names another factory."""
+    if os.environ.get("TUNSTACK_FUZZ_HOST"):
+        return make_host(config)
+    kept = _KEPT_HOSTS.get(id(config))
+    if kept is not None and kept[0] is config:
+        kept[1].reset()
+        return kept[1]
+    host = Host(config)
+    _KEPT_HOSTS[id(config)] = (config, host)
+    return host
+
+
 def _raised(exc: BaseException, where: str) -> OracleViolation:
     return OracleViolation([Violation("exception", f"{where} raised "
                                                     f"{type(exc).__name__}: {exc}")])
@@ -86,8 +113,8 @@ def _check_timer(host: Any, now: float) -> None:
     sleeps until ``next_timer()`` would spin forever: a hang."""
     deadline = host.next_timer()
     if deadline is not None and deadline <= now:
-        raise OracleViolation([Violation("timer.stuck", f"next_timer() {deadline} is not "
-                                                        f"after poll({now})")])
+        raise_violations([Violation("timer.stuck", f"next_timer() {deadline} is not "
+                                                   f"after poll({now})")])
 
 
 # -- the targets ------------------------------------------------------------------------
@@ -107,18 +134,67 @@ def run_ipv6(data: bytes) -> None:
 
 
 def _one_packet(data: bytes) -> None:
-    host = make_host(PACKET_CONFIG)
-    assert_clean(data, _handle(host, data, START_TIME), host)
+    host = fresh_host(PACKET_CONFIG)
+    validate, cross_check = _sample_checks()
+    found = find_violations(data, _handle(host, data, START_TIME), host, validate=validate,
+                            cross_check=cross_check)
     later = START_TIME + FLUSH_AFTER
-    assert_clean(None, _poll(host, later), host)
+    found += find_violations(None, _poll(host, later), host, validate=validate,
+                             cross_check=cross_check)
+    # The tables once per input, at the end: whatever the packet left behind (a cap is
+    # a bound at every moment, but one packet adds at most one entry to each table).
+    found += check_host(host)
+    if found:
+        raise_violations(found)
     _check_timer(host, later)
+
+
+# The oracle's own walk (lengths, checksums, addresses, the answer rules) judges every
+# output. The two other readings cost more than the host itself, so while fuzzing they
+# judge a sample: inspect.validate one input in VALIDATE_EVERY, dpkt one in
+# CROSS_CHECK_EVERY (the first input of a process always, so libFuzzer re-running one
+# crash file reproduces their findings). Everything is judged in full where
+# full_cross_check(True) or TUNSTACK_FUZZ_FULL_CHECK is set: stack-fuzz reproduce,
+# minimize, export and the final corpus check of stack-fuzz ci.
+VALIDATE_EVERY = 4
+CROSS_CHECK_EVERY = 64
+FULL_CROSS_CHECK_ENV = "TUNSTACK_FUZZ_FULL_CHECK"
+_cross_check = {"seen": 0, "full": bool(os.environ.get(FULL_CROSS_CHECK_ENV))}
+
+
+def full_cross_check(on: bool) -> bool:
+    """Judge every input with every reading (True) or a sample (False); the old setting."""
+    old = _cross_check["full"]
+    _cross_check["full"] = on
+    return bool(old)
+
+
+def _sample_checks() -> tuple[bool, bool]:
+    """(inspect.validate, dpkt) for this input."""
+    seen = _cross_check["seen"]
+    _cross_check["seen"] = seen + 1
+    if _cross_check["full"]:
+        return True, True
+    return seen % VALIDATE_EVERY == 0, seen % CROSS_CHECK_EVERY == 0
 
 
 def run_sequence(data: bytes) -> None:
     """Packets and clock steps into one host (see ``fuzz.sequence_codec``)."""
     reader = Reader(data)
-    host = make_host(SEQUENCE_CONFIGS[reader.config])
-    _play(host, reader.steps(), lambda inbound, out: assert_clean(inbound, out, host))
+    host = fresh_host(SEQUENCE_CONFIGS[reader.config])
+    validate, cross_check = _sample_checks()
+    ledger = FragmentLedger(host.config.frag_timeout)
+
+    def judge(inbound: bytes | None, out: list[bytes], now: float) -> None:
+        found = find_violations(inbound, out, host, validate=validate,
+                                cross_check=cross_check)
+        if inbound is not None:
+            found += ledger.judge(inbound, out, host, now)
+        found += check_host(host)  # each step may grow a table: checked after each
+        if found:
+            raise_violations(found)
+
+    _play(host, reader.steps(), judge)
 
 
 def run_tap(data: bytes) -> None:
@@ -128,18 +204,18 @@ def run_tap(data: bytes) -> None:
     from stack.link.linkhost import LinkHost
 
     reader = Reader(data)
-    link = LinkHost(make_host(TAP_CONFIG), _link_configs()[reader.config])
-    _play(link, reader.steps(), lambda inbound, out: _check_frames(inbound, out, link))
+    link = LinkHost(fresh_host(TAP_CONFIG), _link_configs()[reader.config])
+    _play(link, reader.steps(), lambda inbound, out, now: _check_frames(inbound, out, link))
 
 
 def _play(host: Any, steps: list[Step],
-          judge: Callable[[bytes | None, list[bytes]], None]) -> None:
+          judge: Callable[[bytes | None, list[bytes], float], None]) -> None:
     """Drive ``host`` (a Host or a LinkHost) through a timeline; ``judge`` sees each
     inbound packet (None for timers) with what was sent."""
     now = START_TIME
     for step in steps:
         if step.op == PACKET:
-            judge(step.data, _handle(host, step.data, now))
+            judge(step.data, _handle(host, step.data, now), now)
             continue
         if step.op == ADVANCE_MS:
             now += step.value / 1000.0
@@ -150,7 +226,7 @@ def _play(host: Any, steps: list[Step],
                 now = deadline
         elif step.op == ADVANCE_S:
             now += float(step.value)
-        judge(None, _poll(host, now))
+        judge(None, _poll(host, now), now)
         _check_timer(host, now)
 
 
@@ -192,10 +268,12 @@ def _check_frames(inbound: bytes | None, frames: list[bytes], link: Any) -> None
         else:
             problems.append(Violation("frame.unknown_ethertype", f"0x{ethertype:04x}", index))
     if problems:
-        raise OracleViolation(problems)
-    assert_clean(None, packets, link.host)
-    from stack.oracle import check_host
-
+        raise_violations(problems)
+    validate, cross_check = _sample_checks()
+    found = find_violations(None, packets, link.host, validate=validate,
+                            cross_check=cross_check)
+    if found:
+        raise_violations(found)
     extra = check_host(link)
     # Address resolution queues (RFC 1122 §2.3.2.2: keep at least one packet, bounded).
     pending = getattr(link, "_pending", {})
@@ -206,7 +284,7 @@ def _check_frames(inbound: bytes | None, frames: list[bytes], link: Any) -> None
             extra.append(Violation("state.over_cap", f"{len(waiting.packets)} packets wait "
                                                      f"for {address.hex()}"))
     if extra:
-        raise OracleViolation(extra)
+        raise_violations(extra)
 
 
 def run_capture(data: bytes) -> None:
@@ -223,7 +301,7 @@ def run_capture(data: bytes) -> None:
     except CaptureError as error:
         text = str(error)
         if not text or "\n" in text:
-            raise OracleViolation([Violation("capture.bad_error", repr(text))]) from error
+            raise_violations([Violation("capture.bad_error", repr(text))])
     except Exception as exc:
         raise _raised(exc, "read_capture") from exc
     if not records:
@@ -247,11 +325,11 @@ def run_capture(data: bytes) -> None:
     for before, after in zip(same, again, strict=False):
         if (before.frame, before.timestamp_ns, before.direction, before.data) != \
                 (after.frame, after.timestamp_ns, after.direction, after.data):
-            raise OracleViolation([Violation("capture.round_trip",
-                                             f"record {before.index}: {before!r} != {after!r}")])
+            raise_violations([Violation("capture.round_trip",
+                                        f"record {before.index}: {before!r} != {after!r}")])
     if len(again) != len(same):
-        raise OracleViolation([Violation("capture.round_trip",
-                                         f"{len(same)} records written, {len(again)} read")])
+        raise_violations([Violation("capture.round_trip",
+                                    f"{len(same)} records written, {len(again)} read")])
 
 
 _REFEREE_EXPECTED: list[bytes] = []
@@ -293,7 +371,7 @@ def run_referee(data: bytes) -> None:
             found.append(Violation("referee.validate_accepts",
                                    f"validate() found nothing but {violation}"))
     if found:
-        raise OracleViolation(found)
+        raise_violations(found)
 
 
 # -- registry ---------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from fuzz.sequence_codec import MAX_STEPS, Step, encode
 from fuzz.targets import TARGETS, Target
 
 __all__ = ["FuzzRun", "prepare_seeds", "run_libfuzzer", "ROOT", "DEFAULT_WORKDIR",
-           "DEFAULT_CORPUS", "target_script", "ARTIFACT_PREFIXES"]
+           "DEFAULT_CORPUS", "target_script", "ARTIFACT_PREFIXES", "libfuzzer_options"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORKDIR = ROOT / "fuzz" / "work"
@@ -31,6 +31,12 @@ DEFAULT_CORPUS = ROOT / "corpus"
 ARTIFACT_PREFIXES = ("crash-", "timeout-", "oom-", "leak-", "slow-unit-")
 PER_INPUT_TIMEOUT = 10  # seconds: an input that takes longer is a hang (libFuzzer -timeout)
 RSS_LIMIT_MB = 2048  # an input that grows memory past this is a finding (libFuzzer -rss_limit_mb)
+
+
+def libfuzzer_options(target: Target) -> str:
+    """The ``<target>.options`` file ClusterFuzz(Lite) and OSS-Fuzz read next to a
+    fuzzer: its input size bound and its dictionary (both as ``stack-fuzz run`` uses)."""
+    return f"[libfuzzer]\nmax_len = {target.max_len}\ndict = {target.name}.dict\n"
 
 
 def target_script(target: Target) -> Path:

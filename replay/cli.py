@@ -11,18 +11,20 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import shlex
 import sys
-from collections.abc import Callable
 from typing import NoReturn
 
 from replay.cases import SetupError, parse_addresses
 from replay.driver import ORACLE, GoldenWriter, Options, replay_file
 from replay.faults import FaultSpec
+from replay.html import write_html
 from replay.profiles import PROFILES
 from replay.report import Progress, json_report, print_human, write_junit
 from replay.results import FileResult
 from stack import version_text
 from stack.capture import CaptureError
+from stack.cliargs import bounded
 from stack.link.ethernet import EthernetError, parse_mac
 from stack.sut import StackStartError
 from stack.sut.addressmap import AddressMap, MapError
@@ -44,23 +46,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"replay: {message} (see replay --help)\n")
 
 
-def _bounded(parse: Callable[[str], float], high: float, what: str) -> Callable[[str], float]:
-    """An argparse type: ``parse`` the text, then require 0 <= value <= ``high``
-    (NaN and infinity never pass); ``what`` names the range in the error."""
-    def convert(text: str) -> float:
-        try:
-            value = parse(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if not 0 <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text} is not {what}")
-        return value
-    return convert
-
-
-_probability = _bounded(float, 1.0, "a probability (0 to 1)")
-_seconds = _bounded(float, 1e9, "a duration (0 or more seconds)")
-_positive_int = _bounded(int, 2**31, "a whole number, 0 or more")
+_probability = bounded(float, 0.0, 1.0, "a probability (0 to 1)")
+_seconds = bounded(float, 0.0, 1e9, "a duration (0 or more seconds)")
+_positive_int = bounded(int, 0, 2**31, "a whole number, 0 or more")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,9 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true",
                         help="print a JSON report on stdout instead of the table")
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE")
+    parser.add_argument("--html", metavar="FILE",
+                        help="write a self-contained HTML report to FILE: totals, a row per "
+                             "case, and for each case that differs a ladder diagram with "
+                             "every mismatch's diff and both packets dissected")
     parser.add_argument("--write", metavar="OUT.pcapng",
                         help="write the inbound packets and the host's answers, with "
-                             "direction flags and host metadata, as a golden capture")
+                             "direction flags, each packet's reason as its comment and host "
+                             "metadata, as a golden capture")
     faults = parser.add_argument_group("fault injection (on inbound packets)")
     faults.add_argument("--loss", type=_probability, default=0.0, metavar="P",
                         help="drop each packet with probability P")
@@ -212,7 +205,35 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
         stack=stack,
         skip_slow=args.skip_slow,
         crash_dir=args.crash_dir,
+        timeline=args.html is not None,
     )
+
+
+def _same_file(first: str, second: str) -> bool:
+    """Whether two paths name one file (the same path, a symlink or a hard link)."""
+    if os.path.abspath(first) == os.path.abspath(second):
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one does not exist yet: it cannot be the other
+        return False
+
+
+def _refuse_overwriting_inputs(args: argparse.Namespace,
+                               parser: argparse.ArgumentParser) -> None:
+    """An output that is one of the inputs (the same file, also through a symlink or a
+    hard link) would be destroyed by opening it, or read back as it grows; two outputs
+    in one file would leave only the last: refuse both."""
+    outputs = [(flag, path) for flag, path in (("--write", args.write), ("--junit", args.junit),
+                                               ("--html", args.html))
+               if path is not None]
+    for number, (flag, output) in enumerate(outputs):
+        for path in args.files:
+            if _same_file(path, output):
+                parser.error(f"{flag} {output} is the input {path}: refusing to overwrite it")
+        for other_flag, other in outputs[:number]:
+            if _same_file(other, output):
+                parser.error(f"{flag} {output} is the {other_flag} output: give two files")
 
 
 def _replay_one(job: tuple[str, Options]) -> FileResult:
@@ -220,10 +241,9 @@ def _replay_one(job: tuple[str, Options]) -> FileResult:
     return replay_file(path, options)
 
 
-def _run(files: list[str], options: Options, jobs: int, write: str | None,
+def _run(files: list[str], options: Options, jobs: int, golden: GoldenWriter | None,
          progress: Progress) -> list[FileResult]:
-    if write is not None:
-        golden = GoldenWriter(write)
+    if golden is not None:
         try:
             results = []
             for path in files:
@@ -263,13 +283,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     options = _options(args, parser)
+    _refuse_overwriting_inputs(args, parser)
     if args.write is not None and args.jobs not in (0, 1):
         print("replay: --write replays the files one after another (-j ignored)",
               file=sys.stderr)
     progress = Progress(len(args.files))
+    golden = GoldenWriter(args.write) if args.write is not None else None
     try:
         try:
-            results = _run(args.files, options, args.jobs, args.write, progress)
+            results = _run(args.files, options, args.jobs, golden, progress)
         finally:
             progress.close()
     except CaptureError as exc:  # the --write target could not be created
@@ -283,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     for result in results:
         if result.error:
             print(f"replay: {result.error}", file=sys.stderr)
+    if golden is not None and golden.error is not None:  # a full disk, an odd time
+        print(f"replay: {golden.error}", file=sys.stderr)
+        code = EXIT_USAGE
     try:
         if args.json:
             settings: dict[str, object] = {
@@ -304,6 +329,15 @@ def main(argv: list[str] | None = None) -> int:
                 write_junit(results, args.junit)
             except OSError as exc:
                 print(f"replay: {args.junit}: cannot write the JUnit report: {exc.strerror}",
+                      file=sys.stderr)
+                return EXIT_USAGE
+        if args.html:
+            command = shlex.join(["replay", *(sys.argv[1:] if argv is None else argv)])
+            try:
+                write_html(results, args.html, options.expect, command,
+                           version_text("replay"))
+            except OSError as exc:
+                print(f"replay: {args.html}: cannot write the HTML report: {exc.strerror}",
                       file=sys.stderr)
                 return EXIT_USAGE
         sys.stdout.flush()

@@ -50,6 +50,7 @@ class Output:
     packet: bytes
     timer: bool
     origin: str  # "inbound #3" or "timer"
+    number: int = -1  # the host's outputs of the case, counted from 0
 
 
 def _kind(packet: bytes) -> tuple[int, ...]:
@@ -70,8 +71,11 @@ def _comparable(expected: bytes, got: bytes) -> bool:
 
 class Comparator:
     def __init__(self, ignore: frozenset[str], tolerance: float, verbose: bool,
-                 report: Callable[[Mismatch], None], recorded_late: float = 0.0) -> None:
+                 report: Callable[[Mismatch], None], recorded_late: float = 0.0,
+                 keep_packets: bool = False) -> None:
+        """``keep_packets``: each mismatch carries its packets' bytes (for --html)."""
         self.ignore = ignore
+        self.keep_packets = keep_packets
         self.tolerance = tolerance
         # a timer output may come from (recorded_late + tolerance) before the recorded
         # time to tolerance after it
@@ -147,23 +151,36 @@ class Comparator:
                 self._unexpected(got.popleft())
 
     # -- reports ------------------------------------------------------------------------
+    def _mark(self, mismatch: Mismatch, want: Expected | None, have: Output | None) -> None:
+        """Say which packets ``mismatch`` is about, then report it."""
+        if want is not None:
+            mismatch.expected_index = want.index
+            if self.keep_packets:
+                mismatch.expected_hex = want.packet.hex()
+        if have is not None:
+            mismatch.got_number = have.number
+            if self.keep_packets:
+                mismatch.got_hex = have.packet.hex()
+        self.report(mismatch)
+
     def _differ(self, want: Expected, have: Output, lines: list[str]) -> None:
         dissection = (["expected:"] + format_dissection(want.packet) + ["got:"]
                       + format_dissection(have.packet)) if self.verbose else []
         origin = "timer output" if have.timer else f"answer to {have.origin}"
-        self.report(Mismatch(
+        self._mark(Mismatch(
             "diff", f"packet #{want.index} ({_at(want.time)})",
-            f"{origin}: expected {describe(want.packet)}", lines, dissection))
+            f"{origin}: expected {describe(want.packet)}", lines, dissection), want, have)
 
     def _missing(self, want: Expected) -> None:
         dissection = ["expected:"] + format_dissection(want.packet) if self.verbose else []
-        self.report(Mismatch(
+        self._mark(Mismatch(
             "missing", f"packet #{want.index} ({_at(want.time)})",
-            f"expected {describe(want.packet)}; not sent ({want.context})", [], dissection))
+            f"expected {describe(want.packet)}; not sent ({want.context})", [], dissection),
+            want, None)
 
     def _unexpected(self, have: Output) -> None:
         dissection = ["got:"] + format_dissection(have.packet) if self.verbose else []
         origin = "timer output" if have.timer else f"answer to {have.origin}"
-        self.report(Mismatch(
+        self._mark(Mismatch(
             "unexpected", f"{origin} ({_at(have.time)})", f"unexpected {describe(have.packet)}",
-            [], dissection))
+            [], dissection), None, have)

@@ -31,16 +31,21 @@ from replay.cases import (
 from replay.compare import Comparator, Expected, Output
 from replay.faults import FaultInjector, FaultSpec
 from replay.profiles import profile_for
-from replay.results import KEEP_LINES, CaseResult, FileResult, Mismatch
+from replay.results import KEEP_LINES, CaseResult, FileResult, Mismatch, TimelineEvent
+from stack import __version__
 from stack.capture import (
     DIRECTION_INBOUND,
     DIRECTION_OUTBOUND,
+    LINKTYPE_ETHERNET,
     CaptureError,
     CaptureRecord,
     CaptureWriter,
     read_capture,
+    strip_link_header,
+    timer_comment,
 )
 from stack.host.host import Host
+from stack.link import LinkHost
 from stack.sut import (
     StackCrashed,
     StackError,
@@ -70,6 +75,40 @@ REAL_TIME_SLACK = 0.25
 REPRODUCER_PACKETS = 100_000  # inbound packets kept per case for a crash reproducer
 
 
+class _TapReplay:
+    """A TAP recording replayed through the link layer stack-live ran (issue 13 item
+    16): each recorded frame goes to the same LinkHost, so a frame it dropped
+    (``eth.not_for_us``) is dropped again and the ARP and neighbour traffic is
+    replayed too; what it sends is compared as IP packets (ARP frames are not IP)."""
+
+    def __init__(self, host: Host) -> None:
+        self.link = LinkHost(host)
+        self.stats = host.stats  # one object for the host's life (reset in place)
+        self.frame = b""  # the recorded frame of the packet handed to handle()
+
+    @property
+    def last_reason(self) -> str:
+        return self.link.last_reason
+
+    @last_reason.setter
+    def last_reason(self, value: str) -> None:
+        self.link.last_reason = value
+
+    def handle(self, packet: bytes, now: float) -> list[bytes]:
+        return _ip_of(self.link.handle(self.frame, now))
+
+    def poll(self, now: float) -> list[bytes]:
+        return _ip_of(self.link.poll(now))
+
+    def next_timer(self) -> float | None:
+        return self.link.next_timer()
+
+
+def _ip_of(frames: list[bytes]) -> list[bytes]:
+    packets = (strip_link_header(frame, LINKTYPE_ETHERNET)[0] for frame in frames)
+    return [packet for packet in packets if packet is not None]
+
+
 @dataclass(frozen=True)
 class Options:
     expect: bool = False
@@ -84,21 +123,46 @@ class Options:
     skip_slow: float | None = None  # real-time stacks: skip cases longer than this (s)
     crash_dir: str | None = None  # where crash and hang reproducers go (None: a new
     # private directory under $TMPDIR, made when the first one is written)
+    # --html: keep each case's first packets (results.KEEP_TIMELINE) and the packets of
+    # every mismatch, for its ladder diagrams and dissections
+    timeline: bool = False
 
 
 class GoldenWriter:
-    """``--write``: one pcapng section per case, created when the case starts."""
+    """``--write``: one pcapng section per case, created when the case starts. Every
+    section's interface is named ``replay`` and described alike (Wireshark 4.0 shows
+    the first section's interface block for the packets of every section). The first
+    failure (a full disk, a time pcapng cannot hold) becomes ``error``, one line; the
+    replay goes on without writing, and the file keeps every packet written before."""
+
+    INTERFACE_NAME = "replay"
+    INTERFACE_DESCRIPTION = f"tunstack {__version__} replay --write, RAW"
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._writer: CaptureWriter | None = None
+        self.error: str | None = None
 
-    def start_case(self, metadata: dict[str, Any]) -> CaptureWriter:
-        if self._writer is None:
-            self._writer = CaptureWriter(self.path, metadata=metadata)
-        else:
-            self._writer.new_section(metadata)
-        return self._writer
+    def start_case(self, metadata: dict[str, Any]) -> GoldenWriter:
+        if self.error is None:
+            try:
+                if self._writer is None:
+                    self._writer = CaptureWriter(
+                        self.path, metadata=metadata, interface_name=self.INTERFACE_NAME,
+                        interface_description=self.INTERFACE_DESCRIPTION)
+                else:
+                    self._writer.new_section(metadata)
+            except CaptureError as exc:
+                self.error = str(exc)
+        return self
+
+    def write(self, data: bytes, timestamp: float, direction: int,
+              comment: str | None = None) -> None:
+        if self.error is None and self._writer is not None:
+            try:
+                self._writer.write(data, timestamp, direction, comment)
+            except CaptureError as exc:
+                self.error = str(exc)
 
     def close(self) -> None:
         if self._writer is not None:
@@ -127,7 +191,7 @@ class _CaseDriver:
         self.compare = options.expect and self.faults is None
         self.check = options.expect and self.faults is not None
         self.result.checked_with = ("bytes" if self.compare else ORACLE if self.check else "")
-        self.writer: CaptureWriter | None = None
+        self.writer: GoldenWriter | None = None
         if golden is not None:
             recorder: dict[str, object] = {"tool": "replay", "source": path, "section": section}
             if self.faults is not None and spec is not None:
@@ -142,9 +206,9 @@ class _CaseDriver:
                 "recorder": recorder,
             })
         self.path = path
-        self.metadata = metadata
         # last, so nothing above can fail with a responder process left running
         self.host: StackUnderTest = open_stack(options.stack, self.config, Host)
+        self.tap: bool | None = None  # decided by the first record (feed)
         capabilities = capabilities_of(self.host)
         self.real_time = not capabilities.exact_timers
         self.can_crash = capabilities.can_crash
@@ -159,8 +223,13 @@ class _CaseDriver:
                           else options.tolerance)
         if self.real_time:
             self.tolerance += REAL_TIME_SLACK
+        if capabilities.kind == "kernel":
+            # the kernel under test fires its timers late on the same wheel as the one
+            # recorded (profiles.py): either may be the later one by up to that much
+            self.tolerance += profile.recorded_late
         self.comparator = Comparator(profile.ignore | options.ignore, self.tolerance,
-                                     options.verbose, self.result.add, profile.recorded_late)
+                                     options.verbose, self.result.add, profile.recorded_late,
+                                     keep_packets=options.timeline)
         self.last_inbound = "before the first inbound packet"
 
     # -- feeding ---------------------------------------------------------------------
@@ -169,13 +238,31 @@ class _CaseDriver:
         time = record.timestamp
         if self.last_time is None or time > self.last_time:
             self.last_time = time
+        if self.tap is None:
+            # An Ethernet recording of a TAP-mode host replays through its link layer
+            # (in-process, without faults: they work on IP packets).
+            core = self.host
+            self.tap = (record.linktype == LINKTYPE_ETHERNET and isinstance(core, Host)
+                        and self.config.link_address is not None and self.faults is None)
+            if self.tap and isinstance(core, Host):
+                self.host = _TapReplay(core)
         packet = record.data
+        if self.tap and isinstance(self.host, _TapReplay):
+            self.host.frame = record.frame
+            if packet is None and record.direction == DIRECTION_INBOUND:
+                # ARP and the like: no IP to compare, but the link layer must see it
+                result.non_ip += 1
+                self._deliver(time, b"", f"inbound #{record.index}")
+                return
         if packet is None:
             result.non_ip += 1
             return
         direction = self.classifier.classify(packet, record.direction)
         if direction == DIRECTION_INBOUND:
             result.inbound += 1
+            if self.options.timeline:
+                result.keep_event(TimelineEvent("recorded", record.index, time,
+                                                describe(packet)))
             label = f"inbound #{record.index}"
             if self.faults is None and self.real_time:
                 # deliver the one before, now that we know when this one leaves: its
@@ -189,6 +276,9 @@ class _CaseDriver:
                     self._deliver(when, faulty, fault_label)
         elif direction == DIRECTION_OUTBOUND:
             result.expected += 1
+            if self.options.timeline:
+                result.keep_event(TimelineEvent("expected", record.index, time,
+                                                describe(packet)))
             if self.compare:
                 self.comparator.add_expected(Expected(record.index, time, packet,
                                                       self.last_inbound))
@@ -258,28 +348,51 @@ class _CaseDriver:
             outputs = self.host.handle(packet, now)
         except StackError as exc:
             self._stack_failed(f"{label} ({_at(now)})", exc)
+            self._keep_failed_inbound(now, packet)
             return
         except Exception as exc:  # the core must never raise: report it, don't crash
             self._fail(f"{label} ({_at(now)})",
                        f"host raised {type(exc).__name__}: {exc} on {describe(packet)}")
+            self._keep_failed_inbound(now, packet)
             return
         reason = self.host.last_reason
         self.last_inbound = f"after {label}: {reason}" if reason else f"after {label}"
-        self._emitted(now, packet, outputs, label, timer=False)
+        if self.options.timeline:
+            self.result.keep_event(TimelineEvent("in", self.result.delivered - 1, now,
+                                                 describe(packet), reason))
+        self._emitted(now, packet, outputs, label, timer=False, comment=reason)
+
+    def _keep_failed_inbound(self, now: float, packet: bytes) -> None:
+        """--html: the packet the stack failed on goes in the ladder, linked to the
+        failure just reported (crashed, hung, error)."""
+        if self.options.timeline:
+            result = self.result
+            self.result.keep_event(TimelineEvent(
+                "in", result.delivered - 1, now, describe(packet), result.mismatches[-1].kind
+                if result.mismatches else "", mismatch=result.mismatch_count - 1))
 
     def _emitted(self, now: float, inbound: bytes | None, outputs: list[bytes], label: str,
-                 timer: bool) -> None:
+                 timer: bool, comment: str = "") -> None:
+        """``comment``: why (the host's reason), each written packet's --write comment."""
+        first_number = self.result.got
         self.result.got += len(outputs)
         if self.writer is not None:
-            if inbound is not None:
-                self.writer.write(inbound, now, DIRECTION_INBOUND)
+            if inbound:  # b"": a TAP recording's non-IP frame, no IP packet to write
+                self.writer.write(inbound, now, DIRECTION_INBOUND, comment)
             for output in outputs:
-                self.writer.write(output, now, DIRECTION_OUTBOUND)
+                self.writer.write(output, now, DIRECTION_OUTBOUND, comment)
         times = getattr(self.host, "output_times", None) if self.real_time else None
+        if self.options.timeline:
+            for index, output in enumerate(outputs):
+                when = times[index] if times and index < len(times) else now
+                self.result.keep_event(TimelineEvent("got", first_number + index, when,
+                                                     describe(output),
+                                                     "timer" if timer else ""))
         if self.compare:
             for index, output in enumerate(outputs):
                 when = times[index] if times and index < len(times) else now
-                self.comparator.add_output(Output(when, output, timer, label))
+                self.comparator.add_output(Output(when, output, timer, label,
+                                                  first_number + index))
         elif self.check:
             self._check_invariants(inbound, outputs, label, now)
         if self.options.verbose and not self.options.expect:
@@ -300,12 +413,17 @@ class _CaseDriver:
                 return
             now = max(deadline, self.clock)
             self.clock = now
+            # a copy: stats.replies may be one Counter folded in place
+            replied_before = dict(host.stats.replies) if self.writer is not None else {}
             try:
                 outputs = host.poll(now)
             except Exception as exc:  # reported, never a traceback
                 self._fail(f"timer ({_at(now)})", f"host.poll raised {type(exc).__name__}: {exc}")
                 return
-            self._emitted(now, None, outputs, f"timer ({_at(now)})", timer=True)
+            comment = (timer_comment(replied_before, host.stats.replies)
+                       if self.writer is not None and outputs else "")
+            self._emitted(now, None, outputs, f"timer ({_at(now)})", timer=True,
+                          comment=comment)
             if host.next_timer() == deadline:
                 self._fail(f"timer ({_at(now)})",
                            f"next_timer() still says {deadline} after poll({now})")

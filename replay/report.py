@@ -13,7 +13,7 @@ from tabulate import tabulate
 
 from replay.results import CaseResult, FileResult
 
-__all__ = ["print_human", "json_report", "write_junit", "Progress", "totals"]
+__all__ = ["print_human", "json_report", "write_junit", "Progress", "totals", "case_status"]
 
 
 def _drops(case: CaseResult) -> str:
@@ -22,7 +22,8 @@ def _drops(case: CaseResult) -> str:
     return ", ".join(f"{reason}×{count}" for reason, count in case.drops.items())
 
 
-def _status(case: CaseResult, expect: bool) -> str:
+def case_status(case: CaseResult, expect: bool) -> str:
+    """A case's result as the table (and the --html report) prints it."""
     if case.verdict in ("crashed", "hung", "skipped"):
         return case.verdict.upper() if case.verdict != "skipped" else "skipped"
     if case.excused:
@@ -90,7 +91,7 @@ def print_human(results: list[FileResult], expect: bool, stream: TextIO,
         for case in result.cases:
             rows.append([result.path, case.name, case.inbound,
                          case.expected if expect else "-", case.got,
-                         case.mismatch_count, _drops(case), _status(case, expect)])
+                         case.mismatch_count, _drops(case), case_status(case, expect)])
     if rows:
         print(tabulate(rows, headers=["file", "case", "in", "out expected", "out got",
                                       "mismatches", "drops", "result"]), file=stream)

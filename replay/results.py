@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["Mismatch", "CaseResult", "FileResult", "KEEP_MISMATCHES", "KEEP_LINES"]
+__all__ = ["Mismatch", "CaseResult", "FileResult", "TimelineEvent", "KEEP_MISMATCHES",
+           "KEEP_LINES", "KEEP_TIMELINE"]
 
 # What one case keeps in memory, so a huge capture that differs everywhere (or a long
 # fault run, or -v) still replays in flat memory; the counts stay exact.
 KEEP_MISMATCHES = 1000
 KEEP_LINES = 100_000
+# Packets of one case kept for the --html ladder diagram (a picture, not a log).
+KEEP_TIMELINE = 400
 
 
 _DIFFERENCES = frozenset({"diff", "missing", "unexpected"})
@@ -30,10 +33,33 @@ class Mismatch:
     summary: str  # one line
     details: list[str] = field(default_factory=list)  # "ipv4.ttl: expected 64, got 63"
     dissection: list[str] = field(default_factory=list)  # -v only
+    # Which packets: the expected one's record index in the file, the host's output by
+    # its number in the case (0, 1, ...): the --html ladder marks them.
+    expected_index: int | None = None
+    got_number: int | None = None
+    # The packets themselves, hex (--html only: its dissections side by side).
+    expected_hex: str = ""
+    got_hex: str = ""
 
     def lines(self) -> list[str]:
         return [f"{self.where}: {self.summary}"] + [f"    {line}" for line in self.details] \
             + [f"    {line}" for line in self.dissection]
+
+
+@dataclass
+class TimelineEvent:
+    """One packet of a case as the --html ladder draws it: ``lane`` ``recorded``
+    (recorded inbound; ``number`` its record index), ``in`` (delivered to the host, after
+    faults; ``note`` is what the host did), ``expected`` (recorded outbound; ``number``
+    its record index) or ``got`` (sent by the host; ``number`` counts them from 0,
+    ``note`` says ``timer`` for a timer's output)."""
+
+    lane: str
+    number: int
+    time: float
+    summary: str
+    note: str = ""
+    mismatch: int = -1  # the mismatch about this packet (one the stack failed on), or -1
 
 
 @dataclass
@@ -60,6 +86,9 @@ class CaseResult:
     # do not fail it; an exception or a broken invariant still does.
     deviation: str | None = None
     trace: list[str] = field(default_factory=list)  # -v without --expect; KEEP_LINES
+    # --html only: the first KEEP_TIMELINE packets, and how many more there were
+    timeline: list[TimelineEvent] = field(default_factory=list)
+    timeline_cut: int = 0
     # A stack that can crash (stack.sut): the inbound packets delivered up to a crash or
     # hang, saved as a pcapng, and the last lines the stack printed.
     reproducer: str | None = None
@@ -96,6 +125,13 @@ class CaseResult:
         if len(self.mismatches) < KEEP_MISMATCHES:
             self.mismatches.append(mismatch)
 
+    def keep_event(self, event: TimelineEvent) -> None:
+        """One packet for the --html ladder (the first KEEP_TIMELINE, then counted)."""
+        if len(self.timeline) < KEEP_TIMELINE:
+            self.timeline.append(event)
+        else:
+            self.timeline_cut += 1
+
     def note(self, line: str) -> None:
         """One -v trace line (kept up to KEEP_LINES, then one line saying so)."""
         if len(self.trace) < KEEP_LINES:
@@ -120,5 +156,7 @@ class FileResult:
         for case, original in zip(data["cases"], self.cases, strict=True):
             case["passed"] = original.passed
             case["excused"] = original.excused
+            if not original.timeline:  # kept for --html only
+                del case["timeline"], case["timeline_cut"]
             case["verdict"] = original.verdict
         return data

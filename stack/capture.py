@@ -20,17 +20,22 @@ Each record carries:
 
 Link types: RAW (101, and 12/14 as some tools write it), IPV4/IPV6 (228/229), Ethernet
 (1, with 802.1Q/802.1ad tags), Linux cooked SLL (113) and SLL2 (276), NULL (0) and LOOP
-(108). A pcapng file may have several interfaces and several sections.
+(108); any other, in a pcap header or a pcapng interface, is an error. A pcapng file may
+have several sections and up to :data:`MAX_INTERFACES` interfaces in each.
 
 Every problem with the file raises :class:`CaptureError`, whose message is one line
 naming the file and the byte offset; nothing else escapes.
 
 Writing
 -------
-``CaptureWriter(path_or_file, linktype=101, metadata=None)`` writes one pcapng section
-per case: the Section Header Block's comment is the JSON of ``metadata``; each
-``write(data, timestamp, direction)`` appends one Enhanced Packet Block with the
-``epb_flags`` direction and flushes it, so killing the writer loses at most the packet in
+``CaptureWriter(path_or_file, linktype=101, metadata=None, interface_name=None,
+interface_description=None)`` writes one pcapng section per case: the Section Header
+Block's comment is the JSON of ``metadata``; the Interface Description Block names the
+device (``if_name``, ``if_description``: Wireshark's ``frame.interface_name``, instead of
+"interface unknown"); each ``write(data, timestamp, direction, comment)`` appends one
+Enhanced Packet Block with the ``epb_flags`` direction and the packet's ``opt_comment``
+(why the host sent or what it did with it: ``icmp.echo_reply``, ``frag.held``; Wireshark's
+``frame.comment``) and flushes it, so killing the writer loses at most the packet in
 flight and the file still reads. ``new_section(metadata)`` starts the next case.
 
 dpkt's pcapng reader drops per-packet options (and with them the direction), so the
@@ -44,7 +49,7 @@ import io
 import json
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
 __all__ = [
@@ -60,12 +65,14 @@ __all__ = [
     "LINKTYPE_IPV6",
     "LINKTYPE_LINUX_SLL2",
     "SUPPORTED_LINKTYPES",
+    "MAX_INTERFACES",
     "CaptureError",
     "CaptureRecord",
     "CaptureWriter",
     "read_all",
     "read_capture",
     "strip_link_header",
+    "timer_comment",
 ]
 
 # epb_flags bits 0-1 (pcapng §4.3.1): 00 information not available, 01 inbound, 10 outbound.
@@ -103,6 +110,10 @@ _ETHERNET_MIN_FRAME = 60  # without FCS: shorter payloads are padded (IEEE 802.3
 
 # A record claiming more than this is garbage, not a packet (pcap snaplen maxima are 256 KiB).
 _MAX_RECORD = 64 * 1024 * 1024
+# Interfaces kept per pcapng section. A real capture has a handful (the obsolete Packet
+# Block could name only 65,536); a file of millions of Interface Description Blocks would
+# otherwise hold them all in memory (about 100 bytes each) for the packets to name.
+MAX_INTERFACES = 65536
 
 _PCAP_MAGIC_US = 0xA1B2C3D4
 _PCAP_MAGIC_NS = 0xA1B23C4D
@@ -117,6 +128,7 @@ _OPT_END = 0
 _OPT_COMMENT = 1
 _OPT_SHB_USERAPPL = 4
 _OPT_IF_NAME = 2
+_OPT_IF_DESCRIPTION = 3
 _OPT_IF_TSRESOL = 9
 _OPT_IF_TSOFFSET = 14
 _OPT_EPB_FLAGS = 2
@@ -485,7 +497,10 @@ def _read_pcapng(src: _Source, head: bytes) -> Iterator[CaptureRecord]:
         if section < 0:
             raise src.error("pcapng block before the section header", start)
         if block_type == _BLOCK_IDB:
-            interfaces.append(_interface(src, body, fmt.order, start))
+            if len(interfaces) >= MAX_INTERFACES:
+                raise src.error(f"more than {MAX_INTERFACES} interfaces in one section: "
+                                "not a capture of one host", start)
+            interfaces.append(_interface(src, body, fmt.order, start, len(interfaces)))
             continue
         if block_type == _BLOCK_PB:  # obsolete Packet Block: 16-bit interface, drops
             if len(body) < 20:
@@ -524,22 +539,41 @@ def _read_pcapng(src: _Source, head: bytes) -> Iterator[CaptureRecord]:
 
 
 def _packet_options(body: bytes, options_at: int, order: str) -> tuple[int, str | None]:
-    """(epb_flags direction bits, the first comment) from a packet block's options."""
+    """(epb_flags direction bits, the first comment) from a packet block's options.
+
+    The walk of :func:`_options`, unrolled: every packet tunstack records carries a
+    comment (its reason), so this runs once per packet when reading one."""
     direction = DIRECTION_UNKNOWN
     comment = None
-    for code, value in _options(body, options_at, order):
-        if code == _OPT_EPB_FLAGS and len(value) == 4:
-            direction = struct.unpack(order + "I", value)[0] & 0x3
+    head = _OPTION_HEAD[order]
+    end = len(body)
+    pos = options_at
+    while pos + 4 <= end:
+        code, length = head(body, pos)
+        if code == _OPT_END:
+            break
+        pos += 4
+        if pos + length > end:
+            break  # a damaged option list: keep what was readable
+        if code == _OPT_EPB_FLAGS and length == 4:
+            # bits 0-1 of the 32-bit flags: in its lowest-order byte
+            direction = body[pos if order == "<" else pos + 3] & 0x3
         elif code == _OPT_COMMENT and comment is None:
-            comment = value.decode("utf-8", "replace")
+            comment = body[pos:pos + length].decode("utf-8", "replace")
+        pos += (length + 3) & ~3
     return direction, comment
 
 
-def _interface(src: _Source, body: bytes, order: str, start: int) -> _Interface:
+_OPTION_HEAD = {order: struct.Struct(order + "HH").unpack_from for order in "<>"}
+
+
+def _interface(src: _Source, body: bytes, order: str, start: int, number: int) -> _Interface:
     """An Interface Description Block: link type, snap length, timestamp resolution."""
     if len(body) < 8:
         raise src.error("interface description too short", start)
     linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", body, 0)
+    if linktype not in SUPPORTED_LINKTYPES:  # refused as a pcap file's header would be
+        raise src.error(f"interface {number}: unsupported link type {linktype}", start)
     iface = _Interface(linktype, snaplen)
     for code, value in _options(body, 8, order):
         if code == _OPT_IF_TSRESOL and value:
@@ -566,22 +600,49 @@ def _block(block_type: int, body: bytes) -> bytes:
     return struct.pack("<II", block_type, total) + body + struct.pack("<I", total)
 
 
+_MAX_TICKS = 2**64 - 1  # an Enhanced Packet Block's timestamp: 64 bits
+_INFINITY = float("inf")
+
+
+def timer_comment(replies_before: Mapping[str, int], replies_after: Mapping[str, int]) -> str:
+    """The comment a recording gives the packets a host's timer sent (``poll``): the
+    reply kinds it counted meanwhile (``icmp.time_exceeded (timer)``), or ``timer`` when
+    it counted none (a TAP host's neighbour solicitation retry). Packets answering an
+    inbound one carry the host's ``last_reason`` instead."""
+    kinds = sorted(kind for kind, count in replies_after.items()
+                   if count > replies_before.get(kind, 0))
+    return f"{', '.join(kinds)} (timer)" if kinds else "timer"
+
+
 class CaptureWriter:
     """Write pcapng, one section per case, packets with their direction.
 
     Timestamps are stored with nanosecond resolution (``if_tsresol`` 9). Every block is
     handed to the operating system as soon as it is complete (one ``write`` plus a
-    flush), so a crash loses at most the block being built."""
+    flush), so a crash loses at most the block being built. ``interface_name`` and
+    ``interface_description``, when given, go into every section's interface block."""
 
     def __init__(self, target: str | os.PathLike[str] | IO[bytes], linktype: int = LINKTYPE_RAW,
-                 metadata: dict[str, Any] | None = None, application: str = "tunstack") -> None:
+                 metadata: dict[str, Any] | None = None, application: str = "tunstack",
+                 interface_name: str | None = None,
+                 interface_description: str | None = None) -> None:
         self.name, self._stream, self._owned = _open(target, "wb")
         self.linktype = linktype
         self.application = application
+        self.interface_name = interface_name
+        self.interface_description = interface_description
         self.packets = 0
         self.sections = 0
         self._closed = False
-        self.new_section(metadata)
+        self._written = 0  # bytes of whole blocks handed to the operating system
+        self._failed = False
+        # if_tsoffset (seconds) of each interface of the current section, by interface ID
+        self._offsets: list[int] = []
+        try:
+            self.new_section(metadata)
+        except CaptureError:  # not even the header fits (a full disk): no open file left
+            self.close()
+            raise
 
     def _emit(self, block: bytes) -> None:
         if self._closed:
@@ -590,7 +651,12 @@ class CaptureWriter:
             self._stream.write(block)
             self._stream.flush()
         except OSError as exc:
-            raise CaptureError(f"{self.name}: write failed: {exc.strerror or exc}") from None
+            # A full disk: the file keeps every whole block before this one (cut back
+            # to them on close), and this writer writes nothing more.
+            self._failed = True
+            raise CaptureError(f"{self.name}: write failed: {exc.strerror or exc}; "
+                               f"the {self._written} bytes written before are kept") from None
+        self._written += len(block)
 
     def new_section(self, metadata: dict[str, Any] | None = None) -> None:
         """Start a section (a case): its header comment is ``metadata`` as JSON, and it
@@ -601,25 +667,65 @@ class CaptureWriter:
         options += _option(_OPT_SHB_USERAPPL, self.application.encode())
         options += _option(_OPT_END, b"")
         shb_body = struct.pack("<IHHq", _PCAPNG_BYTE_ORDER, 1, 0, -1) + options
-        idb_body = struct.pack("<HHI", self.linktype, 0, 0) + _option(
-            _OPT_IF_TSRESOL, bytes([9])) + _option(_OPT_END, b"")
-        self._emit(_block(_PCAPNG_SHB, shb_body) + _block(_BLOCK_IDB, idb_body))
+        self._offsets = [0]
+        self._emit(_block(_PCAPNG_SHB, shb_body) + _block(_BLOCK_IDB, self._idb_body()))
         self.sections += 1
+
+    def _idb_body(self, tsoffset: int | None = None) -> bytes:
+        """An interface block of this writer's link type, named and described when given,
+        nanosecond resolution, with ``if_tsoffset`` (seconds) when not None."""
+        body = struct.pack("<HHI", self.linktype, 0, 0)
+        if self.interface_name:
+            body += _option(_OPT_IF_NAME, self.interface_name.encode())
+        if self.interface_description:
+            body += _option(_OPT_IF_DESCRIPTION, self.interface_description.encode())
+        body += _option(_OPT_IF_TSRESOL, bytes([9]))
+        if tsoffset is not None:
+            body += _option(_OPT_IF_TSOFFSET, struct.pack("<q", tsoffset))
+        return body + _option(_OPT_END, b"")
+
+    def _interface_for(self, ticks: int) -> tuple[int, int]:
+        """(interface ID, nanoseconds after its if_tsoffset) for a timestamp of ``ticks``
+        ns since 1970. Interface 0 holds 1970 to 2554; a time outside (before 1970, as a
+        capture with a negative if_tsoffset has) gets an interface whose if_tsoffset
+        (pcapng §4.2, signed seconds) starts at its second, added once and shared by the
+        next 584 years."""
+        for number, offset in enumerate(self._offsets):
+            relative = ticks - offset * 1_000_000_000
+            if 0 <= relative <= _MAX_TICKS:
+                return number, relative
+        offset = ticks // 1_000_000_000
+        if not -2**63 <= offset < 2**63:
+            raise CaptureError(f"{self.name}: timestamp {ticks / 1e9:.9g} s cannot be "
+                               "written: pcapng keeps about ±2.9e11 years")
+        self._emit(_block(_BLOCK_IDB, self._idb_body(offset)))
+        self._offsets.append(offset)
+        return len(self._offsets) - 1, ticks - offset * 1_000_000_000
 
     def write(self, data: bytes, timestamp: float, direction: int = DIRECTION_UNKNOWN,
               comment: str | None = None, timestamp_ns: int | None = None) -> None:
         """Append one packet (``data`` is the frame for this writer's link type: the bare
-        IP packet for RAW) with its direction (``DIRECTION_*``)."""
-        ticks = timestamp_ns if timestamp_ns is not None else round(timestamp * 1e9)
-        if ticks < 0:
-            raise ValueError(f"negative timestamp {timestamp}")
+        IP packet for RAW) with its direction (``DIRECTION_*``) and ``comment``, its
+        ``opt_comment`` (none when empty). Any time pcapng can hold is written exactly
+        (before 1970 too); CaptureError says which one it cannot (NaN, infinite, beyond
+        ±2.9e11 years) or that the write failed."""
+        if timestamp_ns is not None:
+            ticks = timestamp_ns
+        elif -_INFINITY < timestamp * 1e9 < _INFINITY:  # NaN fails both
+            ticks = round(timestamp * 1e9)
+        else:
+            raise CaptureError(f"{self.name}: timestamp {timestamp} s cannot be written")
+        if 0 <= ticks <= _MAX_TICKS:  # the common case: interface 0, no offset
+            interface = 0
+        else:
+            interface, ticks = self._interface_for(ticks)
         options = _option(_OPT_EPB_FLAGS, struct.pack("<I", direction & 0x3))
         if comment:
             options += _option(_OPT_COMMENT, comment.encode())
         options += _option(_OPT_END, b"")
         length = len(data)
-        body = (struct.pack("<IIIII", 0, ticks >> 32, ticks & 0xFFFFFFFF, length, length)
-                + data + b"\0" * (-length % 4) + options)
+        body = (struct.pack("<IIIII", interface, ticks >> 32, ticks & 0xFFFFFFFF, length,
+                            length) + data + b"\0" * (-length % 4) + options)
         self._emit(_block(_BLOCK_EPB, body))
         self.packets += 1
 
@@ -627,7 +733,22 @@ class CaptureWriter:
         if self._closed:
             return
         self._closed = True
-        if self._owned:
+        if self._owned and self._failed:
+            # The buffer still holds the block that did not fit: closing tries it again
+            # and fails again (or writes part of it). The file is then cut back to its
+            # whole blocks, through its own descriptor (never by name: a path may have
+            # been replaced meanwhile), so it reads to its end.
+            with contextlib.suppress(OSError):
+                descriptor = os.dup(self._stream.fileno())
+                try:
+                    with contextlib.suppress(OSError):
+                        self._stream.close()
+                    os.ftruncate(descriptor, self._written)
+                finally:
+                    os.close(descriptor)
+            with contextlib.suppress(OSError):
+                self._stream.close()
+        elif self._owned:
             self._stream.close()
         else:
             with contextlib.suppress(OSError, ValueError):

@@ -34,17 +34,44 @@ other people). The rules, by name:
                               (RFC 4443 §2.4 (e.3))
 ``icmp.error_too_big``        an ICMPv4 error over 576 bytes (RFC 1812 §4.3.2.3) or an
                               ICMPv6 error over 1280 (RFC 4443 §2.4 (c))
+``output.unspecified_destination``  sent to :: or 0.0.0.0: no host has that address
+                              (RFC 4291 §2.5.2, RFC 1122 §3.2.1.3; Linux has no route to it)
+``answer.wrong_destination``  an answer not sent to the inbound packet's source (nor, for
+                              a source-routed one, through the reversed route to it:
+                              RFC 1122 §3.2.1.8, Linux ``ip_options_echo``)
+``answer.too_many``           more than one answer (or the fragments of one) to one packet
+``icmp.echo_changed``         an echo reply whose identifier, sequence or data differ from
+                              the request's, or one to something not an echo request
+                              (RFC 792, RFC 4443 §4.2)
+``icmp.bad_quote``            an ICMP error whose quote is not the offending packet's first
+                              bytes, or holds less than its IP header plus 8 bytes
+                              (RFC 792, RFC 1812 §4.3.2.3, RFC 4443 §2.4 (c))
+``icmp.bad_pointer``          a Parameter Problem pointer outside the quote or not on a
+                              field that can be in error (RFC 792, RFC 4443 §3.4)
+``answer.not_reassembled``    an answer to a datagram its IPv4 fragments do not make whole,
+                              or with other data than theirs (:class:`FragmentLedger`)
+``tcp.bad_reset``             a reset whose ports, sequence or acknowledgment do not follow
+                              RFC 9293 §3.10.7.1 from the segment, or one answering a reset
 ``state.over_cap``            a host table over its configured cap (ARCHITECTURE §3)
 
+The ``answer.*``, ``icmp.echo_changed``, ``icmp.bad_quote`` and ``tcp.bad_reset`` rules
+judge an answer against the packet it answers, so they need the inbound packet; when that
+packet is a fragment the answer is about the reassembled datagram, and only its addresses
+are judged. Timer output (no inbound packet) gets the other rules.
+
 ``check_outputs`` returns the broken rules' names; ``find_violations`` the details;
-``assert_clean`` raises :class:`OracleViolation`, whose message names every broken rule.
+``assert_clean`` raises :class:`OracleViolation` from a function named after the first
+broken rule (``broke_icmp_bad_quote``), so that crash deduplication by stack frames
+(ClusterFuzz's crash state) keeps distinct bugs apart.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
+import operator
 import struct
+import types
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -57,6 +84,9 @@ from stack.wire.checksum import is_valid, pseudo_header_sum_v4, pseudo_header_su
 if TYPE_CHECKING:
     from stack.host.config import HostConfig
     from stack.host.host import Host
+    from stack.host.pmtu import PathMtuCache
+    from stack.host.ratelimit import IcmpRateLimiter
+    from stack.host.reassembly import Reassembler
 
 __all__ = [
     "RULES",
@@ -67,6 +97,8 @@ __all__ = [
     "check_outputs",
     "check_host",
     "assert_clean",
+    "raise_violations",
+    "FragmentLedger",
     "parse_output",
     "ParsedPacket",
 ]
@@ -87,6 +119,14 @@ RULES: dict[str, str] = {
     "output.multicast_destination": "sent to a multicast address",
     "output.exceeds_mtu": "larger than the MTU",
     "output.bad_fragments": "reply fragments do not reassemble into a valid packet",
+    "output.unspecified_destination": "sent to :: or 0.0.0.0",
+    "answer.wrong_destination": "an answer not sent to the packet's source",
+    "answer.too_many": "more than one answer to one packet",
+    "icmp.echo_changed": "an echo reply that does not keep the request's id, sequence, data",
+    "icmp.bad_quote": "an ICMP error that does not quote the offending packet",
+    "icmp.bad_pointer": "a Parameter Problem pointer off the quote or the faulty field",
+    "tcp.bad_reset": "a reset whose ports, seq or ack do not follow RFC 9293 §3.10.7.1",
+    "answer.not_reassembled": "an answer to a datagram its fragments do not make",
     "icmp.error_about_error": "ICMP error about an ICMP error",
     "icmp.error_about_fragment": "ICMP error about a non-first fragment",
     "icmp.error_about_multicast": "ICMP error about a broadcast/multicast datagram",
@@ -279,31 +319,36 @@ def _check_upper(parsed: ParsedPacket) -> None:
 # -- addresses ----------------------------------------------------------------------
 
 def _host_addresses(host: Host | None) -> frozenset[bytes] | None:
-    return None if host is None else _addresses_of(host.config)
+    return None if host is None else _addresses_of(host.config)[0]
 
 
 def _v4_broadcasts(host: Host | None) -> frozenset[bytes]:
-    return _broadcasts_of(host.config if host is not None else None)
+    return _addresses_of(host.config)[1] if host is not None else _NO_HOST_BROADCASTS
 
 
-@functools.lru_cache(maxsize=64)
-def _addresses_of(config: HostConfig) -> frozenset[bytes]:
+_NO_HOST_BROADCASTS = frozenset({b"\xff\xff\xff\xff", b"\x00\x00\x00\x00"})
+# By identity: hashing a HostConfig (a dataclass of some twenty fields) cost more than
+# the rules themselves. The config is kept with its entry so that its id stays its own.
+_ADDRESSES: dict[int, tuple[HostConfig, frozenset[bytes], frozenset[bytes]]] = {}
+
+
+def _addresses_of(config: HostConfig) -> tuple[frozenset[bytes], frozenset[bytes]]:
+    """The host's own addresses, and the IPv4 destinations that are broadcasts."""
+    entry = _ADDRESSES.get(id(config))
+    if entry is not None and entry[0] is config:
+        return entry[1], entry[2]
     found: set[bytes] = set()
-    if config.ipv4_interface is not None:
-        found.add(config.ipv4_interface.ip.packed)
-    for iface in config.ipv6_interfaces:
-        found.add(iface.ip.packed)
-    return frozenset(found)
-
-
-@functools.lru_cache(maxsize=64)
-def _broadcasts_of(config: HostConfig | None) -> frozenset[bytes]:
-    found = {b"\xff\xff\xff\xff", b"\x00\x00\x00\x00"}
-    if config is not None and config.ipv4_interface is not None:
-        network = config.ipv4_interface.network
-        if network.prefixlen < 31:  # RFC 3021: a /31 has no broadcast address
-            found.add(network.broadcast_address.packed)
-    return frozenset(found)
+    broadcasts = set(_NO_HOST_BROADCASTS)
+    if config.ipv4_parts is not None:
+        address, broadcast = config.ipv4_parts
+        found.add(address)
+        if broadcast is not None:  # RFC 3021: a /31 has no broadcast address
+            broadcasts.add(broadcast)
+    found.update(address for address, _ in config.ipv6_parts)
+    if len(_ADDRESSES) >= 64:
+        _ADDRESSES.clear()
+    _ADDRESSES[id(config)] = (config, frozenset(found), frozenset(broadcasts))
+    return frozenset(found), frozenset(broadcasts)
 
 
 def _is_v4_multicast(address: bytes) -> bool:
@@ -320,41 +365,80 @@ def _icmp_type(parsed: ParsedPacket) -> int | None:
 def _quoted_header(message: bytes, version: int) -> ParsedPacket | None:
     """A lenient walk of the invoking packet an ICMP error quotes (it may be truncated
     and its checksums are not ours to judge)."""
-    quoted = message[8:]
-    if version == 4:
-        if len(quoted) < 20 or quoted[0] >> 4 != 4:
-            return None
-        ihl = (quoted[0] & 0x0F) * 4
+    quoted = _lenient_walk(message[8:])
+    return quoted if quoted is not None and quoted.version == version else None
+
+
+def _lenient_walk(packet: bytes) -> ParsedPacket | None:
+    """The headers of any packet (an inbound one, or a quote), never raising: None when
+    it is not even an IP header. The upper layer is cut to the packet's own length
+    field when that is shorter (Linux trims the rest, ``ip_rcv_core``)."""
+    if len(packet) >= 20 and packet[0] >> 4 == 4:
+        ihl = (packet[0] & 0x0F) * 4
         if ihl < 20:
             return None
-        flags_offset = struct.unpack_from("!H", quoted, 6)[0]
+        total = struct.unpack_from("!H", packet, 2)[0]
+        datagram = packet[:total] if ihl <= total < len(packet) else packet
+        flags_offset = struct.unpack_from("!H", packet, 6)[0]
         offset = (flags_offset & 0x1FFF) * 8
         more = bool(flags_offset & 0x2000)
-        upper = quoted[ihl:] if offset == 0 else b""
-        return ParsedPacket(4, quoted[12:16], quoted[16:20], quoted[8], quoted[9], upper,
-                            (0, offset, more) if more or offset else None, quoted[ihl:], ihl)
-    if len(quoted) < 40 or quoted[0] >> 4 != 6:
+        ident = struct.unpack_from("!H", packet, 4)[0]
+        upper = datagram[ihl:] if offset == 0 else b""
+        return ParsedPacket(4, packet[12:16], packet[16:20], packet[8], packet[9], upper,
+                            (ident, offset, more) if more or offset else None,
+                            datagram[ihl:], ihl)
+    if len(packet) < 40 or packet[0] >> 4 != 6:
         return None
-    next_header = quoted[6]
+    payload_length = struct.unpack_from("!H", packet, 4)[0]
+    # ip6_rcv_core trims to the payload length, 0 included, but for a jumbogram (a
+    # zero length with a Hop-by-Hop header, RFC 2675).
+    trim = payload_length < len(packet) - 40 and (payload_length or packet[6] != 0)
+    datagram = packet[:40 + payload_length] if trim else packet
+    next_header = packet[6]
     position = 40
-    offset = 0
+    fragment: tuple[int, int, bool] | None = None
     for _ in range(16):
-        if next_header in IPV6_EXTENSION_HEADERS and position + 2 <= len(quoted):
-            size = (quoted[position + 1] + 2) * 4 if next_header == 51 else \
-                (quoted[position + 1] + 1) * 8
-            next_header = quoted[position]
+        if next_header in IPV6_EXTENSION_HEADERS and position + 2 <= len(datagram):
+            size = (datagram[position + 1] + 2) * 4 if next_header == 51 else \
+                (datagram[position + 1] + 1) * 8
+            next_header = datagram[position]
             position += size
-        elif next_header == IPV6_FRAGMENT and position + 4 <= len(quoted):
-            offset = struct.unpack_from("!H", quoted, position + 2)[0] & 0xFFF8
+        elif next_header == IPV6_FRAGMENT and position + 8 <= len(datagram):
+            flags_offset, ident = struct.unpack_from("!HI", datagram, position + 2)
+            offset = flags_offset & 0xFFF8
+            if offset or flags_offset & 1:
+                fragment = (ident, offset, bool(flags_offset & 1))
             if offset:
                 break  # a non-first fragment: what follows is data (ipv6_skip_exthdr)
-            next_header = quoted[position]
+            next_header = datagram[position]
             position += 8
         else:
             break
-    upper = quoted[position:] if offset == 0 else b""
-    return ParsedPacket(6, quoted[8:24], quoted[24:40], quoted[7], next_header, upper,
-                        None, quoted[position:], position)
+    # A header said to run past the datagram's own end (an AH longer than the payload
+    # length leaves room for) ends with the datagram: bytes after the payload length are
+    # not part of it, as ip6_rcv_core trims them.
+    position = min(position, len(datagram))
+    upper = datagram[position:] if fragment is None or fragment[1] == 0 else b""
+    return ParsedPacket(6, packet[8:24], packet[24:40], packet[7], next_header, upper,
+                        fragment, datagram[position:], position)
+
+
+@dataclass(frozen=True)
+class _Inbound:
+    """The packet being answered, read leniently: ``datagram`` is its bytes cut to its
+    own length field, ``view`` its headers."""
+
+    datagram: bytes
+    view: ParsedPacket
+
+
+def _inbound(packet: bytes | None) -> _Inbound | None:
+    if packet is None:
+        return None
+    view = _lenient_walk(packet)
+    if view is None:
+        return None
+    return _Inbound(packet[:view.header_len] + view.fragmentable, view)
 
 
 # -- the rules ----------------------------------------------------------------------
@@ -369,14 +453,15 @@ def _rules_for_packet(parsed: ParsedPacket, size: int, host: Host | None,
     if ours is not None and parsed.src not in ours:
         add("output.foreign_source", f"source {_ntop(parsed.src)}")
     icmp_type = _icmp_type(parsed)
-    if parsed.version == 4:
+    if parsed.dst == bytes(len(parsed.dst)):
+        add("output.unspecified_destination", f"destination {_ntop(parsed.dst)}")
+    elif parsed.version == 4:
         if parsed.dst in _v4_broadcasts(host):
             add("output.broadcast_destination", f"destination {_ntop(parsed.dst)}")
         elif _is_v4_multicast(parsed.dst):
             add("output.multicast_destination", f"destination {_ntop(parsed.dst)}")
     else:
-        # IPv6 has no broadcast. An answer to the unspecified address :: is not judged
-        # here: Linux with a default route sends it (recorded by the IPv6 core's tests).
+        # IPv6 has no broadcast.
         if parsed.dst[0] == 0xFF:
             link_scope_nd = (parsed.dst[1] & 0x0F) == 2 and icmp_type is not None \
                 and icmp_type in ICMP6_LINK_MULTICAST_TYPES
@@ -390,6 +475,8 @@ def _rules_for_packet(parsed: ParsedPacket, size: int, host: Host | None,
     limit = IPV4_ERROR_LIMIT if parsed.version == 4 else IPV6_ERROR_LIMIT
     if size > limit:
         add("icmp.error_too_big", f"ICMP error of {size} bytes, limit {limit}")
+    if icmp_type == (12 if parsed.version == 4 else 4):
+        _rule_parameter_pointer(parsed, add)
     quoted = _quoted_header(parsed.upper, parsed.version)
     if quoted is None:
         return
@@ -411,6 +498,368 @@ def _rules_for_packet(parsed: ParsedPacket, size: int, host: Host | None,
         if (quoted.dst[0] == 0xFF and not allowed) or quoted.src[0] == 0xFF:
             add("icmp.error_about_multicast",
                 f"type {icmp_type} about {_ntop(quoted.src)} -> {_ntop(quoted.dst)}")
+
+
+# -- the rules on an answer, judged against the packet it answers -------------------
+
+_IPV4_OPTION_END = 0
+_IPV4_OPTION_NOOP = 1
+_TCP_RST = 0x04
+_TCP_ACK = 0x10
+_TCP_SYN = 0x02
+_TCP_FIN = 0x01
+
+
+def _answer_rules(request: _Inbound, parsed: ParsedPacket, add: Callable[[str, str], None],
+                  *, destination: bool = True) -> None:
+    if destination:
+        _rule_answer_to_sender(request.view, parsed, add)
+    if request.view.fragment is not None or parsed.fragment is not None:
+        # The answer is about the reassembled datagram (or is itself fragmented: the
+        # whole is judged by _check_fragment_set): only where it goes is judged here.
+        return
+    icmp_type = _icmp_type(parsed)
+    if icmp_type is not None:
+        errors = ICMP4_ERRORS if parsed.version == 4 else ICMP6_ERRORS
+        if icmp_type in errors:
+            _rule_quote_is_the_packet(request, parsed, add)
+        elif icmp_type == (0 if parsed.version == 4 else 129):
+            _rule_echo_reply_keeps_the_request(request.view, parsed, add)
+    elif parsed.protocol == 6 and len(parsed.upper) >= 20 and parsed.upper[13] & _TCP_RST:
+        _rule_reset_follows_the_segment(request.view, parsed, add)
+
+
+def _rule_answer_to_sender(request: ParsedPacket, parsed: ParsedPacket,
+                           add: Callable[[str, str], None]) -> None:
+    """An answer goes back to the source (RFC 1122 §3.2.1.8 / §4.1.3.5), or for a
+    source-routed request along the reversed route to it (the route's final address
+    is the source: Linux ``ip_options_echo``). Neighbour discovery's answers to ::
+    go to ff02::1 (RFC 4861 §7.2.4), judged by the multicast rule."""
+    if parsed.version != request.version:
+        add("answer.wrong_destination", f"an IPv{parsed.version} answer to an "
+                                        f"IPv{request.version} packet")
+        return
+    if request.src in (parsed.dst, parsed.pseudo_dst):
+        return
+    if parsed.version == 6 and parsed.dst[0] == 0xFF and request.src == bytes(16):
+        return
+    add("answer.wrong_destination",
+        f"answer to {_ntop(parsed.dst)}, the packet came from {_ntop(request.src)}")
+
+
+def _rule_echo_reply_keeps_the_request(request: ParsedPacket, parsed: ParsedPacket,
+                                       add: Callable[[str, str], None]) -> None:
+    """RFC 792 / RFC 4443 §4.2: the reply carries the request's identifier, sequence
+    number and data unchanged, and only answers an echo request."""
+    request_type = _icmp_type(request)
+    if request_type != (8 if parsed.version == 4 else 128):
+        add("icmp.echo_changed", f"an echo reply to a packet that is no echo request "
+                                 f"(protocol {request.protocol}, type {request_type})")
+        return
+    if parsed.upper[4:] != request.upper[4:]:
+        add("icmp.echo_changed", f"reply {parsed.upper[4:20].hex()}…, request "
+                                 f"{request.upper[4:20].hex()}…")
+
+
+def _rule_quote_is_the_packet(request: _Inbound, parsed: ParsedPacket,
+                              add: Callable[[str, str], None]) -> None:
+    """An ICMP error quotes the offending datagram from its first byte: at least its
+    IP header and 8 bytes more (RFC 792; RFC 1812 §4.3.2.3 and Linux quote as much
+    as fits in 576 bytes, RFC 4443 §2.4 (c) in 1280), exactly as it came except what
+    the receiving host itself rewrites: an IPv4 header's options (Record Route and
+    Timestamp filled in by ``ip_options_compile``) and so its checksum."""
+    quote = parsed.upper[8:]
+    datagram = request.datagram
+    header = request.view.header_len if request.view.version == 4 else 40
+    wanted = min(len(datagram), header + 8)
+    if len(quote) < wanted:
+        add("icmp.bad_quote", f"quotes {len(quote)} bytes of a {len(datagram)}-byte "
+                              f"packet, fewer than {wanted}")
+        return
+    if len(quote) > len(datagram):
+        add("icmp.bad_quote", f"quotes {len(quote)} bytes of a {len(datagram)}-byte packet")
+        return
+    if quote == datagram[:len(quote)]:
+        return  # the usual case, and the quick test
+    rewritten = _rewritten_on_receipt(datagram) if request.view.version == 4 else {}
+    for index in range(len(quote)):
+        if quote[index] != datagram[index] and rewritten.get(index, -1) not in (
+                -2, quote[index]):
+            add("icmp.bad_quote", f"quoted byte {index} is 0x{quote[index]:02x}, the "
+                                  f"packet's 0x{datagram[index]:02x}")
+            return
+
+
+def _rewritten_on_receipt(datagram: bytes) -> dict[int, int]:
+    """The IPv4 header bytes a host may rewrite before quoting them, as Linux's
+    ``ip_options_compile`` does: the header checksum and the pointer, flags and slots
+    of Record Route and Timestamp options (-2: any value), and every byte after End of
+    Options Lists, which becomes End (0)."""
+    ihl = min((datagram[0] & 0x0F) * 4, len(datagram))
+    rewritten = {10: -2, 11: -2}
+    index = 20
+    while index < ihl:
+        kind = datagram[index]
+        if kind == _IPV4_OPTION_END:
+            rewritten.update((rest, 0) for rest in range(index + 1, ihl))
+            break
+        if kind == _IPV4_OPTION_NOOP:
+            index += 1
+            continue
+        length = datagram[index + 1] if index + 1 < ihl else 0
+        if length < 2:
+            break
+        if kind in (7, 68):  # Record Route, Timestamp (RFC 791 §3.1)
+            rewritten.update((field, -2) for field in range(index + 2,
+                                                            min(index + length, ihl)))
+        index += length
+    return rewritten
+
+
+def _rule_parameter_pointer(parsed: ParsedPacket, add: Callable[[str, str], None]) -> None:
+    """A Parameter Problem pointer names a byte of the quoted packet (RFC 792: an
+    octet of the original header; RFC 4443 §3.4: an offset in the invoking packet)
+    that can be in error for its code."""
+    message = parsed.upper
+    quote = message[8:]
+    if parsed.version == 4:
+        if message[1] != 0 or len(quote) < 20:
+            return  # codes 1 and 2 carry no pointer
+        pointer = message[4]
+        ihl = (quote[0] & 0x0F) * 4
+        if not 20 <= pointer < min(ihl, len(quote)):
+            add("icmp.bad_pointer", f"pointer {pointer} outside the options of a quoted "
+                                    f"{ihl}-byte header ({len(quote)} bytes quoted)")
+        elif pointer not in _ipv4_option_fields(quote[:ihl]):
+            add("icmp.bad_pointer", f"pointer {pointer} is on no option's type, length, "
+                                    f"pointer or flags byte")
+        return
+    pointer = struct.unpack_from("!I", message, 4)[0]
+    code = message[1]
+    headers, chain_end = _ipv6_header_chain(quote)
+    # A header the packet is too short to hold is pointed at where it would start:
+    # just past the end (Linux ipv6_frag_rcv's fail_hdr).
+    missing_header = code == 0 and pointer == chain_end == len(quote)
+    if pointer >= len(quote) and not missing_header:
+        add("icmp.bad_pointer", f"pointer {pointer} beyond the {len(quote)} bytes quoted")
+        return
+    if code == 0:
+        fine = pointer < chain_end + 8
+    elif code == 1:
+        fine = pointer == 6 or pointer in headers
+    elif code == 2:
+        fine = pointer in _ipv6_option_types(quote, headers)
+    elif code == 3:
+        fine = pointer == 0
+    else:
+        return
+    if not fine:
+        add("icmp.bad_pointer", f"code {code} pointer {pointer} is on no field that code "
+                                f"names (headers at {sorted(headers)})")
+
+
+def _ipv4_option_fields(header: bytes) -> set[int]:
+    """The offsets where a Parameter Problem about IPv4 options may point: each
+    option's type, length, pointer and overflow/flags bytes (Linux
+    ``ip_options_compile`` points at one of them), up to the first malformed one."""
+    fields: set[int] = set()
+    index = 20
+    while index < len(header):
+        kind = header[index]
+        fields.add(index)
+        if kind == _IPV4_OPTION_END:
+            break
+        if kind == _IPV4_OPTION_NOOP:
+            index += 1
+            continue
+        fields.update(range(index + 1, min(index + 4, len(header))))
+        length = header[index + 1] if index + 1 < len(header) else 0
+        if length < 2:
+            break
+        index += length
+    return fields
+
+
+def _ipv6_header_chain(packet: bytes) -> tuple[dict[int, int], int]:
+    """The extension headers of a (quoted) IPv6 packet: {offset: header type} and
+    where the chain ends (the upper layer, or the header that stopped the walk)."""
+    headers: dict[int, int] = {}
+    next_header = packet[6]
+    position = 40
+    for _ in range(16):
+        if position + 2 > len(packet) or next_header not in IPV6_EXTENSION_HEADERS | {
+                IPV6_FRAGMENT}:
+            break
+        headers[position] = next_header
+        if next_header == IPV6_FRAGMENT:
+            size = 8
+        elif next_header == 51:
+            size = (packet[position + 1] + 2) * 4
+        else:
+            size = (packet[position + 1] + 1) * 8
+        next_header = packet[position]
+        position += size
+    return headers, position
+
+
+def _ipv6_option_types(packet: bytes, headers: dict[int, int]) -> set[int]:
+    """The offsets of option type bytes in the Hop-by-Hop and Destination Options
+    headers (RFC 8200 §4.2), where code 2 points."""
+    found: set[int] = set()
+    for start, kind in headers.items():
+        if kind not in (0, 60) or start + 2 > len(packet):
+            continue
+        end = min(start + (packet[start + 1] + 1) * 8, len(packet))
+        index = start + 2
+        while index < end:
+            found.add(index)
+            if packet[index] == 0:  # Pad1
+                index += 1
+            elif index + 1 < end:
+                index += 2 + packet[index + 1]
+            else:
+                break
+    return found
+
+
+def _rule_reset_follows_the_segment(request: ParsedPacket, parsed: ParsedPacket,
+                                    add: Callable[[str, str], None]) -> None:
+    """RFC 9293 §3.10.7.1 (CLOSED): a reset is never sent for a reset; for a segment
+    with ACK, <SEQ=SEG.ACK><CTL=RST>; otherwise <SEQ=0><ACK=SEG.SEQ+SEG.LEN>
+    <CTL=RST,ACK>, SYN and FIN each counting one (Linux ``tcp_v4_send_reset``)."""
+    segment = request.upper
+    reset = parsed.upper
+    if request.protocol != 6 or len(segment) < 20:
+        add("tcp.bad_reset", f"a reset answering protocol {request.protocol}")
+        return
+    flags = segment[13]
+    if flags & _TCP_RST:
+        add("tcp.bad_reset", "a reset answering a reset")
+        return
+    if reset[0:2] != segment[2:4] or reset[2:4] != segment[0:2]:
+        add("tcp.bad_reset", f"ports {reset[0:4].hex()}, segment's {segment[0:4].hex()}")
+        return
+    sequence, acknowledged = struct.unpack_from("!II", reset, 4)
+    if flags & _TCP_ACK:
+        wanted = (struct.unpack_from("!I", segment, 8)[0], 0, _TCP_RST)
+    else:
+        data = len(segment) - (segment[12] >> 4) * 4
+        length = data + (1 if flags & _TCP_SYN else 0) + (1 if flags & _TCP_FIN else 0)
+        wanted = (0, (struct.unpack_from("!I", segment, 4)[0] + length) & 0xFFFFFFFF,
+                  _TCP_RST | _TCP_ACK)
+    got = (sequence, acknowledged if reset[13] & _TCP_ACK else 0, reset[13] & 0x3F)
+    if got != wanted:
+        add("tcp.bad_reset", f"seq/ack/flags {got}, RFC 9293 §3.10.7.1 gives {wanted}")
+
+
+def _rule_one_answer(request: ParsedPacket, answers: int,
+                     add: Callable[[str, str], None]) -> None:
+    """One packet, at most one answer (the fragments of one reply count once): Linux
+    sends one reply or one ICMP error per packet (``icmp_reply``, ``icmp_send``)."""
+    if answers > 1:
+        add("answer.too_many", f"{answers} answers to one IPv{request.version} packet")
+
+
+# -- answers to fragmented datagrams: judged against the fragments sent ---------------
+
+class FragmentLedger:
+    """The IPv4 fragments a host was sent, kept independently of its reassembly, so an
+    answer to a fragmented datagram can be judged against what the fragments make:
+    ``answer.not_reassembled`` when the host answers (an echo reply, a UDP or TCP
+    segment) a datagram its fragments do not make whole — a gap, no last fragment —
+    or answers other bytes than theirs (each byte as first received: Linux discards
+    the datagram on any other overlap, RFC 5722 §4 applied to IPv4 as
+    ``ip_frag_queue`` does). A datagram is forgotten when the host answers it, when
+    the host no longer holds it (completed and consumed, discarded, evicted, timed
+    out) and after the host's reassembly timeout."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._datagrams: dict[bytes, tuple[float, dict[int, int], list[int]]] = {}
+
+    def judge(self, inbound: bytes, outputs: Sequence[object], host: Any, now: float
+              ) -> list[Violation]:
+        """Note one inbound packet (what ``host`` answered with ``outputs`` at ``now``)
+        and return the broken rule, if any."""
+        # What the host no longer holds (evicted, timed out, discarded) is forgotten;
+        # so is what timed out by the clock (a late fragment restarts the queue).
+        view = _lenient_walk(inbound)
+        fragment = view is not None and view.version == 4 and view.fragment is not None
+        # The key stack/host/ipv4.py files a datagram under (identification, protocol,
+        # addresses: RFC 791 §3.2), to ask whether the host still holds it.
+        key = inbound[4:6] + inbound[9:10] + inbound[12:20] if fragment else b""
+        held = host.ipv4.reassembler
+        for old in [k for k, (start, _, _) in self._datagrams.items()
+                    if now >= start + self._timeout or (k not in held and k != key)]:
+            del self._datagrams[old]
+        if view is None or view.fragment is None or not fragment:
+            return []
+        answers = _answers_to_datagram(outputs)
+        if not answers:
+            if key not in host.ipv4.reassembler:
+                # None in progress: completed and consumed (dropped after reassembly),
+                # discarded, or never started.
+                self._datagrams.pop(key, None)
+                return []
+            if host.last_reason not in ("frag.held", "frag.duplicate"):
+                return []  # dropped before reassembly: the datagram lives on without it
+        start, data, end = self._datagrams.setdefault(key, (now, {}, []))
+        offset = view.fragment[1]
+        piece = view.fragmentable
+        if view.fragment[2]:
+            piece = piece[:len(piece) & ~7]  # ip_frag_queue: a non-last fragment's end &= ~7
+        else:
+            end.append(offset + len(piece))
+        for index, byte in enumerate(piece):
+            data.setdefault(offset + index, byte)
+        if not answers:
+            return []
+        del self._datagrams[key]
+        return _rule_answer_is_the_datagram(data, end, answers)
+
+
+def _answers_to_datagram(outputs: Sequence[object]) -> list[ParsedPacket]:
+    """The outputs (or the fragments of one) that answer a whole datagram: an echo
+    reply, or a UDP/TCP answer (an ICMP error may be about one fragment, the first,
+    before reassembly), judged by the first piece."""
+    pieces: list[ParsedPacket] = []
+    for packet in outputs:
+        if not isinstance(packet, bytes) or packet[:1] == b"" or packet[0] >> 4 != 4:
+            continue
+        try:
+            pieces.append(parse_output(packet))
+        except _Bad:
+            continue
+    pieces.sort(key=lambda piece: piece.fragment[1] if piece.fragment else 0)
+    if not pieces:
+        return []
+    first = pieces[0]
+    if first.protocol == 1:
+        return pieces if first.upper and first.upper[0] == 0 else []
+    return pieces if first.protocol in (6, 17) else []
+
+
+def _rule_answer_is_the_datagram(data: dict[int, int], end: list[int],
+                                 pieces: list[ParsedPacket]) -> list[Violation]:
+    if not end:
+        return [Violation("answer.not_reassembled", "an answer before the last fragment")]
+    length = end[0]
+    missing = next((i for i in range(length) if i not in data), None)
+    if missing is not None:
+        return [Violation("answer.not_reassembled",
+                          f"an answer to a datagram of {length} bytes with byte {missing} "
+                          f"never sent")]
+    datagram = bytes(data[i] for i in range(length))
+    reply = b"".join(piece.fragmentable for piece in pieces)
+    if pieces[0].protocol == 1 and reply[4:] != datagram[4:]:
+        return [Violation("answer.not_reassembled", "the echo reply's data are not the "
+                                                    "fragments' data")]
+    # RFC 768: the UDP length field may end the datagram before its IP length.
+    if pieces[0].protocol == 17 and (len(reply) > len(datagram)
+                                     or reply[8:] != datagram[8:len(reply)]):
+        return [Violation("answer.not_reassembled", "the UDP answer's data are not the "
+                                                    "fragments' data")]
+    return []
 
 
 def _ntop(address: bytes) -> str:
@@ -574,13 +1023,19 @@ def _validate(packet: bytes) -> list[str]:
 # -- entry points -------------------------------------------------------------------
 
 def find_violations(inbound: bytes | None, outputs: Sequence[object],
-                    host: Host | None = None) -> list[Violation]:
+                    host: Host | None = None, *, validate: bool = True,
+                    cross_check: bool = True) -> list[Violation]:
     """Every broken rule in ``outputs``, what ``host`` sent in answer to ``inbound``
     (None for timer output). ``host`` gives the MTU and the addresses; without it the
-    address and MTU rules that need it are skipped."""
-    del inbound  # the rules judge what was sent; the quoted packet says what it answered
+    address and MTU rules that need it are skipped. ``validate=False`` and
+    ``cross_check=False`` leave out ``inspect.validate`` and dpkt's readings (the fuzz
+    targets sample them: each costs more than the host)."""
     found: list[Violation] = []
+    if not outputs:
+        return found  # most fuzz inputs are dropped: nothing to judge
     ours = _host_addresses(host)
+    request = _inbound(inbound)
+    answers = 0
     fragments: dict[tuple[bytes, bytes, int, int], list[tuple[int, ParsedPacket, int]]] = {}
     for index, output in enumerate(outputs):
         def add(rule: str, detail: str, index: int = index) -> None:
@@ -596,19 +1051,30 @@ def find_violations(inbound: bytes | None, outputs: Sequence[object],
         except _Bad as bad:
             add(bad.rule, bad.detail)
             continue
-        for problem in _validate(output):
+        for problem in (_validate(output) if validate else ()):
             add("output.invalid", problem)
         _rules_for_packet(parsed, len(output), host, ours, add)
-        _cross_check_dpkt(output, parsed, add)
+        if request is not None:
+            _answer_rules(request, parsed, add)
+        if cross_check:
+            _cross_check_dpkt(output, parsed, add)
         if parsed.fragment is not None:
             key = (parsed.src, parsed.dst, parsed.protocol, parsed.fragment[0])
+            if key not in fragments:
+                answers += 1
             fragments.setdefault(key, []).append((parsed.fragment[1], parsed, index))
+        else:
+            answers += 1
+    if request is not None:
+        _rule_one_answer(request.view, answers,
+                         lambda rule, detail: found.append(Violation(rule, detail)))
     for pieces in fragments.values():
-        found.extend(_check_fragment_set(pieces))
+        found.extend(_check_fragment_set(pieces, request))
     return found
 
 
-def _check_fragment_set(pieces: list[tuple[int, ParsedPacket, int]]) -> list[Violation]:
+def _check_fragment_set(pieces: list[tuple[int, ParsedPacket, int]],
+                        request: _Inbound | None = None) -> list[Violation]:
     """Reassemble the fragments of one reply (all sent together by a host that
     fragments its own reply, RFC 791 §3.2 / RFC 8200 §4.5) and check the whole."""
     pieces.sort(key=lambda piece: piece[0])
@@ -633,7 +1099,11 @@ def _check_fragment_set(pieces: list[tuple[int, ParsedPacket, int]]) -> list[Vio
         _check_upper(whole)
     except _Bad as bad:
         return [Violation(bad.rule, f"reassembled reply: {bad.detail}", index)]
-    return []
+    found: list[Violation] = []
+    if request is not None:
+        _answer_rules(request, whole, lambda rule, detail: found.append(
+            Violation(rule, f"reassembled reply: {detail}", index)), destination=False)
+    return found
 
 
 def format_violations(packet: bytes) -> list[Violation]:
@@ -659,28 +1129,37 @@ def check_outputs(inbound: bytes | None, outputs: Sequence[object],
 def check_host(host: Any) -> list[Violation]:
     """Every table the host keeps, found by type, against its cap (ARCHITECTURE §3).
     Works on a ``Host`` and on anything wrapping one (TAP mode) that keeps tables."""
-    from stack.host.pmtu import PathMtuCache
-    from stack.host.ratelimit import IcmpRateLimiter
-    from stack.host.reassembly import Reassembler
-
+    pmtu_class, ratelimiter_class, reassembler_class = _table_classes()
     found: list[Violation] = []
     for name, table in _tables_of(host):
-        if isinstance(table, Reassembler):
+        if not table and not getattr(table, "memory", 0):  # type: ignore[truthy-bool]
+            continue  # an empty table is within any cap (most fuzz inputs leave them so)
+        if isinstance(table, reassembler_class):
             if len(table) > table._max_datagrams:
                 found.append(Violation("state.over_cap", f"{name}: {len(table)} datagrams"))
             if table.memory > table._mem_limit:
                 found.append(Violation("state.over_cap", f"{name}: {table.memory} bytes"))
             if table.memory < 0:
                 found.append(Violation("state.over_cap", f"{name}: memory {table.memory}"))
-        elif isinstance(table, IcmpRateLimiter):
+        elif isinstance(table, ratelimiter_class):
             if len(table) > table._cap:
                 found.append(Violation("state.over_cap", f"{name}: {len(table)} peers"))
         else:
-            cap = table._cap if isinstance(table, PathMtuCache) else _declared_cap(table)
+            cap = table._cap if isinstance(table, pmtu_class) else _declared_cap(table)
             if cap is not None and len(table) > cap:  # type: ignore[arg-type]
                 found.append(Violation("state.over_cap", f"{name}: {len(table)} entries, "  # type: ignore[arg-type]
                                                          f"cap {cap}"))
     return found
+
+
+@functools.cache
+def _table_classes() -> tuple[type[PathMtuCache], type[IcmpRateLimiter], type[Reassembler]]:
+    """Imported on first use (the host imports this module's users, not the reverse)."""
+    from stack.host.pmtu import PathMtuCache
+    from stack.host.ratelimit import IcmpRateLimiter
+    from stack.host.reassembly import Reassembler
+
+    return PathMtuCache, IcmpRateLimiter, Reassembler
 
 
 def _declared_cap(table: object) -> int | None:
@@ -694,26 +1173,23 @@ def _declared_cap(table: object) -> int | None:
     return None
 
 
-_TABLE_PATHS: dict[type, list[tuple[str, ...]]] = {}
+_TABLE_PATHS: dict[type, list[tuple[str, Callable[[object], object]]]] = {}
 
 
 def _tables_of(host: object) -> list[tuple[str, object]]:
-    """The host's tables. Where they live is learnt once per host class (a walk over
-    the attributes is slow) and learnt again when a remembered path has gone."""
-    paths = _TABLE_PATHS.get(type(host))
-    if paths is not None:
-        found: list[tuple[str, object]] = []
-        for path in paths:
-            value: object = host
-            for attribute in path:
-                value = getattr(value, attribute, None)
-            if value is None:
-                break
-            found.append((".".join(("host", *path)), value))
-        else:
-            return found
-    walked = list(_tables(host, (), set(), depth=0))
-    _TABLE_PATHS[type(host)] = [path for path, _ in walked]
+    """The host's tables (what it holds that has a length). Where they live is learnt
+    once per host class (a walk over the attributes is slow; the fuzz targets check
+    a host per input) and learnt again when a remembered path has gone."""
+    getters = _TABLE_PATHS.get(type(host))
+    if getters is not None:
+        try:
+            return [(name, get(host)) for name, get in getters]
+        except AttributeError:
+            pass  # this host lacks a table others of its class had: walk it
+    walked = [(path, value) for path, value in _tables(host, (), set(), depth=0)
+              if hasattr(value, "__len__")]
+    _TABLE_PATHS[type(host)] = [(".".join(("host", *path)), operator.attrgetter(".".join(path)))
+                                for path, _ in walked]
     return [(".".join(("host", *path)), value) for path, value in walked]
 
 
@@ -740,13 +1216,38 @@ def _tables(owner: object, path: tuple[str, ...], seen: set[int], depth: int
 
 
 def assert_clean(inbound: bytes | None, outputs: Sequence[object],
-                 host: Host | None = None, *, state: bool = True) -> None:
-    """Raise :class:`OracleViolation` when any rule is broken (the fuzz targets' oracle)."""
-    violations = find_violations(inbound, outputs, host)
+                 host: Host | None = None, *, state: bool = True,
+                 cross_check: bool = True) -> None:
+    """Raise :class:`OracleViolation` when any rule is broken (the fuzz targets' oracle),
+    from the function :func:`raise_violations` names after the first broken rule."""
+    violations = find_violations(inbound, outputs, host, cross_check=cross_check)
     if state and host is not None:
         violations += check_host(host)
     if violations:
-        raise OracleViolation(violations)
+        raise_violations(violations)
+
+
+_RAISERS: dict[str, Callable[[Sequence[Violation]], None]] = {}
+
+
+def _raise(violations: Sequence[Violation]) -> None:
+    raise OracleViolation(violations)
+
+
+def raise_violations(violations: Sequence[Violation]) -> None:
+    """Raise :class:`OracleViolation` from a frame of its own for the first broken rule
+    (``broke_icmp_bad_quote`` for ``icmp.bad_quote``). Fuzzers deduplicate crashes by
+    their top stack frames (ClusterFuzz's crash state): one raising function for every
+    rule would fold distinct bugs into one. The frames are copies of ``_raise`` under
+    the rule's name, made once per rule."""
+    rule = violations[0].rule
+    raiser = _RAISERS.get(rule)
+    if raiser is None:
+        name = "broke_" + "".join(c if c.isalnum() else "_" for c in rule)
+        code = _raise.__code__.replace(co_name=name, co_qualname=name)
+        raiser = types.FunctionType(code, _raise.__globals__, name)
+        _RAISERS[rule] = raiser
+    raiser(violations)
 
 
 def _unique(items: Iterable[str]) -> list[str]:

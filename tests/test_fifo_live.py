@@ -12,6 +12,7 @@ from test_live_support import (
     fifo_ask,
     live_stack,
     needs_root,
+    shared_directory,
 )
 
 from stack.live.netns import temporary_netns
@@ -39,7 +40,7 @@ def _finish(proc: subprocess.Popen[str], seconds: float) -> tuple[int, str]:
 
 
 def test_scripted_responder_makes_ping_succeed(tmp_path: Path) -> None:
-    directory = tmp_path / "fifo"
+    directory = Path(shared_directory(tmp_path)) / "fifo"
     cmd, resp = str(directory / "cmd"), str(directory / "resp")
     with temporary_netns("ts-live") as namespace, \
             live_stack(namespace, "tsf0", "--fifo", str(directory), "--fifo-wait", "3") as live:
@@ -73,7 +74,7 @@ def test_scripted_responder_makes_ping_succeed(tmp_path: Path) -> None:
 
 
 def test_published_wrong_reply_is_refused_with_the_header_checksum(tmp_path: Path) -> None:
-    directory = tmp_path / "fifo"
+    directory = Path(shared_directory(tmp_path)) / "fifo"
     cmd, resp = str(directory / "cmd"), str(directory / "resp")
     with temporary_netns("ts-live") as namespace, \
             live_stack(namespace, "tsf1", "--fifo", str(directory), "--fifo-wait", "10"):
@@ -124,7 +125,7 @@ def test_the_instruction_file_commands_work_unchanged() -> None:
 
 
 def test_send_invalid_lets_the_kernel_drop_a_bad_reply(tmp_path: Path) -> None:
-    directory = tmp_path / "fifo"
+    directory = Path(shared_directory(tmp_path)) / "fifo"
     cmd, resp = str(directory / "cmd"), str(directory / "resp")
     with temporary_netns("ts-live") as namespace, \
             live_stack(namespace, "tsf3", "--fifo", str(directory), "--fifo-wait", "10",

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import socket
+import zlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_ipv4_support import echo_request, header_ok, host, icmp, icmp_ok, ipv4
+from test_ipv4_support import PEER, echo_request, header_ok, host, icmp, icmp_ok, ipv4
 
-from stack import Host
+from stack import Host, HostConfig
+from stack.host.host import IPV4_ID_COUNTERS
 
 
 def test_reply_keeps_identifier_sequence_code_and_data() -> None:
@@ -37,17 +42,40 @@ def test_ttl_follows_config() -> None:
     assert reply[8] == 99 and header_ok(reply)
 
 
-def test_ip_id_comes_from_the_host_counter() -> None:
+def test_ip_id_comes_from_the_counter_of_the_destination() -> None:
+    """RFC 7739 §5.1, as Linux's ip_idents_reserve: each destination counts on the
+    counter its keyed hash selects, so one peer's IDs say nothing of another's."""
     h = host()
     ids = [int.from_bytes(h.handle(echo_request(sequence=n), 0.0)[0][4:6], "big")
            for n in range(3)]
     assert ids == [0, 1, 2]
-    assert h.next_ipv4_id() == 3
+    assert h.next_ipv4_id(socket.inet_aton(PEER)) == 3
+    others = [socket.inet_aton(f"10.9.{n // 250}.{n % 250 + 1}") for n in range(40)]
+    assert sum(h.next_ipv4_id(other) == 0 for other in others) >= 38  # fresh counters
+    assert h.id_bucket(socket.inet_aton(PEER)) != h.id_bucket(others[0])
+
+
+def test_ip_id_counters_follow_the_secret() -> None:
+    """The same secret gives the same counters (replays repeat); another, others."""
+    peers = [socket.inet_aton(f"10.8.0.{n}") for n in range(1, 65)]
+    buckets = [[Host(HostConfig(hash_secret=secret)).id_bucket(p) for p in peers]
+               for secret in (0, 0, 12345)]
+    assert buckets[0] == buckets[1] != buckets[2]
+    assert len(set(buckets[0])) > 50  # spread over the 2048 counters
+
+
+def test_the_counter_is_a_seeded_crc_of_the_destination() -> None:
+    """The documented rule (docs/conformance.md, issue 13 row 15), computed apart: the
+    BLAKE2b-derived seed, then CRC-32 of the destination, masked to 2048 counters."""
+    seed = hashlib.blake2b(bytes(8), digest_size=12, person=b"tunstack-hash").digest()[:4]
+    destination = socket.inet_aton(PEER)
+    assert host().id_bucket(destination) == zlib.crc32(
+        destination, int.from_bytes(seed, "big")) % IPV4_ID_COUNTERS
 
 
 def test_ip_id_wraps_at_16_bits() -> None:
     h = host()
-    h._next_ipv4_id = 0xFFFF
+    h.ipv4_ids[h.id_bucket(socket.inet_aton(PEER))] = 0xFFFF
     first, second = (h.handle(echo_request(), 0.0)[0] for _ in range(2))
     assert (first[4:6], second[4:6]) == (b"\xff\xff", b"\x00\x00")
 

@@ -145,7 +145,7 @@ def test_syn_gets_rst_ack_with_df_and_id_0() -> None:
     assert reset[34:36] == b"\x00\x00" and reset[38:40] == b"\x00\x00"
     assert header_ok(reset)
     assert h.stats.replies == {"tcp.rst": 1}
-    assert h.next_ipv4_id() == 0  # the RST took no identification
+    assert h.next_ipv4_id(socket.inet_aton(PEER)) == 0  # the RST took no identification
 
 
 def test_nothing_answers_a_rst() -> None:

@@ -281,23 +281,8 @@ def test_handle_never_raises_for_any_bytes(raw: bytes, now: float) -> None:
 
 
 def oracle_findings(inbound: bytes | None, outputs: list[bytes], host: Host) -> list[str]:
-    """The shared oracle's findings, less one it makes where Linux disagrees: the kernel
-    (with a default route) answers an Echo Request or a TCP segment from :: by sending to
-    :: (recorded: corpus/linux/v6_src_unspecified.pcapng, test_ipv6_linux.py "echo from
-    ::" and "tcp syn from ::"), which the oracle reads as RFC 4291 §2.5.2's forbidden
-    destination. The kernel is the reference, so that one finding is excused."""
-    findings = oracle.find_violations(inbound, outputs, host)
-    from_unspecified = inbound is not None and len(inbound) >= 40 and \
-        inbound[8:24] == UNSPECIFIED
-    return [v.rule for v in findings
-            if not (from_unspecified and _about_unspecified_destination(v))]
-
-
-def _about_unspecified_destination(finding: oracle.Violation) -> bool:
-    """The oracle's own rule or the project validator's (``inspect.validate``), which
-    each have read :: as a destination no host may send to."""
-    return finding.rule == "output.broadcast_destination" or (
-        finding.rule == "output.invalid" and "destination :: is unspecified" in finding.detail)
+    """The shared oracle's findings."""
+    return [v.rule for v in oracle.find_violations(inbound, outputs, host)]
 
 
 @settings(max_examples=150, deadline=None,
@@ -314,16 +299,16 @@ def test_the_shared_oracle_agrees(inputs: list[tuple[bytes, float]]) -> None:
     assert oracle.check_host(host) == []  # every table within its cap
 
 
-def test_the_oracle_excuse_is_only_for_replies_to_unspecified() -> None:
+def test_nothing_answers_the_unspecified_source() -> None:
+    """Linux answers an echo from :: by sending to :: (corpus/linux/v6_src_unspecified);
+    RFC 4291 §2.5.2 forbids that destination, so the host sends nothing and the oracle
+    names the rule a reply to :: breaks."""
     host = Host()
     unspecified = bytes(16)
     request = wire.build_header(0, 0, 16, 58, 64, unspecified, OURS) + \
         icmpv6.build_echo(128, 1, 1, b"abcdefgh", unspecified, OURS)
-    out = host.handle(request, 1.0)
-    assert len(out) == 1 and out[0][24:40] == unspecified
-    assert oracle_findings(request, out, host) == []
-    # Only findings about a :: destination are excused, and only for that inbound.
-    excused = oracle.Violation("output.invalid", "ipv6 destination :: is unspecified", 0)
-    kept = oracle.Violation("output.invalid", "ipv6 payload length 9 != 8", 0)
-    assert _about_unspecified_destination(excused)
-    assert not _about_unspecified_destination(kept)
+    assert host.handle(request, 1.0) == []
+    assert host.last_reason == "icmpv6.echo_from_unspecified"
+    reply = wire.build_header(0, 0, 16, 58, 64, OURS, unspecified) + \
+        icmpv6.build_echo(129, 1, 1, b"abcdefgh", OURS, unspecified)
+    assert "output.unspecified_destination" in oracle_findings(request, [reply], host)

@@ -17,6 +17,7 @@ from test_ipv6_support import (
     OURS,
     address,
     echo,
+    echo_label,
     flow_label,
     fragment,
     normalise,
@@ -49,8 +50,8 @@ def expected_echo_reply(src: bytes, request: bytes, traffic_class: int = 0,
     body = icmpv6.build_echo(129, int.from_bytes(message[4:6], "big"),
                              int.from_bytes(message[6:8], "big"), message[8:], from_address,
                              src, code=message[1])
-    return wire.build_header(traffic_class, flow_label(request), len(body), 58, 64,
-                             from_address, src) + body
+    return wire.build_header(traffic_class, echo_label(src, from_address),
+                             len(body), 58, 64, from_address, src) + body
 
 
 def expected_error(kind: int, code: int, parameter: int, offending: bytes,
@@ -58,8 +59,8 @@ def expected_error(kind: int, code: int, parameter: int, offending: bytes,
     src = offending[8:24]
     body = icmpv6.build_error(kind, code, parameter, offending[:ERROR_QUOTE_LIMIT],
                               from_address, src)
-    return wire.build_header(0, flow_label(offending), len(body), 58, 64,
-                             from_address, src) + body
+    return wire.build_header(0, flow_label(from_address, src, 58, bytes((kind, code))),
+                             len(body), 58, 64, from_address, src) + body
 
 
 # -- rule 1: validation ------------------------------------------------------------------
@@ -103,16 +104,23 @@ def test_validation_drops_are_counted_by_reason(build, reason) -> None:  # type:
     assert host.stats.drops[reason] == 1
 
 
-def test_unspecified_and_off_link_sources_are_answered() -> None:
-    """Linux with a default route (as the recorder sets it up) answers both."""
+def test_off_link_sources_are_answered_and_the_unspecified_one_is_not() -> None:
+    """Linux with a default route (as the recorder sets it up) answers an off-link
+    source; nothing goes to :: (RFC 4291 §2.5.2, issue 13 item 12), which Linux would
+    answer through that route: a documented deviation."""
     host = Host()
-    for src in (address("::"), address("2001:db8::5")):
-        request = packet(src, OURS, 58, echo(src, OURS))
-        assert handle(host, request) == [expected_echo_reply(src, request)]
+    src = address("2001:db8::5")
+    request = packet(src, OURS, 58, echo(src, OURS))
+    assert handle(host, request) == [expected_echo_reply(src, request)]
     unspecified = address("::")
-    request = packet(unspecified, ALL_NODES, 58, echo(unspecified, ALL_NODES))
-    assert handle(host, request) == [expected_echo_reply(unspecified, request,
-                                                         from_address=LINK_LOCAL)]
+    for request, reason in (
+            (packet(unspecified, OURS, 58, echo(unspecified, OURS)),
+             "icmpv6.echo_from_unspecified"),
+            (packet(unspecified, ALL_NODES, 58, echo(unspecified, ALL_NODES)),
+             "icmpv6.echo_from_unspecified"),
+            (packet(unspecified, OURS, 6, tcp(unspecified, OURS, 1, 80)), "tcp.to_unspecified")):
+        assert handle(host, request) == []
+        assert host.last_reason == reason
 
 
 def test_solicited_node_groups_are_joined_only_with_a_link_address() -> None:
@@ -394,13 +402,18 @@ def test_first_fragment_without_the_whole_chain(first_data: bytes, next_header: 
 
 
 def test_non_final_fragment_not_a_multiple_of_8_points_at_payload_length() -> None:
+    """The refused fragment is discarded alone (RFC 8200 §4.5; ipv6_frag_rcv answers
+    before it looks the queue up): the datagram's other fragments still reassemble."""
     host = Host()
     s = peer(22)
-    good = fragment(s, OURS, 58, bytes(16), 16, True, 9)
-    assert handle(host, good) == [] and len(host.ipv6.reassembler) == 1
-    bad = fragment(s, OURS, 58, echo(s, OURS)[:12], 0, True, 9)
+    message = echo(s, OURS)
+    last = fragment(s, OURS, 58, message[8:], 8, False, 9)
+    assert handle(host, last) == [] and len(host.ipv6.reassembler) == 1
+    bad = fragment(s, OURS, 58, message[:12], 0, True, 9)
     assert handle(host, bad) == [expected_error(4, 0, 4, bad)]
-    assert len(host.ipv6.reassembler) == 0  # the queue dies with it (inet_frag_kill)
+    assert len(host.ipv6.reassembler) == 1
+    first = fragment(s, OURS, 58, message[:8], 0, True, 9)
+    assert handle(host, first) == [expected_echo_reply(s, packet(s, OURS, 58, message))]
 
 
 def test_fragment_beyond_65535_points_at_the_offset_field() -> None:
@@ -591,8 +604,8 @@ def test_udp_echo_service() -> None:
     s = peer(36)
     request = packet(s, OURS, 17, udp(s, OURS, 5555, 7, data=b"ping"))
     assert handle(host, request) == [
-        wire.build_header(0, flow_label(request), 12, 17, 64, OURS, s)
-        + udp(OURS, s, 7, 5555, data=b"ping")]
+        wire.build_header(0, flow_label(OURS, s, 17, bytes.fromhex("000715b3")), 12, 17, 64,
+                          OURS, s) + udp(OURS, s, 7, 5555, data=b"ping")]
     assert host.last_reason == "udp.echo_reply"
 
 
@@ -607,7 +620,7 @@ def test_rst_for_a_syn_as_linux_sends_it() -> None:
     rst = header[:16] + value.to_bytes(2, "big") + header[18:]
     # DSCP copied, ECN cleared (tcp_v6_send_reset), hop limit 64.
     assert handle(host, request) == [
-        wire.build_header(0xB8, flow_label(request), 20, 6, 64, OURS, s) + rst]
+        wire.build_header(0xB8, flow_label(OURS, s, 6, rst[:4]), 20, 6, 64, OURS, s) + rst]
     assert host.last_reason == "tcp.rst"
 
 
@@ -699,22 +712,38 @@ def test_tap_mode_defends_an_address_against_duplicate_detection() -> None:
 # -- rule 8: flow label ------------------------------------------------------------------
 
 def test_flow_label_rule() -> None:
-    """Every answer reflects the flow label of the packet it answers; NAs carry 0."""
+    """RFC 6437 §3 as Linux's auto_flowlabels: each answer carries its own flow's keyed
+    hash, not the request's label (flowlabel_reflect=0); one flow, one label, the same
+    in every fragment; another secret, other labels; NAs carry 0."""
     host = Host()
     s = peer(43)
-    for request in (packet(s, OURS, 58, echo(s, OURS), flow_label=0xABCDE),
-                    packet(s, OURS, 60, options(58, b"") + echo(s, OURS), flow_label=0x12345),
-                    packet(s, OURS, 253, bytes(8), flow_label=0xFEDCB),
-                    packet(s, OURS, 6, tcp(s, OURS, 1, 2), flow_label=0x00001)):
+    ours = echo_label(s, OURS)
+    for request, label in (
+            (packet(s, OURS, 58, echo(s, OURS), flow_label=0xABCDE), ours),
+            (packet(s, OURS, 58, echo(s, OURS, code=3)), ours),
+            (packet(s, OURS, 60, options(58, b"") + echo(s, OURS), flow_label=0x12345),
+             ours),
+            (packet(s, OURS, 253, bytes(8), flow_label=0xFEDCB),
+             flow_label(OURS, s, 58, bytes((4, 1)))),
+            (packet(s, OURS, 6, tcp(s, OURS, 1, 2), flow_label=0x00001),
+             flow_label(OURS, s, 6, bytes.fromhex("00020001")))):
         answer = handle(host, request)[0]
-        assert int.from_bytes(answer[1:4], "big") & 0xFFFFF == flow_label(request) != 0
+        assert int.from_bytes(answer[1:4], "big") & 0xFFFFF == label
+    assert ours != echo_label(peer(44), OURS)
+    other = Host(HostConfig(hash_secret=99)).handle(packet(s, OURS, 58, echo(s, OURS)), 0.0)
+    assert int.from_bytes(other[0][1:4], "big") & 0xFFFFF == echo_label(s, OURS,
+                                                                         secret=99) != ours
+    big = handle(host, packet(s, OURS, 58, echo(s, OURS, data=bytes(3000))))
+    assert len(big) == 3 and {p[1:4] for p in big} == {big[0][1:4]}
+    assert int.from_bytes(big[0][1:4], "big") & 0xFFFFF == ours
     solicit = packet(s, OURS, 58, icmpv6.build_neighbour_solicitation(OURS, s, OURS),
                      flow_label=0x77777, hop_limit=255)
     assert handle(host, solicit)[0][1:4] == bytes(3)
     first = fragment(s, OURS, 58, echo(s, OURS)[:8], 0, True, 1)
     first = first[:1] + bytes((0x0A, 0xBC, 0xDE)) + first[4:]
     handle(host, first, 200.0)
-    assert host.poll(260.0)[0][1:4] == bytes((0x0A, 0xBC, 0xDE))
+    assert int.from_bytes(host.poll(260.0)[0][1:4], "big") & 0xFFFFF == flow_label(
+        OURS, s, 58, bytes((3, 1)))
 
 
 # -- counting ----------------------------------------------------------------------------
@@ -802,7 +831,8 @@ def test_udp_echo_of_a_reassembled_datagram_is_fragmented() -> None:
     for piece in fragments_of(s, datagram, 1448, 12, next_header=17):
         out += handle(host, piece)
     assert [len(p) for p in out] == [1496, 1496, 232]
-    assert reassemble(out) == wire.build_header(0, 0, len(datagram), 17, 64, OURS, s) + udp(
+    label = flow_label(OURS, s, 17, bytes.fromhex("000715b3"))
+    assert reassemble(out) == wire.build_header(0, label, len(datagram), 17, 64, OURS, s) + udp(
         OURS, s, 7, 5555, data=bytes(range(256)) * 12)
 
 
@@ -813,4 +843,5 @@ def test_udp_echo_of_a_length_zero_datagram_says_its_length() -> None:
     s = peer(51)
     request = packet(s, OURS, 17, udp(s, OURS, 5555, 7, data=b"jumbo?", length=0))
     assert handle(host, request) == [
-        wire.build_header(0, 0, 14, 17, 64, OURS, s) + udp(OURS, s, 7, 5555, data=b"jumbo?")]
+        wire.build_header(0, flow_label(OURS, s, 17, bytes.fromhex("000715b3")), 14, 17, 64,
+                          OURS, s) + udp(OURS, s, 7, 5555, data=b"jumbo?")]

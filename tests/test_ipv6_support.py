@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import struct
+import zlib
 
 from stack.wire import icmpv6
 from stack.wire import ipv6 as wire
 from stack.wire.checksum import checksum
 
 __all__ = ["address", "OURS", "LINK_LOCAL", "ALL_NODES", "peer", "packet", "echo", "udp",
-           "tcp", "fragment", "too_big", "options", "normalise", "flow_label"]
+           "tcp", "fragment", "too_big", "options", "normalise", "flow_label", "echo_label"]
 
 
 def address(text: str) -> bytes:
@@ -81,6 +83,20 @@ def normalise(sent: bytes) -> bytes:
     return bytes(out)
 
 
-def flow_label(answered: bytes) -> int:
-    """Our documented flow label rule (stack/host/ipv6.py): reflect the answered packet's."""
-    return int.from_bytes(answered[1:4], "big") & 0xFFFFF
+def _seeds(secret: int) -> tuple[int, int]:
+    digest = hashlib.blake2b(secret.to_bytes(8, "big"), digest_size=12,
+                             person=b"tunstack-hash").digest()
+    return int.from_bytes(digest[4:8], "big"), int.from_bytes(digest[8:12], "big")
+
+
+def flow_label(src: bytes, dst: bytes, next_header: int, flow: bytes, secret: int = 0) -> int:
+    """Our documented flow label rule (stack/host/ipv6.py, RFC 6437 §3): the low 20 bits
+    of a CRC-32, seeded from ``HostConfig.hash_secret``, over the answer's destination
+    (the peer), source, Next Header and ``flow`` (its ports, or ICMPv6 type and code)."""
+    return zlib.crc32(dst + src + bytes((next_header,)) + flow, _seeds(secret)[0]) & 0xFFFFF
+
+
+def echo_label(peer: bytes, address: bytes, secret: int = 0) -> int:
+    """The label of our echo replies from ``address`` to ``peer`` (a seed of their own,
+    over the two addresses)."""
+    return zlib.crc32(peer + address, _seeds(secret)[1]) & 0xFFFFF

@@ -106,7 +106,7 @@ def test_the_shipped_stacks_load_in_table_order() -> None:
 
 def test_every_corpus_case_has_a_category_and_every_category_has_cases() -> None:
     by_category = {c: [n for n in CASE_NAMES if category_of(n) == c] for c in CATEGORIES}
-    assert sum(len(v) for v in by_category.values()) == len(CASE_NAMES) == 274
+    assert sum(len(v) for v in by_category.values()) == len(CASE_NAMES) == 316
     assert all(by_category.values())
     assert category_of("frag_timeout") == "timers"
     assert category_of("udp_closed_ratelimit_refill") == "timers"

@@ -24,6 +24,7 @@ from test_live_support import (
     loss_of,
     needs_root,
     ping,
+    shared_directory,
     wait_answering,
 )
 
@@ -121,7 +122,7 @@ def _replay_command() -> list[str]:
 
 
 def test_recording_has_both_directions_and_replays(tmp_path: Path) -> None:
-    record = tmp_path / "live.pcapng"
+    record = Path(shared_directory(tmp_path)) / "live.pcapng"
     with temporary_netns("ts-live") as namespace:
         with live_stack(namespace, "tsl2", "-q", "--record", str(record)) as live:
             assert wait_answering(namespace, "172.16.0.2")

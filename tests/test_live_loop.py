@@ -114,6 +114,10 @@ def test_loop_answers_survives_a_core_exception_and_stops_on_request(tmp_path: P
                                               DIRECTION_INBOUND, DIRECTION_INBOUND,
                                               DIRECTION_INBOUND, DIRECTION_OUTBOUND]
     assert records[0].frame == REQUEST and records[1].frame == answers[0]
+    # each packet's comment is the host's reason, the answers' that of their request
+    assert [r.comment for r in records] == [
+        "icmp.echo_reply", "icmp.echo_reply", "live.core_exception (RuntimeError: core bug)",
+        "ip.empty", "icmp.echo_reply", "icmp.echo_reply"]
 
 
 def test_json_lines_are_machine_readable() -> None:
@@ -187,7 +191,7 @@ def test_defaults_make_the_documented_host() -> None:
     (["--fifo-cmd", "/tmp/x"], "both --fifo-cmd and --fifo-resp"),
     (["--fifo-send-invalid"], "needs --fifo"),
     (["--fifo", "/tmp/d", "--tap"], "not with --tap"),
-    (["--fifo", "/tmp/d", "--fifo-wait", "0"], "positive number of seconds"),
+    (["--fifo", "/tmp/d", "--fifo-wait", "0"], "--fifo-wait 0: give 0.001 to 86400 seconds"),
 ])
 def test_bad_arguments_are_refused_before_touching_anything(argv: list[str],
                                                             message: str) -> None:
@@ -204,7 +208,7 @@ def test_fifo_paths_default_inside_the_directory() -> None:
 
 
 def test_main_prints_one_line_and_fails_on_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["tsl9", "--ipv4", "999.1.1.1/24"]) == 1
+    assert main(["tsl9", "--ipv4", "999.1.1.1/24"]) == 2
     err = capsys.readouterr().err
     assert err == "stack-live: bad address '999.1.1.1/24' for --ipv4\n"
 

@@ -85,7 +85,17 @@ def live_stack(namespace: str, *args: str, startup: float = 20.0,
         running.stdout, running.stderr, running.returncode = out, err, proc.returncode
 
 
+def shared_directory(directory: os.PathLike[str] | str) -> str:
+    """``directory`` made writable by everyone (sticky, like /tmp): stack-live writes
+    --record and --fifo-log only where the account it drops to could write itself
+    (stack/live/files.py), and pytest's tmp_path is root's own 0700 directory."""
+    os.chmod(directory, 0o1777)
+    return os.fspath(directory)
+
+
 def ping(namespace: str, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    if shutil.which("ping") is None:  # a fresh machine: one line, not a traceback
+        pytest.fail("no ping command: apt-get install iputils-ping", pytrace=False)
     return run_in(namespace, ["ping", *args], timeout=timeout)
 
 

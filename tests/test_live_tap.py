@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_live_support import live_stack, needs_root, ping, wait_answering
+from test_live_support import live_stack, needs_root, ping, shared_directory, wait_answering
 
-from stack.capture import LINKTYPE_ETHERNET, read_all
+from stack.capture import DIRECTION_INBOUND, LINKTYPE_ETHERNET, read_all
 from stack.live.netns import run_in, temporary_netns
 
 pytestmark = needs_root
@@ -23,7 +23,7 @@ def _neighbour(namespace: str, address: str) -> str:
 
 
 def test_tap_mode_answers_arp_nd_ping_and_ping6(tmp_path: Path) -> None:
-    record = tmp_path / "tap.pcapng"
+    record = Path(shared_directory(tmp_path)) / "tap.pcapng"
     with temporary_netns("ts-live") as namespace, \
             live_stack(namespace, "tslt0", "--tap", "--mac", MAC, "--record",
                        str(record)) as live:
@@ -46,6 +46,11 @@ def test_tap_mode_answers_arp_nd_ping_and_ping6(tmp_path: Path) -> None:
     assert {r.linktype for r in records} == {LINKTYPE_ETHERNET}
     assert any(r.frame[12:14] == b"\x08\x06" for r in records)
     assert records[0].metadata is not None and records[0].metadata["mode"] == "tap"
+    # Every frame carries the host's reason as its comment (Wireshark's frame.comment):
+    # an ARP request the host answered says so.
+    assert all(r.comment for r in records)
+    assert "arp.reply" in {r.comment for r in records if r.frame[12:14] == b"\x08\x06"
+                           and r.direction == DIRECTION_INBOUND}
     # The IP packets of an Ethernet recording replay against the core alone: the
     # metadata carries our MAC, so the Neighbour Advertisements match too.
     replay = subprocess.run([sys.executable, "-m", "replay", str(record), "--expect"],

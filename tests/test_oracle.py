@@ -198,3 +198,132 @@ def test_ipv6_carrying_icmp_for_ipv4_is_not_a_dpkt_disagreement() -> None:
                            "00000000000000000044000001010400000000050200000102000045")
     assert validate(packet) == []
     assert "output.dpkt_disagrees" not in check_outputs(None, [packet], None)
+
+
+# -- the answer rules: judged against the packet answered -------------------------------
+
+def _answer(host: Host, name: str, version: int = 4) -> tuple[bytes, bytes]:
+    packet = (seeds.ipv4_seeds() if version == 4 else seeds.ipv6_seeds())[name]
+    outputs = host.handle(packet, 1000.0)
+    assert len(outputs) == 1, name
+    assert check_outputs(packet, outputs, host) == [], name
+    return packet, outputs[0]
+
+
+def _set(packet: bytes, at: int, value: bytes) -> bytes:
+    """``packet`` with ``value`` written at ``at``, lengths and checksums repaired."""
+    return p.repair(packet[:at] + value + packet[at + len(value):])
+
+
+def test_an_echo_reply_keeps_identifier_sequence_and_data(host: Host) -> None:
+    for version, name, start in ((4, "echo", 20), (6, "echo", 40)):
+        request, reply = _answer(host, name, version)
+        for offset in (4, 6, 9):  # identifier, sequence, data
+            wrong = _set(reply, start + offset, bytes([reply[start + offset] ^ 0x40]))
+            assert check_outputs(request, [wrong], host) == ["icmp.echo_changed"]
+    # An echo reply to a packet that is no echo request.
+    udp = seeds.ipv4_seeds()["udp_closed"]
+    _, reply = _answer(Host(HostConfig()), "echo")
+    assert "icmp.echo_changed" in check_outputs(udp, [reply], host)
+
+
+def test_an_answer_goes_to_the_sender(host: Host) -> None:
+    request, reply = _answer(host, "echo")
+    other = p.repair(reply[:16] + p.address("172.16.0.77") + reply[20:])
+    assert check_outputs(request, [other], host) == ["answer.wrong_destination"]
+    request6, reply6 = _answer(host, "udp_closed", 6)
+    to_self = p.repair(reply6[:24] + p.address("fd00:16::77") + reply6[40:])
+    assert "answer.wrong_destination" in check_outputs(request6, [to_self], host)
+
+
+def test_nothing_goes_to_an_unspecified_address(host: Host) -> None:
+    for reply in (echo_reply6("::"), p.ipv4(HOST4, "0.0.0.0", 1, p.icmp4(0, 0))):
+        assert check_outputs(None, [reply], host) == ["output.unspecified_destination"]
+
+
+def test_at_most_one_answer_per_packet(host: Host) -> None:
+    request, reply = _answer(host, "echo")
+    assert check_outputs(request, [reply, reply], host) == ["answer.too_many"]
+    # The fragments of one reply are one answer.
+    big = seeds.ipv4_seeds()["echo_large"]
+    small = Host(HostConfig(mtu=576, ipv6=()))
+    pieces = small.handle(big, 1000.0)
+    assert len(pieces) > 1 and check_outputs(big, pieces, small) == []
+    # Timer output answers no packet: several are fine.
+    assert check_outputs(None, [reply, reply], host) == []
+
+
+def test_an_icmp_error_quotes_the_packet(host: Host) -> None:
+    for version in (4, 6):
+        request, error = _answer(host, "udp_closed", version)
+        header = 20 + 8 if version == 4 else 40 + 8
+        changed = _set(error, header + 13, bytes([error[header + 13] ^ 0x01]))  # quoted TTL etc.
+        assert check_outputs(request, [changed], host) == ["icmp.bad_quote"]
+        short = p.repair(error[:header + (20 if version == 4 else 40) + 4])
+        assert check_outputs(request, [short], host) == ["icmp.bad_quote"]
+    # The options of an IPv4 quote may differ: Linux fills Record Route on receipt.
+    request = p.ipv4(PEER4, HOST4, 17, p.udp(PEER4, HOST4, 5, 9, b"x"),
+                     options=bytes([7, 7, 4]) + bytes(4))
+    outputs = host.handle(request, 1000.0)
+    assert len(outputs) == 1 and check_outputs(request, outputs, host) == []
+
+
+def test_a_parameter_problem_points_at_the_faulty_field(host: Host) -> None:
+    bad_option = p.ipv4(PEER4, HOST4, 1, p.icmp4(8, 0, b"\x00\x01\x00\x01"),
+                        options=bytes([68, 3, 5, 0]))  # Timestamp too short for its pointer
+    outputs = host.handle(bad_option, 1000.0)
+    assert len(outputs) == 1 and check_outputs(bad_option, outputs, host) == []
+    pointer = outputs[0][24]
+    for wrong in (pointer + 8, 2, 19):
+        moved = _set(outputs[0], 24, bytes([wrong]))
+        assert "icmp.bad_pointer" in check_outputs(bad_option, [moved], host), wrong
+    request, error = _answer(host, "echo_hop_by_hop_unknown_icmp_unicast", 6)
+    assert error[40] == 4 and error[41] == 2  # code 2: an unrecognised option
+    for wrong in (int.from_bytes(error[44:48], "big") + 1, 6, 2000):
+        moved = _set(error, 44, wrong.to_bytes(4, "big"))
+        assert "icmp.bad_pointer" in check_outputs(request, [moved], host), wrong
+
+
+def test_a_reset_follows_rfc_9293_from_the_segment(host: Host) -> None:
+    for version in (4, 6):
+        start = 20 if version == 4 else 40
+        for name in ("tcp_syn", "tcp_ack_data" if version == 4 else "tcp_ack"):
+            request, reset = _answer(host, name, version)
+            for field in (4, 8):  # the sequence number, the acknowledgment
+                wrong = _set(reset, start + field, (int.from_bytes(
+                    reset[start + field:start + field + 4], "big") ^ 1).to_bytes(4, "big"))
+                found = check_outputs(request, [wrong], host)
+                # With ACK set in the segment the reset's ack field is unused (zero).
+                assert found in (["tcp.bad_reset"], []), (name, field)
+                assert found or (field == 8 and not reset[start + 13] & 0x10)
+        rst = seeds.ipv4_seeds()["tcp_rst"] if version == 4 else seeds.ipv6_seeds()["tcp_rst"]
+        assert "tcp.bad_reset" in check_outputs(rst, [reset], host)
+
+
+def test_each_rule_raises_from_a_frame_of_its_own(host: Host) -> None:
+    import traceback
+
+    frames = set()
+    for outputs in ([flip(echo_reply4(), 10)], [echo_reply4(ttl=0)]):
+        with pytest.raises(OracleViolation) as caught:
+            assert_clean(None, outputs, host)
+        frames.add(traceback.extract_tb(caught.value.__traceback__)[-1].name)
+    assert frames == {"broke_output_bad_ip_checksum", "broke_output_zero_ttl"}
+
+
+def test_a_quote_of_a_packet_cut_by_its_payload_length_is_whole() -> None:
+    """CI's fuzz step found it: an IPv6 packet whose payload length (2) leaves room for
+    only the start of an AH header, followed by 64 bytes of trailer. The host trims the
+    trailer (as ip6_rcv_core does) and quotes the 42-byte datagram whole in its
+    Parameter Problem; the oracle used to read the AH length from the trailer and want
+    48 bytes."""
+    request = bytes.fromhex(
+        "6000200000023340fd000016000000000000000aaa7bee93fd00001600000000"
+        "00000000000000029c4081c8a07ccb47577543b86d62e9544cf4321002893e6a"
+        "be8e6926713b179397c313b7e952d002cc5342294e8d6580fbdcc3560cf0fb52"
+        "fe2747b08d65b0194f0a")
+    host = Host(HostConfig())
+    outputs = host.handle(request, 1000.0)
+    assert len(outputs) == 1 and outputs[0][40] == 4  # ICMPv6 Parameter Problem
+    assert outputs[0][48:] == request[:42]  # the datagram, without the trailer
+    assert check_outputs(request, outputs, host) == []

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import struct
 from typing import TYPE_CHECKING, Final
+from zlib import crc32
 
 from stack.host import transport
 from stack.host.pmtu import PathMtuCache
@@ -51,6 +52,9 @@ ICMP_ERROR_LIMIT = 576  # RFC 1812 §4.3.2.3, Linux icmp_send: "room = 576" at m
 _LOCAL = 0
 _BROADCAST = 1
 _MULTICAST = 2
+# Another host's unicast address: never delivered, but its options are compiled first
+# (ip_rcv_finish_core routes, then ip_rcv_options), so a malformed one is answered.
+_ELSEWHERE = 3
 
 # Sources Linux calls martian whatever the routes (ip_route_input_slow): 127/8
 # (route_localnet=0) and multicast; 0.0.0.0, 255.255.255.255 and our own addresses are
@@ -92,9 +96,17 @@ _ERROR_KINDS = {
     (icmpv4.TIME_EXCEEDED, icmpv4.EXCEEDED_REASSEMBLY): "icmp.time_exceeded",
 }
 
+_ID_COUNTER_MASK: Final = 2047  # stack.host.host.IPV4_ID_COUNTERS - 1 (no import cycle)
 _IGMP = 2
 _TCP = 6
 _UDP = 17
+_PIM = 103
+_UDPLITE = 136
+
+# icmp_send never answers a message whose type icmp_pointers marks ``.error``: the RFC 792
+# errors and the unassigned or obsolete types 1, 2, 6 (Alternate Host Address), 7, and,
+# surprisingly, 9 and 10 (router discovery); any type above NR_ICMP_TYPES counts too.
+_NO_ERROR_ABOUT_TYPES: Final[frozenset[int]] = icmpv4.ERROR_TYPES | frozenset({1, 2, 6, 7, 9, 10})
 
 # The fast path's reply: IPv4 header and the first four ICMP bytes in one pack.
 _ECHO_REPLY_HEAD: Final = struct.Struct("!HHHHHH4s4sBBH")
@@ -141,13 +153,10 @@ class Ipv4Layer:
         self.host = host
         config = host.config
         self.config = config
-        interface = config.ipv4_interface
-        self.enabled = interface is not None
-        self.address = interface.ip.packed if interface is not None else b""
-        # RFC 919/922: the subnet's all-ones host address; /31 (RFC 3021) and /32 have none.
-        self.broadcast = (interface.network.broadcast_address.packed
-                          if interface is not None and interface.network.prefixlen <= 30
-                          else None)
+        parts = config.ipv4_parts  # parsed once per config, not per host
+        self.enabled = parts is not None
+        self.address = parts[0] if parts is not None else b""
+        self.broadcast = parts[1] if parts is not None else None
         self._reject_sources = frozenset(
             a for a in (self.address, self.broadcast, _LIMITED_BROADCAST, _ZERO) if a)
         self._mtu = config.mtu
@@ -199,9 +208,12 @@ class Ipv4Layer:
             else:
                 # Valid: the reply, built here (the general path's bytes; tests compare).
                 host = self.host
-                # host.next_ipv4_id(), inlined: this is the hottest line of the stack.
-                ident = host._next_ipv4_id
-                host._next_ipv4_id = (ident + 1) & 0xFFFF
+                # host.next_ipv4_id(source), inlined: this is the hottest line of the
+                # stack.
+                counters = host.ipv4_ids
+                bucket = crc32(source, host.id_seed) & _ID_COUNTER_MASK
+                ident = counters[bucket]
+                counters[bucket] = (ident + 1) & 0xFFFF
                 tos = packet[1]
                 # The reply header's sum: the two addresses' sum does not change when
                 # they swap.
@@ -277,6 +289,8 @@ class Ipv4Layer:
             kind = _MULTICAST
         elif dst == _ZERO or packet[16] == 127:
             return host.drop("ipv4.bad_destination")  # martian destinations
+        elif header_len > wire.HEADER_LEN and not 224 <= packet[16] < 240:
+            kind = _ELSEWHERE
         else:
             return host.drop("ipv4.not_ours")  # a host does not forward (RFC 1122 §3.3.1)
 
@@ -289,6 +303,8 @@ class Ipv4Layer:
                 datagram = bytes(header) + packet[header_len:]
                 return self._error(datagram, header_len, kind, options, icmpv4.PARAM_PROBLEM,
                                    0, bytes((pointer, 0, 0, 0)), now)
+            if kind == _ELSEWHERE:
+                return host.drop("ipv4.not_ours")  # a host does not forward
             if options.srr:
                 if not self.config.accept_source_route:
                     return host.drop("ipv4.source_route")
@@ -312,7 +328,10 @@ class Ipv4Layer:
             if header_len > wire.HEADER_LEN:
                 header = bytearray(packet[:header_len])
                 options, _ = self._compile_options(header, now)
-                packet = bytes(header) + packet[header_len:]
+                # Linux fills the options as the first fragment arrives and ip_frag_reasm
+                # then recomputes the checksum (ip_send_check), so a quote of the whole
+                # datagram carries a valid one, unlike a quote of an unfragmented packet.
+                packet = wire.with_checksum(bytes(header)) + packet[header_len:]
         return self._deliver(packet, header_len, kind, options, now)
 
     def _deliver(self, packet: bytes, header_len: int, kind: int, options: _Options | None,
@@ -327,6 +346,12 @@ class Ipv4Layer:
             return self._tcp_input(packet, header_len, kind, options, now)
         if protocol == _IGMP:
             return self.host.drop("igmp.ignored")  # no multicast groups beyond all-hosts
+        if protocol == _UDPLITE:
+            return self._udplite_input(packet, header_len, kind, options, now)
+        if protocol == _PIM:
+            # Linux registers pim_rcv for protocol 103 (CONFIG_IP_PIMSM_V2), which drops
+            # what no multicast router asked for: no Protocol Unreachable.
+            return self.host.drop("pim.ignored")
         # RFC 1122 §3.2.2.1: a host SHOULD send Protocol Unreachable.
         return self._error(packet, header_len, kind, options, icmpv4.DEST_UNREACH,
                            icmpv4.UNREACH_PROTOCOL, b"\x00\x00\x00\x00", now)
@@ -382,7 +407,18 @@ class Ipv4Layer:
                 continue
             header_len = (first[0] & 0x0F) * 4
             kind = _LOCAL if first[16:20] == self.address else _BROADCAST
-            reply = self._build_error(first, header_len, kind, None, icmpv4.TIME_EXCEEDED,
+            # ip_expire quotes fragment 0 as the queue holds it: its options compiled
+            # (Record Route and Timestamp filled; ours at this time, Linux's at arrival),
+            # echoed in the error's own header, and its data cut to a multiple of 8
+            # when more fragments follow (ip_frag_queue), the header left as it came.
+            options = None
+            if header_len > wire.HEADER_LEN:
+                header = bytearray(first[:header_len])
+                options, _ = self._compile_options(header, now)
+                first = bytes(header) + first[header_len:]
+            if first[6] & 0x20:
+                first = first[:header_len + ((len(first) - header_len) & ~7)]
+            reply = self._build_error(first, header_len, kind, options, icmpv4.TIME_EXCEEDED,
                                       icmpv4.EXCEEDED_REASSEMBLY, b"\x00\x00\x00\x00", now)
             if isinstance(reply, str):
                 self.host.stats.events[reply] += 1
@@ -468,7 +504,8 @@ class Ipv4Layer:
         if value == 0xFFFF and (message[1] or message[4:].strip(b"\x00")):
             value = 0
         reply = b"\x00" + message[1:2] + value.to_bytes(2, "big") + message[4:]
-        out = self._reply_packet(route, packet[1], 0, host.next_ipv4_id(), icmpv4.PROTOCOL,
+        out = self._reply_packet(route, packet[1], 0, host.next_ipv4_id(route[1]),
+                                 icmpv4.PROTOCOL,
                                  reply)
         host.replied("icmp.echo_reply")
         return self._send(out, now)
@@ -489,7 +526,8 @@ class Ipv4Layer:
         stamp = _TIMESTAMP.pack(ms_since_midnight(now))
         reply = icmpv4.emit(icmpv4.TIMESTAMP_REPLY, 0, message[4:8],
                             message[8:12] + stamp + stamp)
-        out = self._reply_packet(route, packet[1], 0, host.next_ipv4_id(), icmpv4.PROTOCOL,
+        out = self._reply_packet(route, packet[1], 0, host.next_ipv4_id(route[1]),
+                                 icmpv4.PROTOCOL,
                                  reply)
         host.replied("icmp.timestamp_reply")
         return self._send(out, now)
@@ -524,7 +562,8 @@ class Ipv4Layer:
         echo_ports = self._echo_ports if kind == _LOCAL else ()
         result = transport.udp_input(segment, address_sum, False, echo_ports)
         if isinstance(result, bytes):
-            out = self._reply_packet((b"", packet[12:16]), 0, 0, host.next_ipv4_id(), _UDP,
+            out = self._reply_packet((b"", packet[12:16]), 0, 0,
+                                     host.next_ipv4_id(packet[12:16]), _UDP,
                                      result)
             host.replied("udp.echo_reply")
             return self._send(out, now)
@@ -535,14 +574,27 @@ class Ipv4Layer:
         return self._error(packet[:header_len + udp_length], header_len, kind, options,
                            icmpv4.DEST_UNREACH, icmpv4.UNREACH_PORT, b"\x00\x00\x00\x00", now)
 
+    def _udplite_input(self, packet: bytes, header_len: int, kind: int,
+                       options: _Options | None, now: float) -> list[bytes]:
+        """UDP-Lite (RFC 3828) through __udp4_lib_rcv: no socket listens, so a datagram
+        whose checksum holds over its coverage gets Port Unreachable, quoted whole (the
+        length field is the coverage: nothing is trimmed)."""
+        result = transport.udplite_input(packet[header_len:],
+                                         int.from_bytes(packet[12:20], "big"))
+        if result != transport.PORT_UNREACHABLE:
+            return self.host.drop(result)
+        return self._error(packet, header_len, kind, options, icmpv4.DEST_UNREACH,
+                           icmpv4.UNREACH_PORT, b"\x00\x00\x00\x00", now)
+
     def _tcp_input(self, packet: bytes, header_len: int, kind: int,
                    options: _Options | None, now: float) -> list[bytes]:
         """tcp_v4_rcv → tcp_v4_send_reset → ip_send_unicast_reply: TOS without the ECN
         bits, DF set and so IP ID 0, options echoed."""
         host = self.host
-        if kind != _LOCAL:
+        if kind != _LOCAL or host.link_group:
             return host.drop("tcp.not_unicast")  # tcp_v4_rcv: pkt_type != PACKET_HOST
-        result = transport.tcp_input(packet[header_len:], int.from_bytes(packet[12:20], "big"))
+        result = transport.tcp_input(packet[header_len:], int.from_bytes(packet[12:20], "big"),
+                                     refuse_ao=True)
         if isinstance(result, str):
             return host.drop(result)
         route = self._reply_route(packet, options, now)
@@ -569,15 +621,17 @@ class Ipv4Layer:
                      now: float) -> bytes | str:
         # RFC 1122 §3.2.2: never about a datagram to a broadcast or multicast address,
         # a non-first fragment, or an ICMP error (Linux: an unknown type counts as one).
-        if kind != _LOCAL:
+        if kind in (_BROADCAST, _MULTICAST):
             return "icmp.no_error_for_broadcast"
+        if self.host.link_group:  # __icmp_send: "no replies to physical multicast"
+            return "icmp.no_error_for_link_broadcast"
         if packet[6] & 0x1F or packet[7]:
             return "icmp.no_error_for_fragment"
         if packet[9] == icmpv4.PROTOCOL:
             if len(packet) <= header_len:
                 return "icmp.no_error_for_icmp_error"
             inner = packet[header_len]
-            if inner > icmpv4.MAX_TYPE or inner in icmpv4.ERROR_TYPES:
+            if inner > icmpv4.MAX_TYPE or inner in _NO_ERROR_ABOUT_TYPES:
                 return "icmp.no_error_for_icmp_error"
         route = self._reply_route(packet, options, now, "icmp.no_error_for_broadcast")
         if isinstance(route, str):
@@ -593,7 +647,8 @@ class Ipv4Layer:
         room -= wire.HEADER_LEN + len(reply_options) + icmpv4.HEADER_LEN
         message = icmpv4.emit(error_type, code, rest, packet[:max(room, 0)])
         # icmp_send: tos = RT_TOS(tos) | IPTOS_PREC_INTERNETCONTROL; DF clear.
-        return wire.emit(tos=0xC0 | (packet[1] & 0x1E), ident=self.host.next_ipv4_id(),
+        return wire.emit(tos=0xC0 | (packet[1] & 0x1E),
+                         ident=self.host.next_ipv4_id(destination),
                          flags_offset=0, ttl=self.config.ttl, protocol=icmpv4.PROTOCOL,
                          src=self.address, dst=destination, payload=message,
                          options=reply_options)

@@ -20,19 +20,20 @@ whose type says so, §2.4 (e.3)), the quote cut so the error is at most 1280 byt
 rate-limited per peer (``net.ipv6.icmp.ratelimit``, 100 ms, burst 6) and globally with
 IPv4 (the host's shared :class:`~stack.host.ratelimit.IcmpRateLimiter`).
 
-Flow label (RFC 6437): Linux hashes a per-boot secret into the label of what it sends.
-Ours is reflection: every answer carries the flow label of the packet it answers (the
-request, the offending packet of an error, the first fragment of a timed-out datagram),
-which is what Linux itself does with ``net.ipv6.flowlabel_reflect`` set for echo replies
-and resets. A flow keeps its label, replays repeat, and the echo path copies the
-request's first word as it is. Neighbour Advertisements carry 0, as Linux's
-``ip6_nd_hdr`` writes. Comparisons against Linux recordings ignore this one field.
+Flow label (RFC 6437 §3): as Linux with ``auto_flowlabels=1`` and
+``flowlabel_reflect=0``, every answer is labelled with a keyed hash of its own flow
+(addresses, Next Header, ports or ICMPv6 type and code), keyed by
+``HostConfig.hash_secret`` where Linux uses a per-boot secret: a flow keeps its label,
+the request's label is not reflected (nmap's IPv6 fingerprint tells the two apart), and
+a given secret replays byte for byte. Neighbour Advertisements carry 0, as Linux's
+``ip6_nd_hdr`` writes. Comparisons against Linux recordings ignore the field.
 """
 
 from __future__ import annotations
 
 import struct
 from typing import TYPE_CHECKING, Final
+from zlib import crc32
 
 from stack.host import transport
 from stack.host.pmtu import PathMtuCache
@@ -72,9 +73,15 @@ for _mask in range(1, 16):
         _ECN_TABLE[_mask] = 0
 
 _PARAM_KIND = "icmpv6.param_problem"
-# An Echo Reply's fixed header and ICMPv6 header: first word and payload length, Next
+_PIM = 103
+# Echo replies: the flow is the two addresses (flowi6 has type 129 and code 0 where the
+# ports go: Linux sets fl6_icmp_type only), whatever the request's code.
+_UDPLITE = 136
+# Neighbour Discovery (RS, RA, NS, NA, Redirect): never accepted fragmented (RFC 6980 §5).
+_NEIGHBOUR_DISCOVERY_TYPES: Final = frozenset(range(133, 138))
+# An Echo Reply's fixed header and ICMPv6 header: first word, payload length, Next
 # Header 58, hop limit, source, destination, type 129, code, checksum.
-_ECHO_REPLY_HEAD: Final = struct.Struct("!6sBB16s16sBBH")
+_ECHO_REPLY_HEAD: Final = struct.Struct("!IHBB16s16sBBH")
 
 
 class _Walk:
@@ -97,7 +104,7 @@ class Ipv6Layer:
     __slots__ = ("host", "_unicast", "_interfaces", "_groups", "_hop_limit", "_mtu",
                  "_interval", "_ratemask", "_echo_ignore", "_echo_ignore_multicast",
                  "_link_address", "_stats", "_replies", "_echo_targets", "_not_echo_sources",
-                 "reassembler", "pmtu")
+                 "reassembler", "pmtu", "_flow_seed", "_echo_seed")
 
     def __init__(self, host: Host) -> None:
         self.host = host
@@ -117,7 +124,7 @@ class Ipv6Layer:
         # For the echo fast path: where an echo may be answered from, and the sources
         # that never get one there (our own: the answer would not reach the wire).
         self._echo_targets = frozenset() if config.echo_ignore_all_v6 else self._unicast
-        self._not_echo_sources = self._unicast | {_LOOPBACK}
+        self._not_echo_sources = self._unicast | {_LOOPBACK, _UNSPECIFIED}
         self._mtu = config.mtu
         self._interval = config.icmpv6_ratelimit_ms / 1000.0
         self._ratemask = config.icmpv6_ratemask
@@ -129,6 +136,8 @@ class Ipv6Layer:
             max_datagrams=config.frag_max_datagrams, max_fragments=config.frag_max_fragments,
             events=host.stats.events, prefix="frag6")
         self.pmtu = PathMtuCache(config.pmtu_cache_size, config.pmtu_expires)
+        self._flow_seed = host.flow_seed
+        self._echo_seed = host.echo_seed
 
     # -- the hot path ------------------------------------------------------------------
     def input(self, packet: bytes, now: float) -> list[bytes]:
@@ -153,16 +162,24 @@ class Ipv6Layer:
                 value = (value & 0xFFFF) + (value >> 16)
                 if value == 0xFFFF:  # a full sum gives 0: the message is not all 0
                     value = 0
-                # Version, traffic class (ECN included), flow label (reflected)
-                # and payload length: the request's first six bytes as they are.
-                reply = _ECHO_REPLY_HEAD.pack(packet[:6], 58, self._hop_limit, dst, src,
-                                              129, packet[41], value) + packet[44:]
+                # Version and traffic class (ECN included) from the request, the
+                # flow's label (peer and address: _echo_label), payload length.
+                label = crc32(packet[8:40], self._echo_seed) & 0xFFFFF
+                reply = _ECHO_REPLY_HEAD.pack(
+                    (packet[0] << 24) | ((packet[1] & 0xF0) << 16) | label, size - 40, 58,
+                    self._hop_limit, dst, src, 129, packet[41], value) + packet[44:]
                 self._stats.echo_replies_v6 += 1  # icmpv6.echo_reply, folded in on read
                 self.host.last_reason = "icmpv6.echo_reply"
                 if size > _MIN_MTU:
                     return self._fit(reply, src, now)
                 return [reply]
         return self._slow_input(packet, now)
+
+    def _echo_label(self, peer: bytes, address: bytes) -> int:
+        """The label of our echo replies from ``address`` to ``peer``: the flow is
+        fixed by the two addresses (type 129, code 0), so they alone are hashed, with
+        a seed of its own; the fast path computes the same over the request's bytes."""
+        return crc32(peer + address, self._echo_seed) & 0xFFFFF
 
     def poll(self, now: float) -> list[bytes]:
         """Reassembly timeouts: Time Exceeded code 1 when the first fragment was held
@@ -236,6 +253,12 @@ class Ipv6Layer:
                 return self._udp(walk, now)
             if next_header == wire.TCP:
                 return self._tcp(walk, now)
+            if next_header == _UDPLITE:
+                return self._udplite(walk, now)
+            if next_header == _PIM:
+                # pim6_rcv (CONFIG_IPV6_PIMSM_V2) consumes what no multicast router asked
+                # for: no Parameter Problem.
+                return host.drop("pim.ignored")
             if next_header == wire.DESTINATION_OPTIONS:
                 verdict = self._options(walk, hop_by_hop=False, now=now)
             elif next_header == wire.ROUTING:
@@ -375,21 +398,21 @@ class Ipv6Layer:
             walk.next_header = header.next_header
             walk.offset = start + 8
             return None
-        if header.offset == 0 and self._chain_truncated(packet, start):
+        if header.offset == 0 and self._chain_truncated(packet):
             # RFC 7112 §5: the first fragment must hold the whole header chain.
             return self._reply_error(packet, icmpv6.PARAMETER_PROBLEM,
                                      icmpv6.PARAM_HEADER_CHAIN, 0, now)
         key = (packet[8:24], packet[24:40], header.identification)
         data = packet[start + 8:]
         end = header.offset + len(data)
+        # A refused fragment is discarded alone (RFC 8200 §4.5; ipv6_frag_rcv answers
+        # before fq_find): the rest of its datagram still reassembles or times out.
         if end > wire.MAX_PAYLOAD:
-            self.reassembler.discard(key)
             return self._reply_error(packet, icmpv6.PARAMETER_PROBLEM,
                                      icmpv6.PARAM_HEADER_FIELD, start + 2, now)
         if header.more and end & 7:
             # RFC 8200 §4.5: a non-final fragment is a multiple of 8 bytes long;
             # Linux points at the Payload Length field.
-            self.reassembler.discard(key)
             return self._reply_error(packet, icmpv6.PARAMETER_PROBLEM,
                                      icmpv6.PARAM_HEADER_FIELD, 4, now)
         ecn = packet[1] >> 4 & 3
@@ -400,10 +423,11 @@ class Ipv6Layer:
         return self._reassembled(walk, result)
 
     @staticmethod
-    def _chain_truncated(packet: bytes, start: int) -> bool:
-        """``ipv6frag_thdr_truncated``: it walks from the Fragment header with the fixed
-        header's Next Header, as Linux does, and wants the upper-layer header whole."""
-        found = wire.skip_extension_headers(packet, start, packet[6])
+    def _chain_truncated(packet: bytes) -> bool:
+        """``ipv6frag_thdr_truncated``: the chain from the fixed header on (as
+        ``ipv6_frag_rcv`` walks it since Linux 5.x: the Fragment header read as one, its
+        reserved byte ignored), wanting the upper-layer header whole."""
+        found = wire.skip_extension_headers(packet, wire.HEADER_LEN, packet[6])
         if found is None or found[2] & 0xFFF8:
             return False
         offset, next_header, _ = found
@@ -455,6 +479,8 @@ class Ipv6Layer:
         kind = message[0]
         if kind == icmpv6.ECHO_REQUEST:
             return self._echo(packet, message, now)
+        if walk.fragmented and kind in _NEIGHBOUR_DISCOVERY_TYPES:
+            return host.drop("ndisc.fragmented")  # ndisc_rcv: even an atomic fragment
         if kind == icmpv6.NEIGHBOUR_SOLICITATION:
             return self._neighbour_solicitation(packet, message)
         if kind == icmpv6.PACKET_TOO_BIG:
@@ -476,6 +502,10 @@ class Ipv6Layer:
         multicast = dst[0] == 0xFF
         if self._echo_ignore or (multicast and self._echo_ignore_multicast):
             return host.drop("icmpv6.echo_ignored")
+        if src == _UNSPECIFIED:
+            # RFC 4291 §2.5.2: :: is never a destination. (Linux with a default route
+            # out of the device answers to ::; we do not: docs/conformance.md.)
+            return host.drop("icmpv6.echo_from_unspecified")
         # To a group (all-nodes), the reply comes from the address source selection
         # picks for the peer (RFC 6724), never from the group.
         source = self._source_for(src) if multicast else dst
@@ -486,8 +516,9 @@ class Ipv6Layer:
         value = icmpv6.message_checksum(body, source, src)
         reply_message = body[:2] + value.to_bytes(2, "big") + body[4:]
         traffic_class = ((packet[0] & 0x0F) << 4) | (packet[1] >> 4)
-        reply = self._header(packet, traffic_class, len(reply_message), wire.ICMPV6, source,
-                             src) + reply_message
+        reply = wire.build_header(traffic_class, self._echo_label(src, source),
+                                  len(reply_message), wire.ICMPV6, self._hop_limit, source,
+                                  src) + reply_message
         host.replied("icmpv6.echo_reply")
         return self._fit(reply, src, now)
 
@@ -589,11 +620,27 @@ class Ipv6Layer:
         return self._reply_error(packet, icmpv6.DESTINATION_UNREACHABLE,
                                  icmpv6.UNREACH_PORT, 0, now)
 
+    def _udplite(self, walk: _Walk, now: float) -> list[bytes]:
+        """UDP-Lite (RFC 3828) through ``__udp6_lib_rcv``: no socket, so a valid
+        datagram gets Port Unreachable, quoted untrimmed (its length field is the
+        checksum coverage); none to a group."""
+        packet = walk.packet
+        if packet[24] == 0xFF:
+            return self.host.drop("udp.multicast_no_listener")
+        result = transport.udplite_input(packet[walk.offset:],
+                                         int.from_bytes(packet[8:40], "big"))
+        if result != transport.PORT_UNREACHABLE:
+            return self.host.drop(result)
+        return self._reply_error(packet, icmpv6.DESTINATION_UNREACHABLE,
+                                 icmpv6.UNREACH_PORT, 0, now)
+
     def _tcp(self, walk: _Walk, now: float) -> list[bytes]:
         """``tcp_v6_send_reset`` (RFC 9293 §3.10.7.1): traffic class copied without ECN."""
         packet = walk.packet
         if packet[24] == 0xFF:  # no RST to a group
             return self.host.drop("tcp.multicast")
+        if self.host.link_group:  # tcp_v6_rcv: pkt_type != PACKET_HOST
+            return self.host.drop("tcp.not_unicast")
         result = transport.tcp_input(packet[walk.offset:], int.from_bytes(packet[8:40], "big"))
         if isinstance(result, str):
             return self.host.drop(result)
@@ -606,9 +653,11 @@ class Ipv6Layer:
         the path MTU when it is bigger (a UDP echo of a reassembled datagram)."""
         src = packet[8:24]
         dst = packet[24:40]
+        if src == _UNSPECIFIED:  # RFC 4291 §2.5.2, as for echo
+            return self.host.drop(kind.split(".", 1)[0] + ".to_unspecified")
         self.host.replied(kind)
-        return self._fit(self._header(packet, traffic_class, len(segment), next_header, dst,
-                                      src) + segment, src, now)
+        return self._fit(self._header(traffic_class, len(segment), next_header, dst, src,
+                                      segment[:4]) + segment, src, now)
 
     # -- errors (RFC 4443 §2.4) --------------------------------------------------------
     def _reply_error(self, packet: bytes, kind: int, code: int, pointer: int,
@@ -626,14 +675,16 @@ class Ipv6Layer:
         reassembled) and its reply kind, or None and the reason it is not sent."""
         src = packet[8:24]
         dst = packet[24:40]
-        if dst[0] == 0xFF:
-            # §2.4 (e.3): to a group only Packet Too Big, and Parameter Problem code 2
-            # for an option whose type's high bits are 10 (opt_unrec).
+        if dst[0] == 0xFF or self.host.link_group:
+            # §2.4 (e.3): to a group (or in a link-layer broadcast or multicast frame:
+            # icmp6_send's pkt_type != PACKET_HOST) only Packet Too Big, and Parameter
+            # Problem code 2 for an option whose type's high bits are 10 (opt_unrec).
             allowed = kind == icmpv6.PACKET_TOO_BIG or (
                 kind == icmpv6.PARAMETER_PROBLEM and code == icmpv6.PARAM_OPTION
                 and parameter < len(packet) and packet[parameter] & 0xC0 == 0x80)
             if not allowed:
-                return None, "icmpv6.no_error_to_multicast"
+                return None, ("icmpv6.no_error_to_multicast" if dst[0] == 0xFF
+                              else "icmpv6.no_error_for_link_broadcast")
             source = self._source_for(src)
         elif dst in self._unicast:
             source = dst
@@ -649,16 +700,23 @@ class Ipv6Layer:
                 return None, "icmpv6." + limited.split(".", 1)[1]
         message = icmpv6.build_error(kind, code, parameter, packet[:ERROR_QUOTE_LIMIT],
                                      source, src)
-        return (self._header(packet, 0, len(message), wire.ICMPV6, source, src) + message,
+        return (self._header(0, len(message), wire.ICMPV6, source, src, message[:2]) + message,
                 _ERROR_KINDS.get((kind, code), _PARAM_KIND))
 
     # -- helpers -----------------------------------------------------------------------
-    def _header(self, answered: bytes, traffic_class: int, length: int, next_header: int,
-                src: bytes, dst: bytes) -> bytes:
-        """Our fixed header for an answer to ``answered``, whose flow label it reflects."""
-        label = ((answered[1] & 0x0F) << 16) | (answered[2] << 8) | answered[3]
-        return wire.build_header(traffic_class, label, length, next_header, self._hop_limit,
-                                 src, dst)
+    def _header(self, traffic_class: int, length: int, next_header: int, src: bytes,
+                dst: bytes, flow: bytes) -> bytes:
+        """Our fixed header, labelled with the flow's label (:meth:`flow_label`)."""
+        return wire.build_header(traffic_class, self.flow_label(src, dst, next_header, flow),
+                                 length, next_header, self._hop_limit, src, dst)
+
+    def flow_label(self, src: bytes, dst: bytes, next_header: int, flow: bytes) -> int:
+        """RFC 6437 §3, as Linux's ``ip6_make_flowlabel`` with ``auto_flowlabels=1``: a
+        20-bit keyed hash (seeded from ``HostConfig.hash_secret``) of the flow: the peer,
+        our address, Next Header and ``flow`` (the ports, or ICMPv6 type and code: what
+        ``flowi6`` holds there), the same for every packet of the flow. Echo replies
+        have :meth:`_echo_label`."""
+        return crc32(dst + src + bytes((next_header,)) + flow, self._flow_seed) & 0xFFFFF
 
     def _fit(self, reply: bytes, destination: bytes, now: float) -> list[bytes]:
         """Fragment ``reply`` to the path MTU (RFC 8200 §5, RFC 8201)."""

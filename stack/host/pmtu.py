@@ -16,6 +16,9 @@ class PathMtuCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def clear(self) -> None:
+        self._entries.clear()
+
     def get(self, destination: bytes, now: float, default: int) -> int:
         entry = self._entries.get(destination)
         if entry is None:

@@ -30,6 +30,12 @@ class IcmpRateLimiter:
     def __len__(self) -> int:
         return len(self._peers)
 
+    def reset(self) -> None:
+        """As new: no peer seen, the global bucket full."""
+        self._peers.clear()
+        self._credit = self._burst
+        self._stamp = None
+
     def allow(self, peer: bytes, now: float, interval: float) -> str | None:
         """None when an error to ``peer`` may be sent now (and its cost is taken), else
         the drop reason. ``interval`` is seconds per error for this peer (0: unlimited)."""

@@ -94,6 +94,14 @@ class Reassembler:
     def __len__(self) -> int:
         return len(self._queues)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._queues
+
+    def clear(self) -> None:
+        """Forget every datagram in progress (no events: nothing timed out)."""
+        self._queues.clear()
+        self.memory = 0
+
     def next_deadline(self) -> float | None:
         for queue in self._queues.values():
             return queue.deadline

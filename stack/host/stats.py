@@ -43,6 +43,16 @@ class Stats:
         self.echo_replies_v4 = 0  # icmp.echo_reply, not yet in _replies
         self.echo_replies_v6 = 0  # icmpv6.echo_reply, likewise
 
+    def reset(self) -> None:
+        """Every count back to zero, in place: the layers hold the counters."""
+        self.received = 0
+        self.sent = 0
+        self._replies.clear()
+        self.drops.clear()
+        self.events.clear()
+        self.echo_replies_v4 = 0
+        self.echo_replies_v6 = 0
+
     @property
     def replies(self) -> Counter[str]:
         if self.echo_replies_v4:

@@ -27,8 +27,12 @@ returns one of
   for IPv6. ``zero_length_is_jumbo`` is for IPv6: Linux's ``__udp6_lib_rcv`` reads a
   length field of 0 as "the whole payload" (RFC 2675 §4).
 
-``tcp_input(segment, address_sum)`` returns the RST segment to send (bytes), or a drop
-reason: ``tcp.truncated``, ``tcp.bad_offset``, ``tcp.bad_checksum``, ``tcp.rst_ignored``.
+``tcp_input(segment, address_sum, *, refuse_ao=False)`` returns the RST segment to send
+(bytes), or a drop reason: ``tcp.truncated``, ``tcp.bad_offset``, ``tcp.bad_checksum``,
+``tcp.rst_ignored``, and for signed or unparsable options (Linux's
+``tcp_parse_auth_options``) ``tcp.md5_signed``, ``tcp.bad_md5_option``,
+``tcp.bad_option_length``, ``tcp.bad_ao_option`` and, with ``refuse_ao`` (IPv4),
+``tcp.ao_signed``.
 
 Both follow Linux's order of checks (``__udp4_lib_rcv``, ``tcp_v4_rcv``): a segment with a
 bad checksum is dropped silently, never answered.
@@ -41,12 +45,13 @@ from collections.abc import Container
 from stack.wire import tcp
 from stack.wire.checksum import checksum, ones_sum
 
-__all__ = ["PORT_UNREACHABLE", "udp_input", "tcp_input"]
+__all__ = ["PORT_UNREACHABLE", "udp_input", "udplite_input", "tcp_input"]
 
 PORT_UNREACHABLE = "udp.port_unreachable"
 
 _UDP = 17
 _TCP = 6
+_UDPLITE = 136
 
 
 def udp_input(segment: bytes, address_sum: int, checksum_required: bool,
@@ -84,7 +89,64 @@ def udp_input(segment: bytes, address_sum: int, checksum_required: bool,
     return reply[:6] + value.to_bytes(2, "big") + reply[8:]
 
 
-def tcp_input(segment: bytes, address_sum: int) -> bytes | str:
+def udplite_input(segment: bytes, address_sum: int) -> str:
+    """What the host answers to one UDP-Lite datagram (RFC 3828): no socket listens, so
+    ``PORT_UNREACHABLE`` when it is valid, else the drop reason. Linux's
+    ``udplite_checksum_init``: the checksum is mandatory (§3.1), the length field is the
+    checksum coverage, 0 meaning the whole datagram, and a coverage below the header or
+    beyond the datagram is discarded silently; the checksum covers the pseudo-header
+    (with the datagram's own length, §3.2) and the covered bytes."""
+    size = len(segment)
+    if size < 8:
+        return "udplite.truncated"
+    if segment[6] == 0 and segment[7] == 0:
+        return "udplite.no_checksum"
+    coverage = (segment[4] << 8) | segment[5]
+    if coverage == 0:
+        coverage = size
+    elif coverage < 8 or coverage > size:
+        return "udplite.bad_coverage"
+    if ones_sum(segment[:coverage], address_sum + _UDPLITE + size) != 0xFFFF:
+        return "udplite.bad_checksum"
+    return PORT_UNREACHABLE
+
+
+def _authentication_option(segment: bytes, header_len: int, refuse_ao: bool) -> str | None:
+    """Why Linux sends no reset for this segment's options, or None: its
+    ``tcp_parse_auth_options`` (from ``tcp_v4_send_reset``/``tcp_v6_send_reset``) walks
+    the options while at least 18 bytes (an MD5 option) remain. A signature, MD5 (RFC
+    2385 §2.0) or, over IPv4 only (``refuse_ao``), TCP-AO (RFC 5925 §7.7: kind 29, longer
+    than its 4-byte header) means no reset, as no key exists to sign one (the recorded
+    kernel builds no TCP-AO: ``tcp_v4_ao_sign_reset`` refuses, while
+    ``tcp_v6_send_reset`` looks at the AO header only when TCP-AO is built, so IPv6
+    resets); a malformed length met on the way fails the parse, which also suppresses
+    the reset."""
+    index = 20
+    remaining = header_len - 20
+    while remaining >= tcp.OPT_MD5_LEN:
+        kind = segment[index]
+        if kind == tcp.OPT_END:
+            return None
+        if kind == tcp.OPT_NOP:
+            index += 1
+            remaining -= 1
+            continue
+        size = segment[index + 1]
+        if size < 2 or size > remaining:
+            return "tcp.bad_option_length"
+        if kind == tcp.OPT_MD5:
+            return "tcp.md5_signed" if size == tcp.OPT_MD5_LEN else "tcp.bad_md5_option"
+        if kind == tcp.OPT_AO:
+            if size <= tcp.OPT_AO_HEADER_LEN:
+                return "tcp.bad_ao_option"
+            if refuse_ao:
+                return "tcp.ao_signed"
+        index += size
+        remaining -= size
+    return None
+
+
+def tcp_input(segment: bytes, address_sum: int, *, refuse_ao: bool = False) -> bytes | str:
     """The RST Linux sends for a segment to a closed port (``tcp_v4_send_reset``,
     ``tcp_v6_send_reset``; RFC 9293 §3.10.7.1), or a drop reason."""
     size = len(segment)
@@ -100,6 +162,10 @@ def tcp_input(segment: bytes, address_sum: int) -> bytes | str:
     flags = segment[13]
     if flags & tcp.RST:  # RFC 9293 §3.10.7.1: a reset is never answered
         return "tcp.rst_ignored"
+    if header_len >= 20 + tcp.OPT_MD5_LEN:
+        refused = _authentication_option(segment, header_len, refuse_ao)
+        if refused is not None:
+            return refused
     if flags & tcp.ACK:
         # <SEQ=SEG.ACK><CTL=RST>
         header = segment[2:4] + segment[0:2] + segment[8:12] + b"\x00\x00\x00\x00" \

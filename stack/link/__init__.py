@@ -16,6 +16,7 @@ API
     ``eth.not_for_us``, ``eth.bad_source``, ``eth.unknown_ethertype``,
     ``eth.version_mismatch``, ``arp.truncated``, ``arp.unsupported``,
     ``arp.bad_sender``, ``arp.address_conflict``, ``arp.not_for_us``,
+    ``arp.neighbour_updated`` (not for us, but a known sender's entry refreshed),
     ``arp.reply_consumed``, ``arp.bad_operation``.
 ``LinkHost.poll(now) -> list[bytes]``, ``LinkHost.next_timer() -> float | None``
     The core's timers plus resolution retries; a neighbour that never answers costs its

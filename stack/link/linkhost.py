@@ -8,7 +8,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from stack.host.config import ConfigError
-from stack.host.host import Host
+from stack.host.host import NOT_FINITE, Host, time_is_finite
 from stack.host.stats import Stats
 from stack.link import arp, ethernet
 from stack.link.ethernet import (
@@ -113,6 +113,9 @@ class LinkHost:
     def handle(self, frame: bytes, now: float) -> list[bytes]:
         """One inbound Ethernet frame (no FCS) to the frames we send."""
         host = self.host
+        if not time_is_finite(now):  # before the neighbour cache and the queues see it
+            host.stats.received += 1
+            return host.drop(NOT_FINITE)
         if len(frame) < HEADER_LENGTH:
             host.stats.received += 1
             return host.drop("eth.truncated")
@@ -131,11 +134,19 @@ class LinkHost:
             host.stats.received += 1
             return self._arp(payload, now)
         if ethertype in (ETHERTYPE_IPV4, ETHERTYPE_IPV6):
-            return self._ip(ethertype, source, payload, now)
+            # Tell the core how the frame was addressed (Linux's skb->pkt_type).
+            host.link_group = is_group(destination)
+            try:
+                return self._ip(ethertype, source, payload, now)
+            finally:
+                host.link_group = False
         host.stats.received += 1
         return host.drop("eth.unknown_ethertype")
 
     def poll(self, now: float) -> list[bytes]:
+        if not time_is_finite(now):  # +inf would make every resolution give up at once
+            self.host.stats.events[NOT_FINITE] += 1
+            return []
         frames: list[bytes] = []
         for packet in self.host.poll(now):
             frames += self._route(packet, None, None, now)
@@ -226,7 +237,9 @@ class LinkHost:
             merged = True
         if self.ipv4_address is None or parsed.target_ip != self.ipv4_address:
             frames = self._release(parsed.sender_ip, parsed.sender_mac) if merged else []
-            host.drop("arp.not_for_us")
+            # A known sender's entry was refreshed (a gratuitous ARP, RFC 5227 §3): say
+            # so, rather than that the packet was ignored.
+            host.drop("arp.neighbour_updated" if merged else "arp.not_for_us")
             host.stats.sent += len(frames)
             return frames
         # An ARP probe (RFC 5227 §2.1.1) has sender 0.0.0.0: answer, learn nothing.

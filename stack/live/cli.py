@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import ipaddress
 import json
 import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import NoReturn, TextIO
+from typing import IO, NoReturn, TextIO
 
-from stack import version_text
+from stack import __version__, version_text
 from stack.capture import LINKTYPE_ETHERNET, LINKTYPE_RAW, CaptureError, CaptureWriter
 from stack.host.config import ConfigError, HostConfig
 from stack.host.host import Host
@@ -31,8 +32,10 @@ from stack.link import EthernetError, LinkHost, format_mac, parse_mac
 from stack.link.describe import describe_frame
 from stack.live.device import DeviceError, DevicePlan, configure_device, device_mtu
 from stack.live.fifo import FifoError, FifoReferee
+from stack.live.files import OutputFileError, open_output, require_writable_directory
 from stack.live.loop import Answerer, LiveLoop
 from stack.live.output import Reporter, format_summary
+from stack.live.policy import PolicyError, add_policy_flags, changed_policies, policy_values
 from stack.live.privileges import Account, PrivilegeError, drop_privileges, resolve_account
 from stack.live.tun import TunError, open_tun
 from stack.wire.inspect import describe
@@ -45,10 +48,15 @@ DEFAULT_MAC = "02:00:00:00:00:02"
 # next to a paced ping's interval; an idle stack-live spins this long after its last
 # packet and no longer.
 DEFAULT_BUSY_POLL_US = 30
+# --fifo-wait: a day at most, far below epoll's limit (a C int of milliseconds, about
+# 24.8 days), and at least a millisecond, epoll's resolution.
+FIFO_WAIT_MIN = 0.001
+FIFO_WAIT_MAX = 86400.0
 
 
 class LiveError(RuntimeError):
-    """A usage problem found before touching the system; one line for the user."""
+    """A usage problem found before touching the system; one line for the user and exit
+    status 2 (set-up failures, such as a busy device, are exit status 1)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -94,13 +102,20 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("-q", "--quiet", action="store_true", help="no line per packet")
     out.add_argument("--json", action="store_true", help="one JSON object per line")
     out.add_argument("--record", metavar="FILE.pcapng",
-                     help="write both directions to a pcapng file, flushed per packet")
+                     help="write both directions to a pcapng file, flushed per packet, "
+                          "each packet commented with the host's reason (Wireshark's "
+                          "frame.comment) and the device named")
     out.add_argument("--busy-poll", type=int, default=DEFAULT_BUSY_POLL_US, metavar="USEC",
                      help="with -q, poll the device this long after each answer before "
                           "sleeping: a flood's next packet is caught awake, at the cost "
                           f"of CPU (default {DEFAULT_BUSY_POLL_US}; 0: off)")
     parser.add_argument("--user", help="account to run as after set-up "
-                                       "(default: $SUDO_USER, else nobody)")
+                                       "(default: $SUDO_USER, else nobody; never root "
+                                       "without --stay-root)")
+    parser.add_argument("--stay-root", action="store_true",
+                        help="keep root after set-up, and say so in the banner (without "
+                             "it root is always dropped: --user root is refused, a "
+                             "SUDO_USER of root means nobody)")
     fifo = parser.add_argument_group("FIFO referee (docs/fifo-responder.md)")
     fifo.add_argument("--fifo", metavar="DIR",
                       help="be the referee: make DIR/cmd and DIR/resp and let a client "
@@ -109,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     fifo.add_argument("--fifo-resp", metavar="PATH",
                       help="the answer pipe (default DIR/resp)")
     fifo.add_argument("--fifo-wait", type=float, default=30.0, metavar="SECONDS",
-                      help="how long READ waits for a packet before TIMEOUT (default 30)")
+                      help="how long READ waits for a packet before TIMEOUT, "
+                           f"{FIFO_WAIT_MIN:g} to {FIFO_WAIT_MAX:g} (default 30)")
     fifo.add_argument("--fifo-send-invalid", action="store_true",
                       help="send packets that fail validation anyway")
     fifo.add_argument("--fifo-log", metavar="FILE",
@@ -117,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "beside the command pipe)")
     fifo.add_argument("--fifo-all", action="store_true",
                       help="READ every inbound packet, not only those addressed to the stack")
+    add_policy_flags(parser)
     return parser
 
 
@@ -141,6 +158,8 @@ class Settings:
     kernel: list[str] = field(default_factory=list)
     mtu_given: bool = True
     busy_poll: float = 0.0  # seconds
+    stay_root: bool = False
+    account: Account | None = None  # None: resolved when run
 
 
 def _interface(text: str, version: int, what: str) -> ipaddress.IPv4Interface | \
@@ -161,6 +180,9 @@ def check_arguments(args: argparse.Namespace) -> Settings:
     """Everything that needs no privileges: addresses, modes, paths."""
     if args.quiet and args.json:
         raise LiveError("-q and --json exclude each other")
+    for flag in ("record", "user", "fifo", "fifo_cmd", "fifo_resp", "fifo_log"):
+        if getattr(args, flag) == "":
+            raise LiveError(f"--{flag.replace('_', '-')} needs a value, not an empty one")
     if not 0 <= args.busy_poll <= 1_000_000:
         raise LiveError("--busy-poll must be 0 to 1000000 microseconds")
     stack_v4 = None if args.no_ipv4 else _interface(args.ipv4, 4, "--ipv4")
@@ -173,6 +195,9 @@ def check_arguments(args: argparse.Namespace) -> Settings:
                 raise LiveError(f"bad address {args.link_local!r} for --link-local: not in "
                                 "fe80::/10")
             stack_v6.append(link_local)
+    for port in args.udp_echo:
+        if not 1 <= port <= 65535:
+            raise LiveError(f"--udp-echo {port}: a UDP port is 1..65535")
     if stack_v4 is None and not stack_v6:
         raise LiveError("--no-ipv4 and --no-ipv6 leave the stack no address")
     kernel: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = []
@@ -183,7 +208,11 @@ def check_arguments(args: argparse.Namespace) -> Settings:
             kernel.append(kernel_v4)
         if stack_v6:
             kernel_v6 = _interface(args.kernel_ipv6, 6, "--kernel-ipv6")
-            _check_pair(stack_v6[0], kernel_v6, "--ipv6", "--kernel-ipv6")
+            # Every global address: the kernel routes only its own prefix into the
+            # device (link-local ones are on-link whatever the prefix).
+            for ours in stack_v6:
+                if not ours.ip.is_link_local:
+                    _check_pair(ours, kernel_v6, "--ipv6", "--kernel-ipv6")
             kernel.append(kernel_v6)
     mac = None
     if args.tap:
@@ -199,15 +228,24 @@ def check_arguments(args: argparse.Namespace) -> Settings:
             ipv6=tuple(str(i) for i in stack_v6),
             mtu=args.mtu if args.mtu is not None else 1500,
             link_address=mac,
-            udp_echo_ports=tuple(args.udp_echo))
-    except ConfigError as exc:
+            udp_echo_ports=tuple(args.udp_echo),
+            # A fresh secret per run unless --hash-secret gives one, as Linux draws one
+            # per boot (IPv4 ID counters, flow labels); the recording's config metadata
+            # carries it, so a replay rebuilds the same host and matches byte for byte.
+            **{"hash_secret": int.from_bytes(os.urandom(8), "big"),
+               **policy_values(args)})  # type: ignore[arg-type]
+    except (ConfigError, PolicyError) as exc:
         raise LiveError(str(exc)) from None
     plan = None if args.no_configure else DevicePlan(args.device, config.mtu, tuple(kernel))
     mode = "quiet" if args.quiet else "json" if args.json else "lines"
     settings = Settings(args.device, args.tap, config, plan, mode, args.record, args.user,
                         kernel=[str(k) for k in kernel], mtu_given=args.mtu is not None,
-                        busy_poll=args.busy_poll / 1e6)
+                        busy_poll=args.busy_poll / 1e6, stay_root=args.stay_root)
     _check_fifo(args, settings)
+    try:
+        settings.account = resolve_account(args.user, stay_root=args.stay_root)
+    except PrivilegeError as exc:
+        raise LiveError(str(exc)) from None
     return settings
 
 
@@ -222,6 +260,9 @@ def _check_pair(ours: ipaddress.IPv4Interface | ipaddress.IPv6Interface,
 
 
 def _check_fifo(args: argparse.Namespace, settings: Settings) -> None:
+    if not FIFO_WAIT_MIN <= args.fifo_wait <= FIFO_WAIT_MAX:  # also false for nan
+        raise LiveError(f"--fifo-wait {args.fifo_wait:g}: give {FIFO_WAIT_MIN:g} to "
+                        f"{FIFO_WAIT_MAX:g} seconds")
     explicit = args.fifo_cmd or args.fifo_resp
     if not args.fifo and not explicit:
         for flag in ("fifo_send_invalid", "fifo_all", "fifo_log"):
@@ -233,8 +274,6 @@ def _check_fifo(args: argparse.Namespace, settings: Settings) -> None:
         raise LiveError("the FIFO referee works on TUN devices (IP packets), not with --tap")
     if not args.fifo and not (args.fifo_cmd and args.fifo_resp):
         raise LiveError("give --fifo DIR, or both --fifo-cmd and --fifo-resp")
-    if not args.fifo_wait > 0:
-        raise LiveError("--fifo-wait must be a positive number of seconds")
     directory = args.fifo
     settings.fifo_dir = directory
     settings.fifo_cmd = args.fifo_cmd or os.path.join(directory, "cmd")
@@ -264,6 +303,13 @@ def host_metadata(settings: Settings) -> dict[str, object]:
     }
 
 
+def interface_description(settings: Settings) -> str:
+    """The recording's if_description, shown by Wireshark beside the interface name:
+    ``tunstack 0.1.0 on tun0, TUN, mtu 1500``."""
+    kind = "TAP" if settings.tap else "TUN"
+    return f"tunstack {__version__} on {settings.device}, {kind}, mtu {settings.config.mtu}"
+
+
 def _banner(settings: Settings, account: Account, stream: TextIO) -> None:
     config = settings.config
     kind = "TAP" if settings.tap else "TUN"
@@ -274,6 +320,9 @@ def _banner(settings: Settings, account: Account, stream: TextIO) -> None:
         lines.append(f"kernel side: {', '.join(settings.kernel)}")
     else:
         lines.append("kernel side: left as it was (--no-configure)")
+    policies = changed_policies(config)
+    if policies:
+        lines.append(f"policy not Linux's default: {' '.join(policies)}")
     lines.append("try:")
     if config.ipv4_interface is not None:
         lines.append(f"  ping {config.ipv4_interface.ip}")
@@ -285,7 +334,8 @@ def _banner(settings: Settings, account: Account, stream: TextIO) -> None:
                      f"the answer from {settings.fifo_resp}; log: {settings.fifo_log}")
     if settings.record:
         lines.append(f"recording to {settings.record}")
-    lines.append(f"running as {account.name}; Ctrl-C to stop")
+    why = f" ({account.why})" if account.why else ""
+    lines.append(f"running as {account.name}{why}; Ctrl-C to stop")
     stream.write("\n".join(lines) + "\n")
     stream.flush()
 
@@ -310,22 +360,27 @@ def _open_referee(settings: Settings, account: Account, host: Host, loop: LiveLo
     """The pipes, their directory and the session log, made while still root and
     handed to ``account``."""
     assert settings.fifo_cmd and settings.fifo_resp and settings.fifo_log
+    if settings.fifo_dir is not None and os.path.lexists(settings.fifo_dir) and \
+            not os.path.isdir(settings.fifo_dir):
+        raise FifoError(f"--fifo {settings.fifo_dir}: exists and is not a directory")
     if settings.fifo_dir is not None and not os.path.isdir(settings.fifo_dir):
+        # Made only where the account could make it itself, as the files are.
+        require_writable_directory(os.path.dirname(os.path.abspath(settings.fifo_dir)),
+                                   account, f"--fifo {settings.fifo_dir}")
         try:
-            os.makedirs(settings.fifo_dir, mode=0o700)
+            os.mkdir(settings.fifo_dir, mode=0o700)
         except OSError as exc:
             raise FifoError(f"cannot create {settings.fifo_dir}: {exc.strerror}") from None
         os.chown(settings.fifo_dir, account.uid, account.gid)
+    for flag, path in (("--fifo-cmd", settings.fifo_cmd), ("--fifo-resp", settings.fifo_resp)):
+        require_writable_directory(os.path.dirname(os.path.abspath(path)), account,
+                                   f"{flag} {path}")
+    log = io.TextIOWrapper(open_output(settings.fifo_log, account, append=True,
+                                       what="--fifo-log"), encoding="utf-8")
     try:
-        log = open(settings.fifo_log, "a", encoding="utf-8")  # noqa: SIM115
-    except OSError as exc:
-        raise FifoError(f"cannot open the session log {settings.fifo_log}: "
-                        f"{exc.strerror}") from None
-    try:
-        os.chown(settings.fifo_log, account.uid, account.gid)
-        referee = FifoReferee(host, settings.fifo_cmd, settings.fifo_resp, send=loop.send,
-                              reporter=reporter, log=log, wait=settings.fifo_wait,
-                              send_invalid=settings.fifo_send_invalid,
+        referee = FifoReferee(host, settings.fifo_cmd, settings.fifo_resp,
+                              send=loop.send_for_referee, reporter=reporter, log=log,
+                              wait=settings.fifo_wait, send_invalid=settings.fifo_send_invalid,
                               everything=settings.fifo_all, owner=(account.uid, account.gid))
     except BaseException:
         log.close()
@@ -343,6 +398,7 @@ def _print_summary(settings: Settings, host: Host, loop: LiveLoop,
     if settings.mode == "json":
         print(json.dumps({"summary": host.stats.as_dict(), "elapsed": round(elapsed, 3),
                           "fifo": referee.counts if referee is not None else {},
+                          "core_latency": loop.latency.as_dict(),
                           **{k.replace(" ", "_"): v for k, v in extra.items()}}))
     elif referee is not None:
         print(referee.summary(settings.device, elapsed))
@@ -350,18 +406,21 @@ def _print_summary(settings: Settings, host: Host, loop: LiveLoop,
             print("; ".join(f"{name} {count}" for name, count in extra.items()))
     else:
         print(format_summary(settings.device, host.stats, elapsed, extra))
+        if loop.latency.count:
+            print(loop.latency.text())
     sys.stdout.flush()
 
 
 def run(settings: Settings) -> int:
     """Set up, drop root, answer until a signal, print the summary. Returns 0."""
-    account = resolve_account(settings.user)
+    account = settings.account or resolve_account(settings.user, stay_root=settings.stay_root)
     if os.geteuid() != 0 and settings.plan is not None:
         raise LiveError("must run as root to create and configure the device "
                         f"(sudo stack-live {settings.device} …, or --no-configure on a "
                         "device you own)")
     fd = open_tun(settings.device, tap=settings.tap)
     recorder: CaptureWriter | None = None
+    record_file: IO[bytes] | None = None
     referee: FifoReferee | None = None
     log: TextIO | None = None
     loop: LiveLoop | None = None
@@ -372,10 +431,13 @@ def run(settings: Settings) -> int:
         host = Host(settings.config)
         answerer: Answerer = LinkHost(host) if settings.tap else host
         if settings.record:
-            recorder = CaptureWriter(settings.record,
+            record_file = open_output(settings.record, account, append=False,
+                                      what="--record")
+            recorder = CaptureWriter(record_file,
                                      LINKTYPE_ETHERNET if settings.tap else LINKTYPE_RAW,
-                                     host_metadata(settings))
-            os.chown(settings.record, account.uid, account.gid)
+                                     host_metadata(settings),
+                                     interface_name=settings.device,
+                                     interface_description=interface_description(settings))
         reporter = Reporter(sys.stdout, settings.mode,
                             describe_frame if settings.tap else describe)
         loop = LiveLoop(fd, answerer, reporter, recorder, busy_poll=settings.busy_poll)
@@ -396,6 +458,8 @@ def run(settings: Settings) -> int:
             log.close()
         if recorder is not None:
             recorder.close()
+        if record_file is not None:
+            record_file.close()
         if loop is not None:
             loop.close()
         os.close(fd)
@@ -406,9 +470,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = check_arguments(args)
+    except LiveError as exc:
+        print(f"stack-live: {exc}", file=sys.stderr)
+        return 2
+    try:
         return run(settings)
     except (LiveError, TunError, DeviceError, PrivilegeError, FifoError, CaptureError,
-            ConfigError) as exc:
+            ConfigError, OutputFileError) as exc:
         print(f"stack-live: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:

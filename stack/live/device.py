@@ -56,6 +56,31 @@ def _current_addresses(ipr: IPRoute, index: int) -> list[Interface]:
     return found
 
 
+def _refuse_shared_prefix(ipr: IPRoute, index: int, plan: DevicePlan) -> None:
+    """Refuse a prefix the kernel already has on another device (a second stack-live in
+    the same namespace with the defaults): Linux would add a second connected route for
+    it, and the first one (fib_table_lookup takes the older) keeps the traffic, so the
+    new stack would see nothing, or a share of it, silently."""
+    names = {int(link["index"]): link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+    for message in ipr.get_addr():
+        other = int(message["index"])
+        text = message.get_attr("IFA_ADDRESS")
+        if other == index or text is None:
+            continue
+        theirs = ipaddress.ip_interface(f"{text}/{message['prefixlen']}")
+        if isinstance(theirs, ipaddress.IPv6Interface) and theirs.ip.is_link_local:
+            continue
+        for ours in plan.kernel_addresses:
+            if ours.version == theirs.version and ours.network.overlaps(theirs.network):
+                where = f"{names.get(other, f'device {other}')} ({theirs})"
+                clash = (f"is already on {where}" if ours.network == theirs.network else
+                         f"overlaps {theirs.network}, already on {where}")
+                raise DeviceError(
+                    f"{ours.network} {clash}: a second device with it would give the "
+                    "kernel two routes for one prefix; choose another --kernel-ipv4/--ipv4 or "
+                    "--kernel-ipv6/--ipv6, or stop the other")
+
+
 def configure_device(plan: DevicePlan) -> None:
     """Bring ``plan.name`` up with ``plan.mtu`` and add ``plan.kernel_addresses``.
 
@@ -74,6 +99,7 @@ def configure_device(plan: DevicePlan) -> None:
                     f"{', '.join(str(a) for a in plan.kernel_addresses) or 'no address'}): "
                     "remove those addresses, pass matching --kernel-ipv4/--kernel-ipv6, "
                     "or use --no-configure")
+            _refuse_shared_prefix(ipr, index, plan)
             if plan.mtu is not None:
                 ipr.link("set", index=index, mtu=plan.mtu)
             ipr.link("set", index=index, state="up")

@@ -35,10 +35,18 @@ from stack.live.output import Reporter
 from stack.sut import StackUnderTest
 from stack.wire.inspect import diff, validate
 
-__all__ = ["FifoError", "FifoReferee", "HARMLESS_FIELDS", "QUEUE_LIMIT"]
+__all__ = ["FifoError", "FifoReferee", "HARMLESS_FIELDS", "QUEUE_LIMIT", "ANSWER_LIMIT",
+           "LINE_LIMIT"]
 
 QUEUE_LIMIT = 256  # inbound packets kept for READ; the oldest goes first when full
 LINE_LIMIT = 1 << 20  # longest command line accepted (a 64 KiB packet is 128 KiB of hex)
+# Answers waiting for a reader of resp. At the cap the referee stops reading cmd, so a
+# client that writes commands and never reads the answers waits in its write() once the
+# kernel's pipe buffer (64 KiB) is full, instead of growing the referee's memory.
+ANSWER_LIMIT = 64
+# Bytes read from cmd per loop turn: a flooding client cannot keep the loop (and the
+# device) waiting, and at most this much is held before its lines are run.
+READ_BUDGET = LINE_LIMIT + 65536
 RESPONSE_PICKUP = 10.0  # seconds an answer waits for its reader before it is given up
 RETRY_OPEN = 0.01  # how often the answer pipe is tried while nobody reads it
 
@@ -59,7 +67,9 @@ class FifoError(RuntimeError):
 
 def _make_fifo(path: str, uid: int, gid: int) -> bool:
     """Create FIFO ``path`` owned by the client (uid, gid), mode 0600; reuse an existing
-    FIFO. Returns True when this call created it (so it is removed on exit)."""
+    FIFO only if it already belongs to the client (a FIFO that existed is never handed
+    to anyone: stack-live/files.py's rule). Returns True when this call created it (so
+    it is removed on exit)."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -67,11 +77,13 @@ def _make_fifo(path: str, uid: int, gid: int) -> bool:
             os.mkfifo(path, 0o600)
         except OSError as exc:
             raise FifoError(f"cannot create FIFO {path}: {exc.strerror}") from None
-        os.chown(path, uid, gid)
+        os.chown(path, uid, gid, follow_symlinks=False)
         return True
     if not stat.S_ISFIFO(info.st_mode):
         raise FifoError(f"{path} exists and is not a FIFO: remove it or choose another path")
-    os.chown(path, uid, gid)
+    if info.st_uid != uid:
+        raise FifoError(f"{path} exists and belongs to uid {info.st_uid}, not to the account "
+                        f"stack-live runs as (uid {uid}): remove it or choose another path")
     os.chmod(path, 0o600)
     return False
 
@@ -104,17 +116,20 @@ class FifoReferee:
         for path in (cmd_path, resp_path):
             if _make_fifo(path, *owner):
                 self._created.append(path)
-        # O_RDWR on a FIFO (Linux fifo(7)): we are a writer too, so the read end never
-        # sees end-of-file between clients and the open does not wait for one.
-        self._cmd_fd = os.open(cmd_path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
-        # The answer pipe is opened anew for each answer, after root is dropped, and the
-        # directory may not be searchable by the account we drop to. An O_PATH handle,
-        # reopened through /proc/self/fd, checks only the pipe's own permissions.
+        # Both pipes are reopened after root is dropped (resp for each answer, cmd each
+        # time its last writer leaves), and their directory may not be searchable by
+        # the account we drop to. O_PATH handles, reopened through /proc/self/fd, check
+        # only the pipes' own permissions.
+        self._cmd_handle = os.open(cmd_path, os.O_PATH | os.O_CLOEXEC)
+        self._cmd_open_path = self._reopen_path(self._cmd_handle, cmd_path)
         self._resp_handle = os.open(resp_path, os.O_PATH | os.O_CLOEXEC)
-        self._resp_open_path = f"/proc/self/fd/{self._resp_handle}"
-        if not os.path.exists(self._resp_open_path):  # /proc not mounted
-            self._resp_open_path = resp_path
+        self._resp_open_path = self._reopen_path(self._resp_handle, resp_path)
+        # Read-only, so that end-of-file says the last client closed its end (pipe(7));
+        # a non-blocking open does not wait for a writer, and epoll reports no hang-up
+        # until a writer has come and gone (Linux pipe_poll).
+        self._cmd_fd = os.open(self._cmd_open_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         self._buffer = b""
+        self._discarding = False  # inside a too-long line: skip up to its newline
         self._queue: deque[bytes] = deque()
         self._read_deadline: float | None = None  # a READ waiting for a packet
         self._answers: deque[tuple[str, float]] = deque()  # (line, give-up time)
@@ -126,18 +141,28 @@ class FifoReferee:
         self._have_read = False
         self.counts = {"reads": 0, "timeouts": 0, "writes_ok": 0, "writes_err": 0,
                        "sent_invalid": 0, "not_queued": 0, "queue_overflow": 0,
-                       "answers_lost": 0}
+                       "answers_lost": 0, "busy": 0, "partial_lines": 0}
 
     # -- plumbing ------------------------------------------------------------------
+    @staticmethod
+    def _reopen_path(handle: int, path: str) -> str:
+        through_proc = f"/proc/self/fd/{handle}"
+        return through_proc if os.path.exists(through_proc) else path  # /proc not mounted
+
     def fileno(self) -> int:
+        """The command pipe; it changes when the last client closes it (reopened)."""
         return self._cmd_fd
+
+    def accepting(self) -> bool:
+        """Whether to read commands now: not while ANSWER_LIMIT answers wait unread."""
+        return len(self._answers) < ANSWER_LIMIT
 
     def close(self) -> None:
         if self._writing is not None:
             with contextlib.suppress(OSError):
                 os.close(self._writing[0])
             self._writing = None
-        for fd in (self._cmd_fd, self._resp_handle):
+        for fd in (self._cmd_fd, self._cmd_handle, self._resp_handle):
             with contextlib.suppress(OSError):
                 os.close(fd)
         for path in self._created:
@@ -238,27 +263,80 @@ class FifoReferee:
 
     # -- commands ----------------------------------------------------------------------
     def on_command_readable(self, now: float) -> None:
-        while True:
+        """Read what clients wrote (at most READ_BUDGET bytes) and run its lines."""
+        budget = READ_BUDGET
+        while budget > 0 and self.accepting():
             try:
                 chunk = os.read(self._cmd_fd, 65536)
             except BlockingIOError:
                 break
             if not chunk:
+                self._writers_gone(now)
                 break
-            self._buffer += chunk
-            if len(self._buffer) > LINE_LIMIT and b"\n" not in self._buffer:
-                self._buffer = b""
-                self._log(now, "command longer than 1 MiB without a newline; discarded")
-                self._answer("ERR command too long", now)
-        while b"\n" in self._buffer:
-            raw, self._buffer = self._buffer.split(b"\n", 1)
-            self._command(raw.decode("ascii", "replace").strip(), now)
+            budget -= len(chunk)
+            self._take(chunk, now)
+
+    def _take(self, chunk: bytes, now: float) -> None:
+        if self._discarding:
+            end = chunk.find(b"\n")
+            if end < 0:
+                return
+            self._discarding = False
+            chunk = chunk[end + 1:]
+        self._buffer += chunk
+        self._run_lines(now)
+        if len(self._buffer) > LINE_LIMIT:
+            # One command, one answer: the rest of the line, however long, is skipped.
+            self._buffer = b""
+            self._discarding = True
+            self._too_long(now)
+
+    def _run_lines(self, now: float) -> None:
+        while self.accepting():
+            end = self._buffer.find(b"\n")
+            if end < 0:
+                return
+            raw, self._buffer = self._buffer[:end], self._buffer[end + 1:]
+            if len(raw) > LINE_LIMIT:
+                self._too_long(now)
+            else:
+                self._command(raw.decode("ascii", "replace").strip(), now)
+
+    def _too_long(self, now: float) -> None:
+        self._log(now, "command longer than 1 MiB; discarded up to its newline")
+        self._answer("ERR command too long (over 1 MiB): discarded", now)
+
+    def _writers_gone(self, now: float) -> None:
+        """End of file: every client closed the command pipe. An unfinished line is
+        dropped (its client is gone and nobody reads an answer to it), so it cannot be
+        glued to the next client's command; the pipe is reopened for the next one."""
+        if self._buffer or self._discarding:
+            self.counts["partial_lines"] += 1
+            self._log(now, f"a client closed {self.cmd_path} in the middle of a line; "
+                      f"discarded {self._buffer[:40]!r}")
+            self._buffer = b""
+            self._discarding = False
+        # Open the new end before closing the old, so the pipe (and anything a new
+        # client already wrote into it) stays.
+        fresh = os.open(self._cmd_open_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        os.close(self._cmd_fd)
+        self._cmd_fd = fresh
 
     def _command(self, line: str, now: float) -> None:
         if not line:
             return
         verb, _, rest = line.partition(" ")
         verb = verb.upper()
+        if self._read_deadline is not None or self._answers or self._writing is not None:
+            # One client at a time (docs/fifo-responder.md): a command that comes while
+            # an earlier one is unanswered is a second client, or one that did not read
+            # its answer. It is not run, so nothing happens behind the first one's back.
+            self.counts["busy"] += 1
+            self._log(now, f"{verb[:20]!r} refused: an earlier command's answer is not "
+                      "read yet")
+            self._answer("ERR busy: the answer to an earlier command is not read yet "
+                         "(one client at a time; read RESP after each command)", now)
+            return
         if verb == "READ":
             if self._queue:
                 self._hand_out(now)
@@ -358,6 +436,10 @@ class FifoReferee:
         if counts["not_queued"]:
             lines.append(f"{counts['not_queued']} inbound packets not addressed to the stack "
                          "were not offered (--fifo-all offers them)")
+        if counts["busy"] or counts["partial_lines"]:
+            lines.append(f"{counts['busy']} commands refused as busy (sent before the "
+                         f"previous answer was read), {counts['partial_lines']} unfinished "
+                         "lines of clients that closed the pipe discarded")
         if counts["queue_overflow"] or counts["answers_lost"]:
             lines.append(f"{counts['queue_overflow']} packets dropped from a full queue, "
                          f"{counts['answers_lost']} answers nobody read")
@@ -380,6 +462,8 @@ class FifoReferee:
             self._answer("TIMEOUT", now)
         if (self._answers or self._writing) and now >= self._next_try:
             self._deliver(now)
+        if self._buffer and self.accepting():  # lines held back while answers piled up
+            self._run_lines(now)
 
     def next_deadline(self) -> float | None:
         deadlines = []

@@ -25,20 +25,68 @@ import select
 import signal
 import threading
 import time
+from collections import Counter
 from typing import Protocol
 
-from stack.capture import DIRECTION_INBOUND, DIRECTION_OUTBOUND, CaptureWriter
+from stack.capture import DIRECTION_INBOUND, DIRECTION_OUTBOUND, CaptureWriter, timer_comment
 from stack.host.host import Host
 from stack.host.stats import Stats
 from stack.live.output import Reporter
 
-__all__ = ["Answerer", "LiveLoop", "Referee", "BATCH", "MAX_PACKET"]
+__all__ = ["Answerer", "CoreLatency", "LiveLoop", "Referee", "BATCH", "MAX_PACKET"]
 
 BATCH = 64  # packets read per readiness event before looking at the other sources
 MAX_PACKET = 65535 + 18  # the largest IP packet plus an Ethernet header with a VLAN tag
 # While the fast path sleeps in read(), SIGALRM comes this often (seconds) so that a stop
 # can never be missed: see LiveLoop._serve_blocking.
 WAKE_INTERVAL = 0.2
+
+
+class CoreLatency:
+    """How long the core took per answered packet, as ping reports round trips: from
+    the device read returning to the last answer written (its recording included), in
+    nanoseconds of ``time.perf_counter_ns``: two clock reads per answered packet, and
+    ``add`` (the fast path keeps the same sums in locals instead; docs/live.md has what
+    that costs)."""
+
+    __slots__ = ("count", "total", "squares", "low", "high", "slowest")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0
+        self.squares = 0
+        self.low = 0
+        self.high = 0
+        self.slowest = ""  # the reason of the slowest answer
+
+    def add(self, elapsed_ns: int, answerer: Answerer) -> None:
+        self.count += 1
+        self.total += elapsed_ns
+        self.squares += elapsed_ns * elapsed_ns
+        if elapsed_ns > self.high:
+            self.high = elapsed_ns
+            self.slowest = answerer.last_reason
+        if elapsed_ns < self.low or self.count == 1:
+            self.low = elapsed_ns
+
+    def as_dict(self) -> dict[str, object]:
+        """min/avg/max/mdev in microseconds (mdev as ping's: the standard deviation)."""
+        if not self.count:
+            return {"answered": 0}
+        mean = self.total / self.count
+        mdev = max(self.squares / self.count - mean * mean, 0.0) ** 0.5
+        return {"answered": self.count, "min_us": round(self.low / 1e3, 1),
+                "avg_us": round(mean / 1e3, 1), "max_us": round(self.high / 1e3, 1),
+                "mdev_us": round(mdev / 1e3, 1), "slowest": self.slowest}
+
+    def text(self) -> str:
+        """``core latency min/avg/max/mdev = 6.1/9.8/154.3/4.2 us …``, or "" if none."""
+        if not self.count:
+            return ""
+        d = self.as_dict()
+        return (f"core latency min/avg/max/mdev = {d['min_us']}/{d['avg_us']}/"
+                f"{d['max_us']}/{d['mdev_us']} us over {self.count} answered packets "
+                f"(read to write); slowest: {self.slowest}")
 
 
 class _Interrupted(Exception):
@@ -66,6 +114,8 @@ class Referee(Protocol):
 
     def fileno(self) -> int: ...
 
+    def accepting(self) -> bool: ...
+
     def on_command_readable(self, now: float) -> None: ...
 
     def on_inbound(self, packet: bytes, now: float) -> None: ...
@@ -89,6 +139,7 @@ class LiveLoop:
         self.recorder = recorder
         self.referee: Referee | None = None
         self.core_exceptions = 0
+        self.latency = CoreLatency()
         self.write_errors = 0
         self.last_write_error = ""
         self._stopping = False
@@ -127,10 +178,10 @@ class LiveLoop:
         self._signals_installed = True
 
     # -- output -------------------------------------------------------------------
-    def send(self, packet: bytes, now_ns: int) -> str | None:
-        """Write ``packet`` to the device (and the recording). Returns None, or the
-        kernel's reason for refusing it (the tun driver rejects, e.g., a packet whose
-        first nibble is neither 4 nor 6 with EINVAL)."""
+    def send(self, packet: bytes, now_ns: int, comment: str | None = None) -> str | None:
+        """Write ``packet`` to the device (and the recording, with ``comment``: why it
+        was sent). Returns None, or the kernel's reason for refusing it (the tun driver
+        rejects, e.g., a packet whose first nibble is neither 4 nor 6 with EINVAL)."""
         try:
             os.write(self.fd, packet)
         except OSError as exc:
@@ -138,8 +189,13 @@ class LiveLoop:
             self.last_write_error = exc.strerror or str(exc)
             return self.last_write_error
         if self.recorder is not None:
-            self.recorder.write(packet, now_ns / 1e9, DIRECTION_OUTBOUND, timestamp_ns=now_ns)
+            self.recorder.write(packet, now_ns / 1e9, DIRECTION_OUTBOUND, comment,
+                                timestamp_ns=now_ns)
         return None
+
+    def send_for_referee(self, packet: bytes, now_ns: int) -> str | None:
+        """``send`` for the FIFO referee: its packets are recorded as the referee's."""
+        return self.send(packet, now_ns, "from the FIFO referee")
 
     # -- the loop -----------------------------------------------------------------
     def _next_timeout(self, due: float | None) -> float:
@@ -159,7 +215,10 @@ class LiveLoop:
         self.answerer.stats.drops["live.core_exception"] += 1
         return f"live.core_exception ({type(exc).__name__}: {exc})"
 
-    def _answer(self, packet: bytes, now_ns: int) -> None:
+    def _answer(self, packet: bytes, now_ns: int, started_ns: int) -> None:
+        """Answer one inbound packet. It is recorded once the core has handled it, so
+        that its comment (``frame.comment`` in Wireshark) says what the host did with
+        it, and before the replies, which carry the same reason."""
         now = now_ns / 1e9
         answerer = self.answerer
         try:
@@ -168,8 +227,12 @@ class LiveLoop:
         except Exception as exc:  # noqa: BLE001 - a core bug must not stop the loop
             reason = self._core_failed(exc)
             replies = []
+        if self.recorder is not None:
+            self.recorder.write(packet, now, DIRECTION_INBOUND, reason, timestamp_ns=now_ns)
         for reply in replies:
-            self.send(reply, now_ns)
+            self.send(reply, now_ns, reason)
+        if replies:
+            self.latency.add(time.perf_counter_ns() - started_ns, answerer)
         self.reporter.packet(now, packet, reason, replies)
 
     def _drain_device(self) -> bool:
@@ -187,13 +250,15 @@ class LiveLoop:
                     return True
                 self._device_gone(exc)
                 return False
+            started_ns = time.perf_counter_ns()
             now_ns = time.time_ns()
-            if recorder is not None:
-                recorder.write(packet, now_ns / 1e9, DIRECTION_INBOUND, timestamp_ns=now_ns)
             if referee is not None:
+                if recorder is not None:
+                    recorder.write(packet, now_ns / 1e9, DIRECTION_INBOUND,
+                                   "to the FIFO referee", timestamp_ns=now_ns)
                 referee.on_inbound(packet, now_ns / 1e9)
             else:
-                self._answer(packet, now_ns)
+                self._answer(packet, now_ns, started_ns)
         return True
 
     def _run_timers(self, due: float | None) -> None:
@@ -204,14 +269,20 @@ class LiveLoop:
         now_ns = time.time_ns()
         now = now_ns / 1e9
         if due is not None and due <= now:
+            # a copy: stats.replies may be the same Counter, folded in place, after poll
+            replied_before = (Counter(self.answerer.stats.replies)
+                              if self.recorder is not None else None)
             try:
                 sent = self.answerer.poll(now)
             except Exception as exc:  # noqa: BLE001 - as in _answer
                 self._core_failed(exc)
                 sent = []
             if self.referee is None:
+                comment = None
+                if replied_before is not None and sent:
+                    comment = timer_comment(replied_before, self.answerer.stats.replies)
                 for packet in sent:
-                    self.send(packet, now_ns)
+                    self.send(packet, now_ns, comment)
                 self.reporter.timer(now, sent)
         if self.referee is not None:
             self.referee.poll(now)
@@ -259,6 +330,14 @@ class LiveLoop:
         readiness.register(fd, select.POLLIN)
         readable = readiness.poll
         clock_ns = time.monotonic_ns
+        perf_ns = time.perf_counter_ns
+        # The latency sums live in locals here and go back to self.latency on the way
+        # out: a method call per packet would cost more than the core's own answer to
+        # a ping when the core is compiled (docs/live.md, "Core latency").
+        latency = self.latency
+        count, total, squares = latency.count, latency.total, latency.squares
+        low = latency.low if latency.count else 1 << 62
+        high, slowest = latency.high, latency.slowest
         previous_alarm = signal.signal(signal.SIGALRM, self._on_alarm)
         previous_timer = signal.setitimer(signal.ITIMER_REAL, WAKE_INTERVAL, WAKE_INTERVAL)
         os.set_blocking(fd, True)
@@ -275,15 +354,17 @@ class LiveLoop:
                     self._device_gone(exc)
                     return False
                 self._reading = False
+                started_ns = perf_ns()
                 now_ns = time_ns()
                 now = now_ns / 1e9
-                if recorder is not None:
-                    recorder.write(packet, now, DIRECTION_INBOUND, timestamp_ns=now_ns)
                 try:
                     replies = handle(packet, now)
+                    reason = answerer.last_reason
                 except Exception as exc:  # noqa: BLE001 - as in _answer
-                    self._core_failed(exc)
+                    reason = self._core_failed(exc)
                     replies = []
+                if recorder is not None:  # after the core, with its reason (see _answer)
+                    recorder.write(packet, now, DIRECTION_INBOUND, reason, timestamp_ns=now_ns)
                 for reply in replies:
                     try:
                         write(fd, reply)
@@ -292,8 +373,18 @@ class LiveLoop:
                         self.last_write_error = exc.strerror or str(exc)
                         continue
                     if recorder is not None:
-                        recorder.write(reply, now, DIRECTION_OUTBOUND, timestamp_ns=now_ns)
-                if not replies and answerer.next_timer() is not None:
+                        recorder.write(reply, now, DIRECTION_OUTBOUND, reason,
+                                       timestamp_ns=now_ns)
+                if replies:
+                    elapsed = perf_ns() - started_ns
+                    count += 1
+                    total += elapsed
+                    squares += elapsed * elapsed
+                    if elapsed > high:
+                        high, slowest = elapsed, answerer.last_reason
+                    if elapsed < low:
+                        low = elapsed
+                elif answerer.next_timer() is not None:
                     return True  # the epoll path runs the timer
                 if spin_ns:
                     spin_until = clock_ns() + spin_ns
@@ -303,6 +394,8 @@ class LiveLoop:
             return True
         finally:
             self._reading = False
+            latency.count, latency.total, latency.squares = count, total, squares
+            latency.low, latency.high, latency.slowest = low, high, slowest
             signal.setitimer(signal.ITIMER_REAL, *previous_timer)
             # None: a handler set outside Python, which cannot be put back; the default.
             signal.signal(signal.SIGALRM,
@@ -310,15 +403,29 @@ class LiveLoop:
             with contextlib.suppress(OSError):  # a deleted device may refuse it
                 os.set_blocking(fd, False)
 
+    def _watch_referee(self, poller: select.epoll, watched: int) -> int:
+        """Keep epoll on the referee's command pipe: a new descriptor once the referee
+        reopened it (its last client left), none while it accepts no commands (epoll
+        is level-triggered: unread data would wake every turn). Returns the watched
+        descriptor, -1 for none."""
+        if self.referee is None:
+            return -1
+        wanted = self.referee.fileno() if self.referee.accepting() else -1
+        if wanted != watched:
+            if watched >= 0:
+                # Already gone from the set if the referee closed it.
+                with contextlib.suppress(OSError):
+                    poller.unregister(watched)
+            if wanted >= 0:
+                poller.register(wanted, select.EPOLLIN)
+        return wanted
+
     def run(self) -> None:
         """Answer until ``stop()``. Closes nothing: the caller owns the device."""
         poller = select.epoll()
         poller.register(self.fd, select.EPOLLIN)
         poller.register(self._wake_read, select.EPOLLIN)
-        referee_fd = -1
-        if self.referee is not None:
-            referee_fd = self.referee.fileno()
-            poller.register(referee_fd, select.EPOLLIN)
+        referee_fd = self._watch_referee(poller, -1)
         may_block = self._may_block()
         try:
             while not self._stopping:
@@ -338,6 +445,7 @@ class LiveLoop:
                         with contextlib.suppress(OSError):
                             os.read(self._wake_read, 512)
                 self._run_timers(due)
+                referee_fd = self._watch_referee(poller, referee_fd)
                 self.reporter.flush()
         finally:
             poller.close()

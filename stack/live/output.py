@@ -31,10 +31,17 @@ def clock_text(now: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{micros:06d}"
 
 
+# Frames answered by nothing because none is due, the neighbour cache having learned
+# from them (RFC 826's merge, a gratuitous ARP, an ARP reply to us): not losses.
+NEIGHBOUR_UPDATES = frozenset({"arp.neighbour_updated", "arp.reply_consumed"})
+
+
 def _outcome(reason: str, replies: list[bytes]) -> str:
     if not replies:
         if reason.endswith(".held"):
             return f"held for reassembly: {reason}"
+        if reason in NEIGHBOUR_UPDATES:
+            return f"neighbour cache updated: {reason}"
         return f"dropped: {reason or 'no answer'}"
     size = sum(len(r) for r in replies)
     if len(replies) == 1:
@@ -123,8 +130,11 @@ def format_summary(device: str, stats: Stats, elapsed: float,
     # A fragment kept for reassembly is counted with the drops by the core (no answer
     # yet), but it is not lost: say so apart.
     held = sum(n for reason, n in stats.drops.items() if reason.endswith(".held"))
-    dropped = sum(stats.drops.values()) - held
+    learned = sum(n for reason, n in stats.drops.items() if reason in NEIGHBOUR_UPDATES)
+    dropped = sum(stats.drops.values()) - held - learned
     held_text = f", {held} held for reassembly" if held else ""
+    if learned:
+        held_text += f", {learned} updated the neighbour cache"
     lines = [f"--- {device} tunstack statistics ---",
              f"{stats.received} packets received, {answered} answered "
              f"({stats.sent} packets sent){held_text}, {dropped} dropped, "

@@ -25,12 +25,15 @@ __all__ = [
     "ipv6", "icmpv6", "echo6", "udp6", "tcp6", "options_header", "routing_header",
     "fragment_header", "fragment6", "tcp_segment", "PROTO_ICMP", "PROTO_TCP", "PROTO_UDP",
     "PROTO_ICMPV6", "NH_HOPOPTS", "NH_ROUTING", "NH_FRAGMENT", "NH_DSTOPTS", "NH_NONE",
-    "FIN", "SYN", "RST", "PSH", "ACK", "URG",
+    "FIN", "SYN", "RST", "PSH", "ACK", "URG", "PROTO_UDPLITE", "PROTO_PIM", "udplite4",
+    "udplite6",
 ]
 
 PROTO_ICMP = 1
 PROTO_TCP = 6
 PROTO_UDP = 17
+PROTO_PIM = 103
+PROTO_UDPLITE = 136
 PROTO_ICMPV6 = 58
 NH_HOPOPTS = 0
 NH_ROUTING = 43
@@ -123,6 +126,34 @@ def udp4(src: str, dst: str, sport: int, dport: int, payload: bytes, *,
     datagram = udp_datagram(sport, dport, payload, address_sum(src, dst),
                             udp_checksum=udp_checksum, udp_length=udp_length)
     return ipv4(src, dst, PROTO_UDP, datagram, **ip)  # type: ignore[arg-type]
+
+
+def udplite_datagram(sport: int, dport: int, payload: bytes, address_sum: int, *,
+                     coverage: int = 0, udp_checksum: int | None = None) -> bytes:
+    """A UDP-Lite datagram (RFC 3828 §3.1): the length field is the checksum coverage
+    (0: the whole datagram); the checksum covers the pseudo-header with the datagram's
+    real length and the first ``coverage`` bytes (a coverage beyond the datagram covers
+    all of it). ``udp_checksum`` replaces it (0: the illegal zero checksum)."""
+    datagram = struct.pack("!HHHH", sport, dport, coverage, 0) + payload
+    covered = datagram if coverage == 0 else datagram[:coverage]
+    value = checksum(covered, address_sum + PROTO_UDPLITE + len(datagram)) or 0xFFFF
+    if udp_checksum is not None:
+        value = udp_checksum
+    return datagram[:6] + value.to_bytes(2, "big") + datagram[8:]
+
+
+def udplite4(src: str, dst: str, sport: int, dport: int, payload: bytes, *,
+             coverage: int = 0, udp_checksum: int | None = None, **ip: object) -> bytes:
+    datagram = udplite_datagram(sport, dport, payload, address_sum(src, dst),
+                                coverage=coverage, udp_checksum=udp_checksum)
+    return ipv4(src, dst, PROTO_UDPLITE, datagram, **ip)  # type: ignore[arg-type]
+
+
+def udplite6(src: str, dst: str, sport: int, dport: int, payload: bytes, *,
+             coverage: int = 0, udp_checksum: int | None = None) -> bytes:
+    datagram = udplite_datagram(sport, dport, payload, address_sum(src, dst),
+                                coverage=coverage, udp_checksum=udp_checksum)
+    return ipv6(src, dst, PROTO_UDPLITE, datagram)
 
 
 def tcp_segment(address_sum: int, sport: int, dport: int, seq: int, ack: int, flags: int,

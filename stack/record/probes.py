@@ -31,6 +31,7 @@ from stack.record.packets import (
     NH_ROUTING,
     PROTO_ICMP,
     PROTO_ICMPV6,
+    PROTO_PIM,
     PROTO_UDP,
     PSH,
     RST,
@@ -55,6 +56,8 @@ from stack.record.packets import (
     tcp6,
     udp4,
     udp6,
+    udplite4,
+    udplite6,
 )
 
 __all__ = ["Case", "Peer", "CASES", "HOST4", "HOST6", "HOST_LL", "HOST_CONFIG", "peer_for",
@@ -1303,7 +1306,9 @@ def _v6srcm(p: Peer) -> list[bytes]:
 
 
 @case("v6_src_unspecified", "Echo Request from ::",
-      "an Echo Reply to ::: Linux answers even the unspecified source")
+      "an Echo Reply to ::: Linux answers even the unspecified source",
+      deviation="tunstack sends nothing to :: (RFC 4291 §2.5.2: never a destination; "
+      "issue 13 item 12); Linux routes its reply to :: out of the default route")
 def _v6src0(p: Peer) -> list[bytes]:
     return [echo6("::", HOST6)]
 
@@ -1937,3 +1942,306 @@ def _ns10(p: Peer) -> list[bytes]:
       "nothing: a multicast target is invalid (RFC 4861 §7.1.1)")
 def _ns9(p: Peer) -> list[bytes]:
     return [solicitation(p.v6, SOLICITED_NODE, ALL_NODES)]
+
+
+# =================================================================================
+# Issue 13: what random traffic found where tunstack and Linux differed
+# =================================================================================
+_MALFORMED_RR = bytes([7, 2, 4, 0])  # Record Route of length 2: Parameter Problem at it
+_MD5_OPTION = bytes([19, 18]) + bytes(range(16))  # RFC 2385 §3.0: kind 19, length 18
+_AO_OPTION = bytes([29, 16, 1, 1]) + bytes(range(12))  # RFC 5925 §2.2: kind 29
+
+
+@case("icmp_types_linux_counts_as_errors", "ICMP types 1, 2, 6, 7, 9 and 10, each with a "
+      "malformed option", "nothing: Linux's icmp_pointers marks these types as errors, "
+      "and no ICMP error is sent about an error (RFC 1122 §3.2.2)")
+def _icmp_error_like(p: Peer) -> list[bytes]:
+    return [ipv4(p.v4, HOST4, PROTO_ICMP, icmpv4(kind, 0, bytes(4), b"z" * 8),
+                 options=_MALFORMED_RR, ident=0x1300 + kind) for kind in (1, 2, 6, 7, 9, 10)]
+
+
+@case("pim_to_host", "a PIM Hello (protocol 103) to 172.16.0.2",
+      "nothing: Linux has a PIM handler (pim_rcv) that consumes it without multicast "
+      "routing")
+def _pim4(p: Peer) -> list[bytes]:
+    return [ipv4(p.v4, HOST4, PROTO_PIM, bytes.fromhex("2000dffe00010002 0069"))]
+
+
+@case("v6_pim_to_host", "a PIM Hello (Next Header 103) to fd00:16::2",
+      "nothing: consumed by Linux's PIM handler (pim6_rcv), no Parameter Problem")
+def _pim6(p: Peer) -> list[bytes]:
+    return [ipv6(p.v6, HOST6, PROTO_PIM, bytes.fromhex("2000dffe00010002 0069"))]
+
+
+@case("udplite_closed", "UDP-Lite (protocol 136) to closed port 9, full coverage",
+      "Port Unreachable quoting it (RFC 3828 §3.3; __udp4_lib_rcv)")
+def _udplite(p: Peer) -> list[bytes]:
+    return [udplite4(p.v4, HOST4, 40000, 9, b"lightweight")]
+
+
+@case("udplite_closed_partial", "UDP-Lite to closed port 9 covering its header only",
+      "Port Unreachable: the checksum covers the coverage, the rest may be damaged")
+def _udplite_partial(p: Peer) -> list[bytes]:
+    return [udplite4(p.v4, HOST4, 40000, 9, b"lightweight", coverage=8)]
+
+
+@case("udplite_closed_partial_odd", "UDP-Lite covering 13 of its 19 bytes",
+      "Port Unreachable (an odd coverage is padded as RFC 1071 pads)")
+def _udplite_odd(p: Peer) -> list[bytes]:
+    return [udplite4(p.v4, HOST4, 40000, 9, b"lightweight", coverage=13)]
+
+
+@case("udplite_bad_checksum", "UDP-Lite with a wrong checksum", "nothing")
+def _udplite_bad(p: Peer) -> list[bytes]:
+    return [udplite4(p.v4, HOST4, 40000, 9, b"lightweight", udp_checksum=0x1234)]
+
+
+@case("udplite_zero_checksum", "UDP-Lite with checksum 0",
+      "nothing: UDP-Lite has no 'no checksum' (RFC 3828 §3.1, udplite_checksum_init)")
+def _udplite_zero(p: Peer) -> list[bytes]:
+    return [udplite4(p.v4, HOST4, 40000, 9, b"lightweight", udp_checksum=0)]
+
+
+@case("udplite_coverage_illegal", "UDP-Lite with coverage 4 (below its header)",
+      "nothing: an illegal coverage is discarded (RFC 3828 §3.1)")
+def _udplite_cov4(p: Peer) -> list[bytes]:
+    return [udplite4(p.v4, HOST4, 40000, 9, b"lightweight", coverage=4)]
+
+
+@case("udplite_coverage_beyond", "UDP-Lite whose coverage exceeds the datagram",
+      "nothing: a coverage beyond the datagram is discarded (RFC 3828 §3.1)")
+def _udplite_beyond(p: Peer) -> list[bytes]:
+    return [udplite4(p.v4, HOST4, 40000, 9, b"lightweight", coverage=200)]
+
+
+@case("v6_udplite_closed", "UDP-Lite to closed port 9 over IPv6, full coverage",
+      "Port Unreachable (ICMPv6 type 1 code 4; __udp6_lib_rcv)")
+def _v6udplite(p: Peer) -> list[bytes]:
+    return [udplite6(p.v6, HOST6, 40000, 9, b"lightweight")]
+
+
+@case("v6_udplite_closed_partial", "UDP-Lite over IPv6 covering its header only",
+      "Port Unreachable")
+def _v6udplite_partial(p: Peer) -> list[bytes]:
+    return [udplite6(p.v6, HOST6, 40000, 9, b"lightweight", coverage=8)]
+
+
+@case("v6_udplite_bad_checksum", "UDP-Lite over IPv6 with a wrong checksum", "nothing")
+def _v6udplite_bad(p: Peer) -> list[bytes]:
+    return [udplite6(p.v6, HOST6, 40000, 9, b"lightweight", udp_checksum=0x1234)]
+
+
+@case("v6_udplite_zero_checksum", "UDP-Lite over IPv6 with checksum 0", "nothing")
+def _v6udplite_zero(p: Peer) -> list[bytes]:
+    return [udplite6(p.v6, HOST6, 40000, 9, b"lightweight", udp_checksum=0)]
+
+
+@case("v6_udplite_coverage_illegal", "UDP-Lite over IPv6 with coverage 4", "nothing")
+def _v6udplite_cov4(p: Peer) -> list[bytes]:
+    return [udplite6(p.v6, HOST6, 40000, 9, b"lightweight", coverage=4)]
+
+
+@case("tcp_syn_md5", "TCP SYN to a closed port carrying a TCP-MD5 option",
+      "nothing: tcp_v4_send_reset finds an MD5 signature and no key to check it "
+      "(RFC 2385 §2.0)")
+def _syn_md5(p: Peer) -> list[bytes]:
+    return [tcp_to_host(p, SYN, options=_MD5_OPTION)]
+
+
+@case("tcp_syn_mss_md5", "TCP SYN with MSS then TCP-MD5", "nothing")
+def _syn_mss_md5(p: Peer) -> list[bytes]:
+    return [tcp_to_host(p, SYN, options=bytes([2, 4, 5, 180]) + _MD5_OPTION)]
+
+
+@case("tcp_ack_md5", "TCP ACK to a closed port carrying a TCP-MD5 option", "nothing")
+def _ack_md5(p: Peer) -> list[bytes]:
+    return [tcp_to_host(p, ACK, options=_MD5_OPTION)]
+
+
+@case("tcp_syn_md5_bad_length", "TCP SYN with an MD5 option of length 10, 20 option bytes",
+      "nothing: tcp_parse_auth_options refuses the malformed option")
+def _syn_md5_len(p: Peer) -> list[bytes]:
+    return [tcp_to_host(p, SYN, options=bytes([19, 10]) + bytes(8) + bytes([1] * 10))]
+
+
+@case("tcp_syn_md5_twice", "TCP SYN with two MD5 options", "nothing")
+def _syn_md5_twice(p: Peer) -> list[bytes]:
+    return [tcp_to_host(p, SYN, options=_MD5_OPTION * 2)]
+
+
+@case("tcp_syn_ao", "TCP SYN with a TCP-AO option (kind 29, length 16) and no other option",
+      "RST+ACK: with 16 option bytes, fewer than 18 remain, so tcp_parse_auth_options "
+      "never looks")
+def _syn_ao(p: Peer) -> list[bytes]:
+    return [tcp_to_host(p, SYN, options=_AO_OPTION)]
+
+
+@case("tcp_syn_ao_mss", "TCP SYN with a TCP-AO option then MSS (20 option bytes)",
+      "nothing: a TCP-AO signature and no key to sign a reset with (tcp_v4_ao_sign_reset)")
+def _syn_mss_ao(p: Peer) -> list[bytes]:
+    return [tcp_to_host(p, SYN, options=_AO_OPTION + bytes([2, 4, 5, 180]))]
+
+
+@case("v6_tcp_syn_ao_mss", "TCP SYN over IPv6 with a TCP-AO option then MSS",
+      "RST+ACK: unlike IPv4's, tcp_v6_send_reset looks at an AO header only when TCP-AO "
+      "is built, and this kernel has none")
+def _v6syn_mss_ao(p: Peer) -> list[bytes]:
+    return [tcp6(p.v6, HOST6, 40000, 9, TCP_SEQ, 0, SYN,
+                 options=_AO_OPTION + bytes([2, 4, 5, 180]))]
+
+
+@case("tcp_syn_ao_too_short", "TCP SYN whose TCP-AO option has length 4 (20 option bytes)",
+      "nothing: an AO option no longer than its header fails tcp_parse_auth_options")
+def _syn_ao_short(p: Peer) -> list[bytes]:
+    return [tcp_to_host(p, SYN, options=bytes([29, 4, 1, 1]) + bytes(16))]
+
+
+@case("tcp_syn_bad_option_length_long", "TCP SYN whose first option's length overruns, "
+      "20 option bytes", "nothing: tcp_parse_auth_options fails with -EINVAL")
+def _syn_badopt_long(p: Peer) -> list[bytes]:
+    return [tcp_to_host(p, SYN, options=bytes([8, 0xFF]) + bytes(18))]
+
+
+@case("tcp_syn_bad_option_length_short", "TCP SYN whose first option's length overruns, "
+      "8 option bytes", "RST+ACK: tcp_parse_auth_options stops once fewer than 18 option "
+      "bytes (an MD5 option) remain")
+def _syn_badopt_short(p: Peer) -> list[bytes]:
+    return [tcp_to_host(p, SYN, options=bytes([8, 0xFF]) + bytes(6))]
+
+
+@case("tcp_syn_bad_option_length_12", "TCP SYN whose first option's length overruns, "
+      "12 option bytes", "RST+ACK, as with 8")
+def _syn_badopt_12(p: Peer) -> list[bytes]:
+    return [tcp_to_host(p, SYN, options=bytes([8, 0xFF]) + bytes(10))]
+
+
+@case("v6_tcp_syn_md5", "TCP SYN over IPv6 carrying a TCP-MD5 option",
+      "nothing (tcp_v6_send_reset)")
+def _v6syn_md5(p: Peer) -> list[bytes]:
+    return [tcp6(p.v6, HOST6, 40000, 9, TCP_SEQ, 0, SYN, options=_MD5_OPTION)]
+
+
+@case("v6_tcp_syn_bad_option_length_long", "TCP SYN over IPv6 whose option overruns, "
+      "20 option bytes", "nothing")
+def _v6syn_badopt(p: Peer) -> list[bytes]:
+    return [tcp6(p.v6, HOST6, 40000, 9, TCP_SEQ, 0, SYN, options=bytes([8, 0xFF]) + bytes(18))]
+
+
+@case("v6_ns_in_atomic_fragment", "Neighbour Solicitation for fd00:16::2 behind an atomic "
+      "Fragment header", "nothing: ndisc_rcv drops fragmented ND messages (RFC 6980 §5)")
+def _v6ns_atomic(p: Peer) -> list[bytes]:
+    message = icmpv6(p.v6, HOST6, 135, 0, bytes(4) + addr6(HOST6))
+    return [ipv6(p.v6, HOST6, NH_FRAGMENT, fragment_header(PROTO_ICMPV6, 0, False, 0x1311)
+                 + message, hop_limit=255)]
+
+
+@case("v6_ns_fragmented", "Neighbour Solicitation for fd00:16::2 in two fragments",
+      "nothing: a reassembled ND message is dropped too (RFC 6980 §5)")
+def _v6ns_frag(p: Peer) -> list[bytes]:
+    message = icmpv6(p.v6, HOST6, 135, 0, bytes(4) + addr6(HOST6))
+    return fragment6(p.v6, HOST6, PROTO_ICMPV6, message, [8], 0x1312, hop_limit=255)
+
+
+def _hbh_fragments(p: Peer, reserved: int, cut: int) -> list[bytes]:
+    """An Echo Request in two fragments behind a Hop-by-Hop header, the first fragment's
+    reserved byte set to ``reserved``."""
+    message = echo6_message(p.v6, HOST6, size=56)
+    hop = options_header(NH_FRAGMENT, b"")
+    first = bytearray(fragment_header(PROTO_ICMPV6, 0, True, 0x1310 + reserved))
+    first[1] = reserved
+    second = fragment_header(PROTO_ICMPV6, cut, False, 0x1310 + reserved)
+    return [ipv6(p.v6, HOST6, NH_HOPOPTS, hop + bytes(first) + message[:cut]),
+            ipv6(p.v6, HOST6, NH_HOPOPTS, hop + second + message[cut:])]
+
+
+@case("v6_frag_reserved_after_hbh", "Echo Request in two fragments behind Hop-by-Hop, the "
+      "first Fragment header's reserved byte 3", "the Echo Reply: the reserved field is "
+      "ignored (RFC 8200 §4.5)")
+def _v6frag_res(p: Peer) -> list[bytes]:
+    return _hbh_fragments(p, 3, 32)
+
+
+@case("v6_frag_reserved_after_hbh_short", "the same with 16 bytes in the first fragment and "
+      "reserved byte 7", "the Echo Reply")
+def _v6frag_res_short(p: Peer) -> list[bytes]:
+    return _hbh_fragments(p, 7, 16)
+
+
+def _echo6_pieces(p: Peer, ident: int, pieces: list[tuple[int, int, bool]]) -> list[bytes]:
+    """Fragments of one 51-byte Echo Request message: (offset, length, more) each; a piece
+    past the message is filled with zeros."""
+    message = echo6_message(p.v6, HOST6, size=43) + bytes(65536)
+    return [ipv6(p.v6, HOST6, NH_FRAGMENT, fragment_header(PROTO_ICMPV6, offset, more, ident)
+                 + message[offset:offset + length]) for offset, length, more in pieces]
+
+
+@case("v6_frag_refused_beyond_65535_alone", "Echo in fragments 0+24 (M), 65520+16 (M), "
+      "24+24 (M), 48+3", "Parameter Problem (pointer 42) for the second alone, then the Echo "
+      "Reply: a refused fragment is discarded by itself (RFC 8200 §4.5)")
+def _v6frag_refused_big(p: Peer) -> list[bytes]:
+    return _echo6_pieces(p, 0x1320, [(0, 24, True), (65520, 16, True), (24, 24, True),
+                                     (48, 3, False)])
+
+
+@case("v6_frag_refused_not_multiple_of_8_alone", "Echo in fragments 0+24 (M), 24+12 (M), "
+      "24+24 (M), 48+3", "Parameter Problem (pointer 4) for the second alone, then the Echo "
+      "Reply")
+def _v6frag_refused_odd(p: Peer) -> list[bytes]:
+    return _echo6_pieces(p, 0x1321, [(0, 24, True), (24, 12, True), (24, 24, True),
+                                     (48, 3, False)])
+
+
+@case("pmtu_576_last_fragment_full", "Fragmentation Needed (MTU 576), then an Echo Request "
+      "with 1097 data bytes", "the Echo Reply in 2 fragments: the last one may carry "
+      "MTU - header bytes, 553, not a multiple of 8 (ip_do_fragment)")
+def _pmtu_576(p: Peer) -> Probes:
+    return [(0.0, frag_needed(p, 576)), (0.05, echo4(p.v4, HOST4, size=1097, ident=0x1330))]
+
+
+@case("v6_echo_last_fragment_full", "Echo Request of 2898 payload bytes in two fragments",
+      "the Echo Reply in 2 fragments of 1448 and 1450 data bytes: the last may be "
+      "MTU - 48 bytes, not a multiple of 8 (ip6_fragment)")
+def _v6echo_last_full(p: Peer) -> list[bytes]:
+    message = echo6_message(p.v6, HOST6, size=2890)
+    return fragment6(p.v6, HOST6, PROTO_ICMPV6, message, [1448], 0x1331)
+
+
+@case("frag_udp_closed_timestamp", "UDP to a closed port in two fragments, a Timestamp "
+      "option in the header", "Port Unreachable quoting the reassembled header with the "
+      "option as filled and a valid header checksum")
+def _frag_ts(p: Peer) -> list[bytes]:
+    return fragment4(udp4(p.v4, HOST4, 40000, 9, b"t" * 64, options=timestamp(0, 2),
+                          ident=0x1340), [40])
+
+
+@case("opt_cipso_not_ours", "Echo Request with a CIPSO option to 192.0.2.55 (another host)",
+      "Parameter Problem from 172.16.0.2: Linux compiles options (ip_rcv_options) before it "
+      "finds the packet is not its own")
+def _cipso_not_ours(p: Peer) -> list[bytes]:
+    return [echo4(p.v4, "192.0.2.55", options=bytes.fromhex("8608000000010000"))]
+
+
+@case("opt_malformed_not_ours", "Echo Request with a malformed Record Route to 192.0.2.55",
+      "Parameter Problem from 172.16.0.2, as for our own address")
+def _rr_not_ours(p: Peer) -> list[bytes]:
+    return [echo4(p.v4, "192.0.2.55", options=_MALFORMED_RR)]
+
+
+@case("pmtu_576_echo_3306", "Fragmentation Needed (MTU 576), then an Echo Request with 3306 "
+      "data bytes in three fragments", "the Echo Reply in 552-byte pieces, the last one too: "
+      "a reply longer than the device MTU is built in pieces of the path MTU "
+      "(ip_append_data) and sent as built")
+def _pmtu_576_big(p: Peer) -> Probes:
+    ping = fragment4(echo4(p.v4, HOST4, size=3306, ident=0x1332), [1480, 2960])
+    return [(0.0, frag_needed(p, 576)), (0.05, ping[0]), (0.05, ping[1]), (0.05, ping[2])]
+
+
+@case("frag_timeout_record_route", "fragment 0 of an Echo with Record Route, 60 data bytes "
+      "(not a multiple of 8) and MF set, then silence",
+      "Time Exceeded 30 to 32 s later quoting fragment 0 as held: Record Route filled, data "
+      "cut to 56 bytes, the header as it came; the error echoes the Record Route "
+      "(ip_expire)", listen=33.0)
+def _timeout_rr(p: Peer) -> list[bytes]:
+    whole = echo4(p.v4, HOST4, size=200, options=record_route(3), ident=0x1350)
+    header_len = (whole[0] & 0x0F) * 4
+    return [fragment_of(whole[:header_len], whole[header_len:header_len + 60], 0, more=True)]

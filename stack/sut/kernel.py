@@ -29,6 +29,8 @@ import errno
 import itertools
 import os
 import select
+import subprocess
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -58,6 +60,7 @@ QUIET_SYSCTLS: dict[str, str] = {
 MAX_PACKET = 65535 + 4096
 MAX_READS = 1000  # per drain: bounds the loop even if the kernel floods us
 SETTLE = 0.3  # seconds of start-up chatter drained before the first packet
+DELETE_ATTEMPTS, DELETE_PAUSE = 20, 0.1  # retrying a namespace deletion: 2 s at most
 SOURCES_KEPT = 1 << 16  # how many peer addresses answers may go to (oldest forgotten)
 
 _device_numbers = itertools.count()
@@ -142,8 +145,10 @@ def kernel_tun(config: HostConfig, sysctls: dict[str, str] | None = None,
     if os.geteuid() != 0:
         raise StackStartError("the kernel stack needs root (network namespaces and TUN)")
     device = f"tsk{os.getpid() % 100000}{next(_device_numbers)}"[:15]
+    name = ""
     try:
         with temporary_netns(prefix) as netns:
+            name = netns
             _sysctl(netns, QUIET_SYSCTLS)
             with inside_netns(netns):
                 fd = open_tun(device)
@@ -155,6 +160,25 @@ def kernel_tun(config: HostConfig, sysctls: dict[str, str] | None = None,
                 os.close(fd)
     except (NetnsError, TunError) as exc:
         raise StackStartError(str(exc)) from None
+    finally:
+        if name:
+            _make_sure_deleted(name)
+
+
+def _make_sure_deleted(name: str) -> None:
+    """``ip netns del`` cannot unlink /run/netns/NAME while another mount namespace
+    holds a copy of its bind mount (a process started meanwhile by ``ip netns exec`` or
+    ``unshare -m`` elsewhere on the machine): retry for a while, then say so on stderr
+    rather than leave it silently."""
+    path = f"/run/netns/{name}"
+    for _ in range(DELETE_ATTEMPTS):
+        if not os.path.exists(path):
+            return
+        time.sleep(DELETE_PAUSE)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+    if os.path.exists(path):
+        print(f"warning: network namespace {name} could not be deleted (held by another "
+              f"mount namespace); delete it with: ip netns del {name}", file=sys.stderr)
 
 
 def _source(packet: bytes) -> bytes | None:

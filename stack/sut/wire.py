@@ -216,6 +216,7 @@ class WireStack:
             self._wait_until_ready(deadline, ready)
         except StackCrashed as exc:
             raise StackStartError(f"--wire {self.device}: {exc}") from None
+        self._check_kernel_side(inject_on, setup)
 
     def _wait_for_device(self, deadline: float) -> dict[str, object]:
         while True:
@@ -261,8 +262,17 @@ class WireStack:
                               f"({info_kind or link.get('link_type')})")
 
     def _prepare_kernel_side(self, device: str, setup: bool) -> None:
-        """Our side up, without addresses and with IPv6 off (RFC 4862 DAD, MLD and RS
-        from the kernel would reach the stack as inputs nobody recorded)."""
+        """Our side checked (:meth:`_check_kernel_side`) and up."""
+        self._check_kernel_side(device, setup)
+        _ip(self.netns, "link", "set", "dev", device, "up")
+        if device != self.device:
+            _ip(self.netns, "link", "set", "dev", self.device, "up")
+
+    def _check_kernel_side(self, device: str, setup: bool) -> None:
+        """Our side without addresses and with IPv6 off (else the kernel answers in the
+        stack's place, and its RFC 4862 DAD, MLD and RS reach the stack as inputs nobody
+        recorded); with ``setup``, made so. Checked again once the stack is ready: a
+        stack under --exec may configure the device after creating it."""
         knob = f"/proc/sys/net/ipv6/conf/{device}/disable_ipv6"
         with inside_netns(self.netns) if self.netns else contextlib.nullcontext():
             try:
@@ -287,9 +297,6 @@ class WireStack:
                 f"--wire {self.device}: the kernel side {' and '.join(problems)}, so the "
                 "kernel would answer in the stack's place: remove them (ip addr flush dev "
                 f"{device}; sysctl net.ipv6.conf.{device}.disable_ipv6=1) or pass --wire-setup")
-        _ip(self.netns, "link", "set", "dev", device, "up")
-        if device != self.device:
-            _ip(self.netns, "link", "set", "dev", self.device, "up")
 
     def _probe_source(self, interface: ipaddress.IPv4Interface | ipaddress.IPv6Interface
                       ) -> bytes:
@@ -341,7 +348,6 @@ class WireStack:
             answered = self._collect_probe(min(deadline, time.monotonic() + PROBE_INTERVAL))
             if answered:
                 self._drain(SILENCE)
-                self.stats.events.clear()
                 return
             if self._process is not None:
                 ended = self._process.exited()

@@ -43,8 +43,9 @@ ADDRESS_MASK_REPLY: Final = 18
 MAX_TYPE: Final = 18  # Linux NR_ICMP_TYPES: anything above is unknown
 
 # The error messages (Linux icmp_pointers[].error); an error is never sent about one.
-ERROR_TYPES: Final = frozenset({DEST_UNREACH, SOURCE_QUENCH, REDIRECT, TIME_EXCEEDED,
-                                PARAM_PROBLEM})
+# (typed: mypyc cannot infer it where stack/host/ipv4.py builds on it at import time)
+ERROR_TYPES: Final[frozenset[int]] = frozenset({DEST_UNREACH, SOURCE_QUENCH, REDIRECT,
+                                                TIME_EXCEEDED, PARAM_PROBLEM})
 
 UNREACH_NET: Final = 0
 UNREACH_HOST: Final = 1

@@ -191,9 +191,11 @@ def _blank_uncopied_options(options: bytes) -> bytes:
 def fragment(packet: bytes, mtu: int) -> list[bytes]:
     """Split ``packet`` (a whole datagram with a valid header) into fragments of at most
     ``mtu`` bytes (RFC 791 §3.2 "Fragmentation"): every fragment but the last carries a
-    multiple of 8 data bytes; all keep the identification, TOS and TTL; later
-    fragments keep the header length with uncopied options turned into NOOPs, as Linux
-    does. A packet that fits, or has DF set, is returned whole."""
+    multiple of 8 data bytes, and the last may fill the MTU (Linux's ``ip_do_fragment``
+    rounds a piece down only when more follow: 1105 bytes at MTU 576 go as 552 + 553);
+    all keep the identification, TOS and TTL; later fragments keep the header length
+    with uncopied options turned into NOOPs, as Linux does. A packet that fits, or has
+    DF set, is returned whole."""
     if len(packet) <= mtu:
         return [packet]
     header_len = (packet[0] & 0x0F) * 4
@@ -210,13 +212,16 @@ def fragment(packet: bytes, mtu: int) -> list[bytes]:
     header = packet[:header_len]
     later_header = header[:HEADER_LEN] + _blank_uncopied_options(header[HEADER_LEN:])
     pieces: list[bytes] = []
-    for start in range(0, len(payload), chunk):
-        data = payload[start:start + chunk]
-        last = start + chunk >= len(payload)
+    room = mtu - header_len
+    start = 0
+    while start < len(payload):
+        last = len(payload) - start <= room
+        data = payload[start:] if last else payload[start:start + chunk]
         more = original_more if last else FLAG_MF
         word = flag_bits | more | ((base_offset + start) // 8)
         head = header if start == 0 else later_header
         head = (head[:2] + (header_len + len(data)).to_bytes(2, "big") + head[4:6]
                 + word.to_bytes(2, "big") + head[8:])
         pieces.append(with_checksum(head) + data)
+        start += len(data)
     return pieces

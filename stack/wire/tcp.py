@@ -26,7 +26,9 @@ from typing import NamedTuple
 from stack.wire.checksum import checksum
 
 __all__ = ["HEADER_LEN", "PROTOCOL", "FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE",
-           "CWR", "TcpHeader", "parse", "emit"]
+           "CWR", "OPT_END", "OPT_NOP", "OPT_MD5", "OPT_MD5_LEN", "OPT_AO",
+           "OPT_AO_HEADER_LEN", "TcpHeader", "parse",
+           "emit"]
 
 HEADER_LEN = 20
 PROTOCOL = 6
@@ -39,6 +41,15 @@ ACK = 0x10
 URG = 0x20
 ECE = 0x40
 CWR = 0x80
+
+# Option kinds (RFC 9293 §3.2; RFC 2385 §3.0 for the MD5 signature, always 18 bytes;
+# RFC 5925 §2.2 for TCP-AO: kind, length, KeyID, RNextKeyID, then the MAC).
+OPT_END = 0
+OPT_NOP = 1
+OPT_MD5 = 19
+OPT_MD5_LEN = 18
+OPT_AO = 29
+OPT_AO_HEADER_LEN = 4
 
 _HEADER = struct.Struct("!HHIIBBHHH")
 

@@ -8,6 +8,8 @@ It answers with tunstack's core (``Host``, or ``LinkHost`` with ``--tap``) on DE
   --silent         never answers anything (never ready)
   --exit-now       prints a line and exits 7 before opening the device
   --children FILE  starts a plain child and a setsid one (both sleep), writes their pids
+  --veth PEER      makes DEV one end of a veth pair (PEER the other) and answers on DEV
+                   with an AF_PACKET socket, as a userspace stack on a veth does
 
 Its stdout says what it does, so the crash report shows its last words.
 """
@@ -18,6 +20,7 @@ import argparse
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -48,6 +51,7 @@ def main() -> int:
     parser.add_argument("--silent", action="store_true")
     parser.add_argument("--exit-now", action="store_true")
     parser.add_argument("--children")
+    parser.add_argument("--veth", metavar="PEER")
     args = parser.parse_args()
     print(f"wire_stack on {args.device}", flush=True)
     if args.exit_now:
@@ -58,7 +62,16 @@ def main() -> int:
         escaped = subprocess.Popen(["setsid", "sleep", "300"])
         with open(args.children, "w") as out:
             out.write(f"{plain.pid} {escaped.pid}\n")
-    fd = open_tun(args.device, tap=args.tap, nonblocking=False)
+    if args.veth:
+        args.tap = True  # Ethernet frames, as on a TAP
+        subprocess.run(["ip", "link", "add", args.device, "type", "veth", "peer", "name",
+                        args.veth], check=True)
+        subprocess.run(["ip", "link", "set", args.device, "up"], check=True)
+        packet_socket = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+        packet_socket.bind((args.device, 3))
+        fd = packet_socket.fileno()
+    else:
+        fd = open_tun(args.device, tap=args.tap, nonblocking=False)
     host = Host(HostConfig(ttl=args.ttl, link_address=b"\x02\x00\x00\x00\x00\x09"
                            if args.tap else None))
     stack: Host | LinkHost = LinkHost(host) if args.tap else host
@@ -68,7 +81,12 @@ def main() -> int:
         now = time.monotonic() - start
         outputs = stack.poll(now)
         if ready:
-            data = os.read(fd, 65600)
+            if args.veth:
+                data, address = packet_socket.recvfrom(65600)
+                if address[2] == socket.PACKET_OUTGOING:
+                    continue  # our own
+            else:
+                data = os.read(fd, 65600)
             packet = data[14:] if args.tap and len(data) > 14 else data
             sequence = echo_sequence(packet) if not args.tap or data[12:14] == b"\x08\x00" \
                 else None
