@@ -120,6 +120,9 @@ def test_every_corpus_case_has_a_category_and_every_category_has_cases() -> None
     assert category_of("v6_pmtu_ptb_1280") == "path MTU"
     assert category_of("bcast_tcp_syn") == "UDP/TCP closed ports"
     assert category_of("bad_version") == "echo"
+    assert category_of("udplite_closed") == "UDP/TCP closed ports"
+    assert category_of("v6_ns_fragmented") == "neighbour discovery"
+    assert category_of("frag_timeout_record_route") == "timers"
 
 
 def test_the_quick_subset_exists_and_covers_every_category() -> None:
