@@ -28,11 +28,11 @@ CATEGORIES = (
 # (category, patterns): first match wins.
 RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Answers a timer produces: the 30 s reassembly timeout, a token bucket's refill.
-    ("timers", ("frag_timeout", "*_refill")),
+    ("timers", ("frag_timeout*", "*_refill")),
     ("path MTU", ("pmtu_*", "v6_pmtu_*")),
-    ("neighbour discovery", ("ns_*",)),
+    ("neighbour discovery", ("ns_*", "v6_ns_*")),
     ("ICMP errors and rate limits", ("*ratelimit*", "proto_unknown*", "bcast_unknown_protocol",
-                                     "icmp_in_*", "v6_in_*", "v6_icmpv6_truncated",
+                                     "icmp_in_*", "icmp_types_*", "v6_in_*", "v6_icmpv6_truncated",
                                      "v6_unknown_next_header", "v6_unknown_next_header_multicast",
                                      "v6_unknown_opt_on_icmpv6_error")),
     ("IPv6 fragments", ("v6_frag_*",)),
@@ -41,7 +41,8 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
                                 "v6_unknown_next_header_after_dstopts")),
     ("fragments and reassembly", ("frag_*",)),
     ("IPv4 options", ("opt_*",)),
-    ("UDP/TCP closed ports", ("udp_*", "tcp_*", "v6_udp_*", "v6_tcp_*", "bcast_udp_*",
+    ("UDP/TCP closed ports", ("udp_*", "tcp_*", "v6_udp_*", "v6_tcp_*", "udplite_*",
+                              "v6_udplite_*", "bcast_udp_*",
                               "bcast_tcp_*", "mcast_udp_*", "mcast_tcp_*")),
     ("echo", ("*",)),
 )

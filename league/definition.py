@@ -15,7 +15,7 @@ format a user writes to bring their own (``python -m league --stack FILE``)::
     version = "git -C {here}/src describe --always"   # prints the version
     addresses = ["10.0.0.4"]              # the stack's own addresses
     map = ["172.16.0.2=10.0.0.4"]         # replay --map RECORDED=ACTUAL
-    ready = 2.0                           # seconds to wait before the first packet
+    ready = 2.0                           # seconds it may take to answer its first ping
     notes = "..."                         # shown under the table
 
 In commands, ``{here}`` is the definition file's folder, ``{build}`` the league's build

@@ -120,6 +120,21 @@ def _verdict_of(case: dict[str, Any]) -> str:
     return PASSED if case.get("passed") else "mismatch"
 
 
+# Words that mark the line of a stack's output saying why it died (a Go panic, glibc's
+# heap checks, an assertion), rather than its banner or a traceback's last frame.
+_TELLING = ("panic", "abort", "assert", "corrupt", "invalid", "fault", "error", "fatal")
+
+
+def _crash_message(summary: str, output: object) -> str:
+    """How replay saw the crash, then what the stack itself said about it."""
+    said = [str(line) for line in output] if isinstance(output, list) else []
+    telling = [line for line in said if any(word in line.lower() for word in _TELLING)]
+    own = " / ".join(telling[-2:] or said[-1:])
+    if not own or own.strip() in summary:  # replay's summary may quote it already
+        return summary
+    return f"{summary}; the stack said: {own}" if summary else own
+
+
 def parse_replay_json(text: str) -> tuple[list[CaseVerdict], list[Finding]]:
     """The verdicts and findings in ``replay --json`` output; HarnessError if it is not."""
     try:
@@ -143,11 +158,13 @@ def parse_replay_json(text: str) -> tuple[list[CaseVerdict], list[Finding]]:
             elif mismatches:
                 first = mismatches[0]
                 summary = f"{first.get('where', '')}: {first.get('summary', '')}".strip(": ")
+                details = first.get("details") or []
+                if details:  # the first field that differs says most
+                    summary += f" ({details[0]})"
             verdicts.append(CaseVerdict(name, verdict, summary))
             if verdict in ("crashed", "hung"):
-                said = [str(line) for line in case.get("stack_output") or []]
                 findings.append(Finding(name, verdict, str(case.get("reproducer") or ""),
-                                        " / ".join(said[-3:]) or summary))
+                                        _crash_message(summary, case.get("stack_output"))))
     return verdicts, findings
 
 

@@ -414,6 +414,10 @@ def _lenient_walk(packet: bytes) -> ParsedPacket | None:
             position += 8
         else:
             break
+    # A header said to run past the datagram's own end (an AH longer than the payload
+    # length leaves room for) ends with the datagram: bytes after the payload length are
+    # not part of it, as ip6_rcv_core trims them.
+    position = min(position, len(datagram))
     upper = datagram[position:] if fragment is None or fragment[1] == 0 else b""
     return ParsedPacket(6, packet[8:24], packet[24:40], packet[7], next_header, upper,
                         fragment, datagram[position:], position)

@@ -120,6 +120,9 @@ def test_every_corpus_case_has_a_category_and_every_category_has_cases() -> None
     assert category_of("v6_pmtu_ptb_1280") == "path MTU"
     assert category_of("bcast_tcp_syn") == "UDP/TCP closed ports"
     assert category_of("bad_version") == "echo"
+    assert category_of("udplite_closed") == "UDP/TCP closed ports"
+    assert category_of("v6_ns_fragmented") == "neighbour discovery"
+    assert category_of("frag_timeout_record_route") == "timers"
 
 
 def test_the_quick_subset_exists_and_covers_every_category() -> None:
@@ -173,7 +176,8 @@ def test_replay_json_gives_verdicts_and_findings() -> None:
     assert verdicts[1].summary == "packet #2 (t=0.000100 s): ipv4.options differ"
     assert findings == [Finding("frag_ping_of_death", "crashed",
                                 "crashes/frag_ping_of_death.pcapng",
-                                "goroutine 1 / panic: icmp.go:340")]
+                                "packet #44: the stack exited (status 2); the stack said: "
+                                "panic: icmp.go:340")]
     with pytest.raises(HarnessError, match="no JSON report"):
         parse_replay_json("Traceback (most recent call last):")
 
@@ -311,3 +315,33 @@ def test_stopping_a_stack_stops_its_whole_tree_through_the_reaper() -> None:
     for pid in below:
         stat = Path(f"/proc/{pid}/stat")
         assert not stat.exists() or stat.read_text().split()[2] == "Z"
+
+
+def _live_shim_prerequisites() -> None:
+    """The live grade needs root and Debian's lwIP: say plainly what is missing."""
+    import os
+    import shutil
+
+    if os.geteuid() != 0 or not os.path.exists("/dev/net/tun") or shutil.which("ip") is None:
+        pytest.skip("needs root, /dev/net/tun and ip (apt-get install iproute2)")
+    if not Path("/usr/include/lwip/lwip/init.h").exists() or shutil.which("gcc") is None:
+        pytest.fail("liblwip-dev and gcc are missing: apt-get install liblwip-dev gcc",
+                    pytrace=False)
+
+
+def test_lwip_graded_live_on_the_wire(tmp_path: Path) -> None:
+    """One real shim end to end: built, started per case on a TUN in replay's namespace,
+    graded as Linux would answer. lwIP answers echo with TTL 255 (its ICMP_TTL), Linux
+    with 64; it answers a ping to a closed UDP port with Port Unreachable as Linux does."""
+    _live_shim_prerequisites()
+    lwip = {s.name: s for s in load_shipped()}["lwip"]
+    build = tmp_path / "build"
+    assert build_stack(lwip, build).ok
+    cases = [CORPUS / "echo_basic.pcapng", CORPUS / "udp_closed.pcapng"]
+    result = grade_stack(lwip, cases, "test", tmp_path / "crashes", budget=120,
+                         build_dir=build)
+    assert result.started, result.why
+    verdicts = {v.case: v for v in result.verdicts}
+    assert verdicts["echo_basic"].verdict == "mismatch"
+    assert verdicts["echo_basic"].summary.endswith("(ipv4.ttl: expected 64, got 255)")
+    assert result.findings == []

@@ -309,3 +309,21 @@ def test_each_rule_raises_from_a_frame_of_its_own(host: Host) -> None:
             assert_clean(None, outputs, host)
         frames.add(traceback.extract_tb(caught.value.__traceback__)[-1].name)
     assert frames == {"broke_output_bad_ip_checksum", "broke_output_zero_ttl"}
+
+
+def test_a_quote_of_a_packet_cut_by_its_payload_length_is_whole() -> None:
+    """CI's fuzz step found it: an IPv6 packet whose payload length (2) leaves room for
+    only the start of an AH header, followed by 64 bytes of trailer. The host trims the
+    trailer (as ip6_rcv_core does) and quotes the 42-byte datagram whole in its
+    Parameter Problem; the oracle used to read the AH length from the trailer and want
+    48 bytes."""
+    request = bytes.fromhex(
+        "6000200000023340fd000016000000000000000aaa7bee93fd00001600000000"
+        "00000000000000029c4081c8a07ccb47577543b86d62e9544cf4321002893e6a"
+        "be8e6926713b179397c313b7e952d002cc5342294e8d6580fbdcc3560cf0fb52"
+        "fe2747b08d65b0194f0a")
+    host = Host(HostConfig())
+    outputs = host.handle(request, 1000.0)
+    assert len(outputs) == 1 and outputs[0][40] == 4  # ICMPv6 Parameter Problem
+    assert outputs[0][48:] == request[:42]  # the datagram, without the trailer
+    assert check_outputs(request, outputs, host) == []
