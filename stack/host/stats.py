@@ -71,3 +71,11 @@ class Stats:
             "drops": dict(sorted(self.drops.items())),
             "events": dict(sorted(self.events.items())),
         }
+
+    def merge(self, other: Stats) -> None:
+        """Add ``other``'s counts to this one (for totals over many hosts)."""
+        self.received += other.received
+        self.sent += other.sent
+        self.replies.update(other.replies)
+        self.drops.update(other.drops)
+        self.events.update(other.events)
