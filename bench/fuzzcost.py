@@ -16,7 +16,6 @@ of both, in seconds, as JSON.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
@@ -68,8 +67,13 @@ def measure_costs(count: int, rounds: int) -> dict[str, list[float]]:
     def target_round() -> float:
         start = time.process_time()
         for data in inputs:
-            with contextlib.suppress(AssertionError):  # a finding: still one execution
+            # A finding is still one execution. try costs nothing until it catches (a
+            # context manager per input cost more than the oracle's table check), and
+            # libFuzzer calls the target bare.
+            try:  # noqa: SIM105 (the reason above)
                 run_ipv4(data)
+            except AssertionError:
+                pass
         return (time.process_time() - start) / len(inputs)
 
     def handle_round() -> float:
