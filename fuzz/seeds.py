@@ -136,6 +136,8 @@ def _ipv4_corner_seeds() -> dict[str, bytes]:
         "echo_lsrr_too_short": _echo4(options=bytes([131, 2, 1, 0])),
         "echo_record_route_short": _echo4(options=bytes([7, 6, 4]) + bytes(5)),
         "echo_timestamp_addresses_short": _echo4(options=bytes([68, 8, 5, 0x01]) + bytes(4)),
+        "echo_timestamp_prespecified_short": _echo4(options=bytes([68, 8, 5, 0x03])
+                                                    + bytes(4)),
     }
 
 
@@ -274,6 +276,8 @@ def ipv6_seeds() -> dict[str, bytes]:
                 HOST6, PEER6, 51, bytes([58, 1, 0, 0]) + bytes(8) + echo_reply_of_ours[40:]))),
         "packet_too_big_quoting_cut_fragment": p.ipv6(PEER6, HOST6, 58, p.icmp6(
             PEER6, HOST6, 2, 0, struct.pack("!I", 1280), p.ipv6(HOST6, PEER6, 44, bytes(2)))),
+        "udp_echo_from_unspecified": p.ipv6("::", HOST6, 17, p.udp("::", HOST6, 40000, 7,
+                                                                   b"hi")),
         "udplite_multicast": p.ipv6(PEER6_LL, "ff02::1", 136,
                                     struct.pack("!HHHH", 40000, 33434, 8, 0) + b"lite"),
         # Bytes after the UDP datagram: the Port Unreachable quotes it trimmed.
@@ -442,6 +446,8 @@ def tap_seeds() -> dict[str, bytes]:
         "ipv4_echo": to_host(0x0800, v4["echo"]),
         "ipv4_udp_closed": to_host(0x0800, v4["udp_closed"]),
         "ipv4_broadcast_frame": p.ethernet(BROADCAST_MAC, PEER_MAC, 0x0800, v4["echo"]),
+        "ipv6_tcp_syn_broadcast_frame": p.ethernet(BROADCAST_MAC, PEER_MAC, 0x86DD,
+                                                   v6["tcp_syn"]),
         "ipv6_echo": to_host(0x86DD, v6["echo"]),
         "ipv6_neighbour_solicitation": p.ethernet(bytes.fromhex("3333ff000002"), PEER_MAC,
                                                   0x86DD, v6["neighbour_solicitation"]),
