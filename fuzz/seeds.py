@@ -138,6 +138,7 @@ def _ipv4_corner_seeds() -> dict[str, bytes]:
         "echo_timestamp_addresses_short": _echo4(options=bytes([68, 8, 5, 0x01]) + bytes(4)),
         "echo_timestamp_prespecified_short": _echo4(options=bytes([68, 8, 5, 0x03])
                                                     + bytes(4)),
+        "echo_timestamp_short": _echo4(options=bytes([68, 6, 5, 0x00]) + bytes(2)),
     }
 
 
@@ -314,6 +315,10 @@ def sequence_seeds() -> dict[str, bytes]:
     timelines = {
         "reassemble_v4_in_order": packets(frags4),
         "reassemble_v4_reversed": packets(frags4[::-1]),
+        # ECT(0) and CE pieces of one datagram: the whole is CE (RFC 3168 §5.3,
+        # ip_frag_ecn_table).
+        "reassemble_v4_ecn_ce": packets([_with_tos(piece, 0x02 if index else 0x03)
+                                         for index, piece in enumerate(frags4)]),
         "reassemble_v4_overlap": packets([frags4[0], frags4[1], frags4[1][:-8], frags4[2],
                                           frags4[3]]),
         "reassemble_v6_in_order": packets(frags6),
@@ -361,10 +366,16 @@ def _source_route_timelines() -> dict[str, tuple[int, list[Step]]]:
         # Hops left: Linux would forward it (ip_options_rcv_srr); a host does not.
         "source_route_hops_left": (2, [Step.packet(_echo4(
             ident=64, options=bytes([131, 11, 4]) + b"".join(hops[:2]) + bytes(1)))]),
+        # Timestamp requests go unanswered in this configuration (timestamp_replies off).
+        "timestamp_request_ignored": (2, [Step.packet(ipv4_seeds()["timestamp_request"])]),
         # An empty packet between two echoes (ip.empty).
         "empty_packet": (2, [Step.packet(_echo4(ident=65)), Step.packet(b""),
                              Step.packet(_echo4(ident=66))]),
     }
+
+
+def _with_tos(packet: bytes, tos: int) -> bytes:
+    return p.repair(packet[:1] + bytes([tos]) + packet[2:])
 
 
 def _with_ip_ident(packet: bytes, ident: int) -> bytes:
