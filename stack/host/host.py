@@ -77,10 +77,11 @@ class Host:
         self.ratelimiter = IcmpRateLimiter(
             self.config.ratelimit_peers, self.config.icmp_msgs_per_sec,
             self.config.icmp_msgs_burst)
-        # Every counter starts at 0, so a host's first datagram to anyone has ID 0. Only
-        # the counters in use are stored (a missing one is 0): a reset then clears a
-        # few entries instead of rebuilding 2048, which was a tenth of a fuzz input's cost.
-        self.ipv4_ids: dict[int, int] = {}
+        # Every counter starts at 0, so a host's first datagram to anyone has ID 0. A
+        # list, not a dict of the counters in use: the echo fast path reads and writes
+        # one per reply, and a list's item costs a fraction of a dict's (measured with
+        # callgrind: a dict added ~800 instructions to an 8,000-instruction echo).
+        self.ipv4_ids = [0] * IPV4_ID_COUNTERS
         self.id_seed, self.flow_seed, self.echo_seed = hash_seeds(self.config.hash_secret)
         self._next_frag6_id = 0
         self.ipv4 = Ipv4Layer(self)
@@ -96,7 +97,7 @@ class Host:
         self.last_reason = ""
         self.link_group = False
         self.ratelimiter.reset()
-        self.ipv4_ids.clear()
+        self.ipv4_ids = [0] * IPV4_ID_COUNTERS
         self._next_frag6_id = 0
         for layer in (self.ipv4, self.ipv6):
             layer.pmtu.clear()
@@ -152,7 +153,7 @@ class Host:
         counter its keyed hash selects (see IPV4_ID_COUNTERS), so output stays
         deterministic for a given ``hash_secret``."""
         bucket = self.id_bucket(destination)
-        ident = self.ipv4_ids.get(bucket, 0)
+        ident = self.ipv4_ids[bucket]
         self.ipv4_ids[bucket] = (ident + 1) & 0xFFFF
         return ident
 

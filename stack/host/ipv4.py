@@ -212,7 +212,7 @@ class Ipv4Layer:
                 # stack.
                 counters = host.ipv4_ids
                 bucket = crc32(source, host.id_seed) & _ID_COUNTER_MASK
-                ident = counters.get(bucket, 0)
+                ident = counters[bucket]
                 counters[bucket] = (ident + 1) & 0xFFFF
                 tos = packet[1]
                 # The reply header's sum: the two addresses' sum does not change when
