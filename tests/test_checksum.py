@@ -10,6 +10,7 @@ from stack.wire.checksum import (
     checksum,
     incremental_update,
     is_valid,
+    keyed_hash,
     ones_sum,
     ones_sum_mod,
     pseudo_header_sum_v4,
@@ -79,3 +80,14 @@ def test_pseudo_header_is_symmetric_in_addresses() -> None:
     a, b = bytes([172, 16, 0, 1]), bytes([172, 16, 0, 2])
     assert ones_sum(b"", pseudo_header_sum_v4(a, b, 17, 12)) == \
         ones_sum(b"", pseudo_header_sum_v4(b, a, 17, 12))
+
+
+@given(st.binary(max_size=48), st.integers(min_value=0, max_value=(1 << 62) - 1))
+def test_keyed_hash_is_the_documented_rule(data: bytes, seed: int) -> None:
+    """Whichever build runs (CI runs both): (x × key + offset) mod 4294967311, x the
+    data as a big-endian number, reduced mod 1073741789 beyond 4 bytes."""
+    key, offset = (seed >> 31) | 1, seed & 0x7FFFFFFF
+    x = int.from_bytes(data, "big")
+    if len(data) > 4:
+        x %= 1073741789
+    assert keyed_hash(data, seed) == (x * key + offset) % 4294967311

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import zlib
 
 import pytest
 from hypothesis import given
@@ -64,13 +63,16 @@ def test_ip_id_counters_follow_the_secret() -> None:
     assert len(set(buckets[0])) > 50  # spread over the 2048 counters
 
 
-def test_the_counter_is_a_seeded_crc_of_the_destination() -> None:
+def test_the_counter_is_a_keyed_hash_of_the_destination() -> None:
     """The documented rule (docs/conformance.md, issue 13 row 15), computed apart: the
-    BLAKE2b-derived seed, then CRC-32 of the destination, masked to 2048 counters."""
-    seed = hashlib.blake2b(bytes(8), digest_size=12, person=b"tunstack-hash").digest()[:4]
+    BLAKE2b-derived 62-bit seed split into an odd key and an offset, then (destination ×
+    key + offset) mod 4294967311 (the first prime above 2**32), masked to 2048 counters."""
+    digest = hashlib.blake2b(bytes(8), digest_size=24, person=b"tunstack-hash").digest()
+    seed = int.from_bytes(digest[:8], "big") & ((1 << 62) - 1)
+    key, offset = (seed >> 31) | 1, seed & 0x7FFFFFFF
     destination = socket.inet_aton(PEER)
-    assert host().id_bucket(destination) == zlib.crc32(
-        destination, int.from_bytes(seed, "big")) % IPV4_ID_COUNTERS
+    expected = (int.from_bytes(destination, "big") * key + offset) % 4294967311
+    assert host().id_bucket(destination) == expected % IPV4_ID_COUNTERS
 
 
 def test_ip_id_wraps_at_16_bits() -> None:

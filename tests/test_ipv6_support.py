@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import struct
-import zlib
 
 from stack.wire import icmpv6
 from stack.wire import ipv6 as wire
@@ -84,19 +83,29 @@ def normalise(sent: bytes) -> bytes:
 
 
 def _seeds(secret: int) -> tuple[int, int]:
-    digest = hashlib.blake2b(secret.to_bytes(8, "big"), digest_size=12,
+    digest = hashlib.blake2b(secret.to_bytes(8, "big"), digest_size=24,
                              person=b"tunstack-hash").digest()
-    return int.from_bytes(digest[4:8], "big"), int.from_bytes(digest[8:12], "big")
+    mask = (1 << 62) - 1
+    return (int.from_bytes(digest[8:16], "big") & mask,
+            int.from_bytes(digest[16:24], "big") & mask)
+
+
+def _keyed(data: bytes, seed: int) -> int:
+    """The documented keyed hash (stack/wire/checksum.py), computed apart: the data as a
+    number reduced mod 1073741789, times the seed's odd key plus its offset, mod
+    4294967311."""
+    key, offset = (seed >> 31) | 1, seed & 0x7FFFFFFF
+    return (int.from_bytes(data, "big") % 1073741789 * key + offset) % 4294967311
 
 
 def flow_label(src: bytes, dst: bytes, next_header: int, flow: bytes, secret: int = 0) -> int:
     """Our documented flow label rule (stack/host/ipv6.py, RFC 6437 §3): the low 20 bits
-    of a CRC-32, seeded from ``HostConfig.hash_secret``, over the answer's destination
+    of a keyed hash, seeded from ``HostConfig.hash_secret``, over the answer's destination
     (the peer), source, Next Header and ``flow`` (its ports, or ICMPv6 type and code)."""
-    return zlib.crc32(dst + src + bytes((next_header,)) + flow, _seeds(secret)[0]) & 0xFFFFF
+    return _keyed(dst + src + bytes((next_header,)) + flow, _seeds(secret)[0]) & 0xFFFFF
 
 
 def echo_label(peer: bytes, address: bytes, secret: int = 0) -> int:
     """The label of our echo replies from ``address`` to ``peer`` (a seed of their own,
     over the two addresses)."""
-    return zlib.crc32(peer + address, _seeds(secret)[1]) & 0xFFFFF
+    return _keyed(peer + address, _seeds(secret)[1]) & 0xFFFFF

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from typing import Final
-from zlib import crc32
 
 from mypy_extensions import mypyc_attr
 
@@ -19,6 +18,7 @@ from stack.host.ipv4 import Ipv4Layer
 from stack.host.ipv6 import Ipv6Layer
 from stack.host.ratelimit import IcmpRateLimiter
 from stack.host.stats import Stats
+from stack.wire.checksum import keyed_hash
 
 __all__ = ["Host", "NOT_FINITE", "time_is_finite", "IPV4_ID_COUNTERS"]
 
@@ -40,15 +40,17 @@ IPV4_ID_COUNTERS: Final = 2048  # a power of two: the hash is masked
 
 
 def hash_seeds(secret: int) -> tuple[int, int, int]:
-    """Three 32-bit seeds drawn from ``HostConfig.hash_secret`` (BLAKE2b, once per host):
+    """Three 62-bit seeds drawn from ``HostConfig.hash_secret`` (BLAKE2b, once per host):
     for the IPv4 ID counters, for flow labels and for echo reply labels. Each packet then
-    costs one CRC-32 seeded with one of them (``zlib.crc32``, in C): a keyed hash that is
-    cheap enough for the echo fast paths and spreads evenly, though, unlike Linux's
+    costs one ``stack.wire.checksum.keyed_hash`` with one of them: a keyed universal hash,
+    cheap enough for the echo fast paths and evenly spread, though, unlike Linux's
     siphash, not a cryptographic one (see docs/conformance.md)."""
-    digest = hashlib.blake2b(secret.to_bytes(8, "big"), digest_size=12,
+    digest = hashlib.blake2b(secret.to_bytes(8, "big"), digest_size=24,
                              person=b"tunstack-hash").digest()
-    return (int.from_bytes(digest[0:4], "big"), int.from_bytes(digest[4:8], "big"),
-            int.from_bytes(digest[8:12], "big"))
+    mask = (1 << 62) - 1
+    return (int.from_bytes(digest[0:8], "big") & mask,
+            int.from_bytes(digest[8:16], "big") & mask,
+            int.from_bytes(digest[16:24], "big") & mask)
 
 
 # Compiled by mypyc (stack/corebuild.py), yet still a class others may subclass: the
@@ -159,7 +161,7 @@ class Host:
 
     def id_bucket(self, destination: bytes) -> int:
         """Which counter ``destination`` uses."""
-        return crc32(destination, self.id_seed) & (IPV4_ID_COUNTERS - 1)
+        return keyed_hash(destination, self.id_seed) & (IPV4_ID_COUNTERS - 1)
 
     def next_frag6_id(self) -> int:
         """Fragment header identification for IPv6 (RFC 8200 §4.5), also a counter."""

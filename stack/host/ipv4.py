@@ -32,14 +32,13 @@ from __future__ import annotations
 import math
 import struct
 from typing import TYPE_CHECKING, Final
-from zlib import crc32
 
 from stack.host import transport
 from stack.host.pmtu import PathMtuCache
 from stack.host.reassembly import Completed, Reassembler
 from stack.wire import icmpv4
 from stack.wire import ipv4 as wire
-from stack.wire.checksum import ones_sum, ones_sum_mod
+from stack.wire.checksum import keyed_hash, ones_sum, ones_sum_mod
 
 if TYPE_CHECKING:
     from stack.host.host import Host
@@ -211,7 +210,7 @@ class Ipv4Layer:
                 # host.next_ipv4_id(source), inlined: this is the hottest line of the
                 # stack.
                 counters = host.ipv4_ids
-                bucket = crc32(source, host.id_seed) & _ID_COUNTER_MASK
+                bucket = keyed_hash(source, host.id_seed) & _ID_COUNTER_MASK
                 ident = counters[bucket]
                 counters[bucket] = (ident + 1) & 0xFFFF
                 tos = packet[1]

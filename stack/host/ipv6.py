@@ -33,14 +33,13 @@ from __future__ import annotations
 
 import struct
 from typing import TYPE_CHECKING, Final
-from zlib import crc32
 
 from stack.host import transport
 from stack.host.pmtu import PathMtuCache
 from stack.host.reassembly import Completed, Reassembler
 from stack.wire import icmpv6
 from stack.wire import ipv6 as wire
-from stack.wire.checksum import checksum, ones_sum_mod
+from stack.wire.checksum import checksum, keyed_hash, ones_sum_mod
 
 if TYPE_CHECKING:
     from stack.host.host import Host
@@ -164,7 +163,7 @@ class Ipv6Layer:
                     value = 0
                 # Version and traffic class (ECN included) from the request, the
                 # flow's label (peer and address: _echo_label), payload length.
-                label = crc32(packet[8:40], self._echo_seed) & 0xFFFFF
+                label = keyed_hash(packet[8:40], self._echo_seed) & 0xFFFFF
                 reply = _ECHO_REPLY_HEAD.pack(
                     (packet[0] << 24) | ((packet[1] & 0xF0) << 16) | label, size - 40, 58,
                     self._hop_limit, dst, src, 129, packet[41], value) + packet[44:]
@@ -179,7 +178,7 @@ class Ipv6Layer:
         """The label of our echo replies from ``address`` to ``peer``: the flow is
         fixed by the two addresses (type 129, code 0), so they alone are hashed, with
         a seed of its own; the fast path computes the same over the request's bytes."""
-        return crc32(peer + address, self._echo_seed) & 0xFFFFF
+        return keyed_hash(peer + address, self._echo_seed) & 0xFFFFF
 
     def poll(self, now: float) -> list[bytes]:
         """Reassembly timeouts: Time Exceeded code 1 when the first fragment was held
@@ -716,7 +715,7 @@ class Ipv6Layer:
         our address, Next Header and ``flow`` (the ports, or ICMPv6 type and code: what
         ``flowi6`` holds there), the same for every packet of the flow. Echo replies
         have :meth:`_echo_label`."""
-        return crc32(dst + src + bytes((next_header,)) + flow, self._flow_seed) & 0xFFFFF
+        return keyed_hash(dst + src + bytes((next_header,)) + flow, self._flow_seed) & 0xFFFFF
 
     def _fit(self, reply: bytes, destination: bytes, now: float) -> list[bytes]:
         """Fragment ``reply`` to the path MTU (RFC 8200 §5, RFC 8201)."""
