@@ -59,7 +59,7 @@ from stack.host.host import Host
 from stack.record.probes import Case, Peer
 from stack.record.recording import Recording
 from stack.sut import StackCrashed, StackError, StackHung, StackStartError, capabilities_of
-from stack.sut.kernel import KernelStack, answer_kind
+from stack.sut.kernel import KernelStack, answer_kind, destination_of
 from stack.wire.checksum import checksum
 from stack.wire.inspect import diff
 
@@ -121,7 +121,7 @@ class KernelSide:
         # goes to one of the case's own sources (a mutation may have sent from another
         # case's peer) or to no case's (the first hop of a reversed route); else it is
         # the timer output of the case that sent from its destination, whenever it comes.
-        destination = _destination(packet)
+        destination = destination_of(packet)
         index = current if destination in sources else self._owner.get(destination, current)
         if index is None:
             self.stray += 1
@@ -169,14 +169,6 @@ class KernelSide:
 
     def close(self) -> None:
         self.kernel.close()
-
-
-def _destination(packet: bytes) -> bytes:
-    if len(packet) >= 20 and packet[0] >> 4 == 4:
-        return packet[16:20]
-    if len(packet) >= 40 and packet[0] >> 4 == 6:
-        return packet[24:40]
-    return b""
 
 
 # -- an exact stack (tunstack's core, or anything Host-like) ------------------------------

@@ -41,7 +41,7 @@ from stack.live.netns import NetnsError, inside_netns, run_in, temporary_netns
 from stack.live.tun import TunError, open_tun
 from stack.sut import Capabilities, StackStartError
 
-__all__ = ["KernelStack", "KERNEL", "kernel_tun", "sysctls_for", "QUIET_SYSCTLS",
+__all__ = ["KernelStack", "KERNEL", "destination_of", "kernel_tun", "sysctls_for", "QUIET_SYSCTLS",
            "answer_kind"]
 
 KERNEL = Capabilities(exact_timers=False, deterministic=False, can_crash=False,
@@ -189,7 +189,8 @@ def _source(packet: bytes) -> bytes | None:
     return None
 
 
-def _destination(packet: bytes) -> bytes:
+def destination_of(packet: bytes) -> bytes:
+    """The destination address of an IPv4 or IPv6 packet (empty when it is neither)."""
     if len(packet) >= 20 and packet[0] >> 4 == 4:
         return packet[16:20]
     if len(packet) >= 40 and packet[0] >> 4 == 6:
@@ -326,7 +327,7 @@ class KernelStack:
                 packet = os.read(self._fd, MAX_PACKET)
             except BlockingIOError:
                 break
-            answer_to = (_destination(packet),) if self._any_destination else self._sources
+            answer_to = (destination_of(packet),) if self._any_destination else self._sources
             if self._is_chatter(packet, answer_to):
                 self.filtered += 1
             else:

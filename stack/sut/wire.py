@@ -376,10 +376,16 @@ class WireStack:
         return answered
 
     # -- frames -----------------------------------------------------------------------
-    def _send_frame(self, frame: bytes) -> None:
+    def _send_frame(self, frame: bytes, address: tuple[str, int] | None = None) -> None:
+        """One frame to the device (to ``address``, the interface and protocol, on a TUN's
+        cooked socket); a full queue or an oversized frame is counted, a failed device
+        is the stack's crash."""
         assert self._socket is not None
         try:
-            self._socket.send(frame)
+            if address is None:
+                self._socket.send(frame)
+            else:
+                self._socket.sendto(frame, address)
         except BlockingIOError:
             self.stats.drops["wire.send_queue_full"] += 1
         except OSError as exc:
@@ -404,17 +410,8 @@ class WireStack:
         elif version == 6 and len(packet) >= 40:
             self._peers.add(packet[8:24])
         if self.kind == LinkKind.TUN:
-            assert self._socket is not None
             protocol = ETHERTYPE_IPV6 if version == 6 else ETHERTYPE_IPV4
-            try:
-                self._socket.sendto(packet, (self.inject_on, protocol))
-            except BlockingIOError:
-                self.stats.drops["wire.send_queue_full"] += 1
-            except OSError as exc:
-                if exc.errno == errno.EMSGSIZE:
-                    self.stats.drops["wire.larger_than_mtu"] += 1
-                    return
-                raise self._link_lost(exc) from None
+            self._send_frame(packet, (self.inject_on, protocol))
             return
         ethertype = ETHERTYPE_IPV6 if version == 6 else ETHERTYPE_IPV4
         self._send_frame(emit(self._destination_mac(packet, version), self.our_mac,
