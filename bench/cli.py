@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from bench.capacity import bench_capacity
 from bench.core import bench_drop, bench_echo4, bench_echo6, bench_frag, bench_fragflood
 from bench.fuzzbench import bench_fuzz
 from bench.fuzzcost import bench_fuzzcost
@@ -35,6 +36,7 @@ BENCHMARKS: dict[str, Callable[[Options], list[Row]]] = {
     "echo6": bench_echo6,
     "replay": bench_replay,
     "live": bench_live,
+    "capacity": bench_capacity,
     "fuzz": bench_fuzz,
     "fuzzcost": bench_fuzzcost,
 }

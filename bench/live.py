@@ -29,7 +29,8 @@ from bench.report import Row, ratio_row, unavailable
 from stack.host import Host, HostConfig
 from stack.live.netns import NetnsError, run_in, temporary_netns
 
-__all__ = ["bench_live", "PingResult", "parse_ping"]
+__all__ = ["bench_live", "PingResult", "parse_ping", "live_command", "missing_prerequisite",
+           "ping_in", "raw_loop", "stack_live", "veth_pair", "TARGET"]
 
 TARGET = "172.16.0.2"
 KERNEL_SIDE = "172.16.0.1/24"
@@ -83,7 +84,7 @@ def parse_ping(output: str) -> PingResult | None:
                       [int(seq) for seq, _ in replies])
 
 
-def _ping(namespace: str, args: list[str], deadline: int) -> PingResult:
+def ping_in(namespace: str, args: list[str], deadline: int) -> PingResult:
     done = run_in(namespace, ["ping", "-n", "-w", str(deadline), *args, TARGET],
                   timeout=deadline + 15)
     result = parse_ping(done.stdout)
@@ -128,7 +129,9 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 
 @contextlib.contextmanager
-def _raw_loop(namespace: str, seconds: int, *options: str) -> Iterator[None]:
+def raw_loop(namespace: str, seconds: int, *options: str
+             ) -> Iterator[subprocess.Popen[str]]:
+    """The raw echo loop answering in ``namespace``; yields its process."""
     proc = subprocess.Popen(
         ["ip", "netns", "exec", namespace, sys.executable, "-m", "bench.rawecho", RAW_DEVICE,
          "--seconds", str(seconds), *options], stdout=subprocess.PIPE,
@@ -142,7 +145,7 @@ def _raw_loop(namespace: str, seconds: int, *options: str) -> Iterator[None]:
         _ip(namespace, "link", "set", RAW_DEVICE, "up")
         if not _wait_reachable(namespace, 10):
             raise RuntimeError("the raw echo loop does not answer")
-        yield
+        yield proc
     finally:
         _stop(proc)
 
@@ -158,7 +161,10 @@ def live_command() -> list[str] | str:
 
 
 @contextlib.contextmanager
-def _stack_live(namespace: str, command: list[str]) -> Iterator[None]:
+def stack_live(namespace: str, command: list[str], *options: str
+               ) -> Iterator[subprocess.Popen[str]]:
+    """``stack-live`` answering in ``namespace`` with ``options``; yields its process
+    (``ip netns exec`` execs the command, so that is stack-live's own pid)."""
     # stack-live configures the kernel side itself (172.16.0.1/24 by default) and
     # answers as 172.16.0.2; -q: no line per packet, which would dominate the time.
     proc = subprocess.Popen(["ip", "netns", "exec", namespace, *command, LIVE_DEVICE, "-q"],
@@ -169,13 +175,13 @@ def _stack_live(namespace: str, command: list[str]) -> Iterator[None]:
             err = proc.stderr.read().strip().splitlines() if proc.stderr else []
             raise RuntimeError(f"stack-live does not answer ping"
                                f"{': ' + err[-1] if err else ''}")
-        yield
+        yield proc
     finally:
         _stop(proc)
 
 
 @contextlib.contextmanager
-def _veth_pair() -> Iterator[str]:
+def veth_pair() -> Iterator[str]:
     """Two namespaces joined by a veth pair: 172.16.0.1 in the one yielded (where ping
     runs), 172.16.0.2 in the other."""
     with temporary_netns("ts-bench") as near, temporary_netns("ts-bench") as far:
@@ -208,8 +214,8 @@ class _Runs:
 
 def _measure(namespace: str, flood_count: int, paced_count: int) -> tuple[PingResult,
                                                                            PingResult]:
-    flood = _ping(namespace, ["-q", "-f", "-c", str(flood_count)], 120)
-    paced = _ping(namespace, ["-c", str(paced_count), "-i", "0.002"], 60)
+    flood = ping_in(namespace, ["-q", "-f", "-c", str(flood_count)], 120)
+    paced = ping_in(namespace, ["-c", str(paced_count), "-i", "0.002"], 60)
     return flood, paced
 
 
@@ -217,7 +223,7 @@ def _join(*notes: str) -> str:
     return "; ".join(n for n in notes if n)
 
 
-def _missing_prerequisite() -> str | None:
+def missing_prerequisite() -> str | None:
     if os.geteuid() != 0:
         return "needs root (network namespaces and TUN devices)"
     if shutil.which("ping") is None:
@@ -239,7 +245,7 @@ def bench_live(opts: Options) -> list[Row]:
     alternating_what = (f"live ping -c {alternating_count} -i 0.002 to one responder "
                         "alternating Host.handle (odd icmp_seq) and the minimal responder "
                         "(even): median RTT")
-    missing = _missing_prerequisite()
+    missing = missing_prerequisite()
     if missing:
         # Every row the run would have, each saying what is missing and how to get it.
         return [unavailable("live", flood_what, missing, ">= 0.85x"),
@@ -261,7 +267,7 @@ def bench_live(opts: Options) -> list[Row]:
     live_problem = command if isinstance(command, str) else None
 
     def measure_raw() -> None:
-        with temporary_netns("ts-bench") as namespace, _raw_loop(namespace, 300):
+        with temporary_netns("ts-bench") as namespace, raw_loop(namespace, 300):
             flood, paced = _measure(namespace, flood_count, paced_count)
             raw.floods.append(flood)
             raw.paced.append(paced)
@@ -272,7 +278,7 @@ def bench_live(opts: Options) -> list[Row]:
             return
         assert not isinstance(command, str)
         try:
-            with temporary_netns("ts-bench") as namespace, _stack_live(namespace, command):
+            with temporary_netns("ts-bench") as namespace, stack_live(namespace, command):
                 flood, paced = _measure(namespace, flood_count, paced_count)
                 ours.floods.append(flood)
                 ours.paced.append(paced)
@@ -284,14 +290,14 @@ def bench_live(opts: Options) -> list[Row]:
                          else (measure_ours, measure_raw))
         first()
         second()
-    with _veth_pair() as near:
+    with veth_pair() as near:
         kernel_flood, kernel_paced = _measure(near, flood_count, paced_count)
     # The same paced ping against one responder that answers odd sequence numbers with
     # Host.handle and even ones with the minimal responder: each pair of neighbouring
     # packets meets the same scheduler and load, so this isolates the core's own cost
     # per packet woken from sleep, which the rows above mix with run-to-run noise.
-    with temporary_netns("ts-bench") as namespace, _raw_loop(namespace, 300, "--alternate"):
-        alternating = _ping(namespace, ["-c", str(alternating_count), "-i", "0.002"], 60)
+    with temporary_netns("ts-bench") as namespace, raw_loop(namespace, 300, "--alternate"):
+        alternating = ping_in(namespace, ["-c", str(alternating_count), "-i", "0.002"], 60)
 
     raw_lost, raw_sent = raw.lost()
     raw_note = f"raw loop lost {raw_lost} of {raw_sent}" if raw_lost else ""

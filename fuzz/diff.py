@@ -11,8 +11,10 @@ as ``replay --expect`` compares a recording (:mod:`replay.compare`, the ``linux`
 profile of :mod:`replay.profiles`: IPv4 IDs, flow labels, fragment IDs and timestamp
 clocks may differ).
 
-Keeping cases apart on one kernel: every case sends from its own peer addresses, so
-per-peer ICMP rate limits and reassembly queues are its own; the global ICMP limit is
+Keeping cases apart on one kernel: every case sends from its own peer addresses and
+source-routes through its own router (:func:`fuzz.diff_cases.hop_of`, where Linux sends
+the error about a source-routed packet), so per-peer ICMP rate limits and reassembly
+queues are its own; the global ICMP limit is
 raised (``icmp_msgs_per_sec``/``icmp_msgs_burst``) in the namespace and in the HostConfig
 given to tunstack; learned path MTUs are flushed between chunks of cases.
 

@@ -1,7 +1,8 @@
 """The cases of ``stack-fuzz diff``: seeded, structured, one peer of their own each.
 
-A case is one to a few inbound packets from a peer no other case of the run uses (so
-per-peer ICMP rate limits and reassembly queues stay apart), built from the RFC layouts
+A case is one to a few inbound packets from a peer no other case of the run uses, its
+IPv4 source routes through a router of its own (:func:`hop_of`), so per-peer ICMP rate
+limits and reassembly queues stay apart; built from the RFC layouts
 with random but plausible values: IPv4 options and IPv6 extension-header chains of every
 kind with random lengths and pointers; fragment sequences cut, reordered, overlapped,
 duplicated or left with gaps; ICMP and ICMPv6 of every type and code; UDP, UDP-Lite and
@@ -26,7 +27,7 @@ from fuzz.mutator import PacketMutator, python_byte_mutate
 from stack.record.probes import Peer
 from stack.wire.checksum import checksum, pseudo_header_sum_v4, pseudo_header_sum_v6
 
-__all__ = ["DiffCase", "FAMILIES", "FAMILY_LABELS", "case_for", "generate", "peer_of",
+__all__ = ["DiffCase", "FAMILIES", "FAMILY_LABELS", "case_for", "generate", "peer_of", "hop_of",
            "HOST4", "HOST6", "HOST_LL"]
 
 HOST4, HOST6, HOST_LL = "172.16.0.2", "fd00:16::2", "fe80::2"
@@ -104,11 +105,33 @@ def peer_of(index: int) -> Peer:
                 v6=f"fd00:16::a:{high:x}:{low:x}", ll=f"fe80::a:{high:x}:{low:x}")
 
 
+def hop_of(peer_v4: str) -> str:
+    """The router of case ``peer_v4``'s source routes: the peer's address with the top
+    bit of its second byte set (10.128.0.5 for 10.0.0.5), so its own, as the peer is,
+    for every index below 2**23 (generated cases and minimisation attempts alike).
+
+    A reversed route's first hop is where Linux sends the error (``icmp_route_lookup``
+    takes ``replyopts.faddr``), and ``icmpv4_xrlim_allow`` rate-limits errors per
+    destination (``inet_peer_xrlim_allow``: a burst of 6, then one per
+    ``icmp_ratelimit``): a hop shared by the cases of a run (once 172.16.0.1 and
+    192.0.2.55) lets the one kernel answer the first six and then none, while
+    tunstack's fresh Host per case answers every one."""
+    first, second, third, fourth = (int(part) for part in peer_v4.split("."))
+    return f"{first}.{second | 0x80}.{third}.{fourth}"
+
+
 def _move(packet: bytes, old: Peer, new: Peer) -> bytes:
     """Rewrite a packet's source from ``old`` to ``new`` (and repair its checksums)."""
     buffer = bytearray(packet)
     if len(buffer) >= 20 and buffer[0] >> 4 == 4 and buffer[12:16] == p.address(old.v4):
         buffer[12:16] = p.address(new.v4)
+        # the options name the peer and its router too (source routes): move them
+        # along, or minimisation attempts would share one router's rate limit
+        end = min((buffer[0] & 0x0F) * 4, len(buffer))
+        options = bytes(buffer[20:end])
+        for before, after in ((old.v4, new.v4), (hop_of(old.v4), hop_of(new.v4))):
+            options = options.replace(p.address(before), p.address(after))
+        buffer[20:end] = options
     elif len(buffer) >= 40 and buffer[0] >> 4 == 6:
         for before, after in ((old.v6, new.v6), (old.ll, new.ll)):
             if buffer[8:24] == p.address(before):
@@ -354,7 +377,8 @@ def _v4_options(rng: random.Random, peer: str) -> tuple[bytes, str]:
             out += bytes([68, length, pointer, overflow << 4 | flag]) + \
                 body.ljust(max(length - 4, 0), b"\x00")[:max(length - 4, 0)]
         elif kind in ("lsrr", "ssrr"):
-            hops = [rng.choice((OTHER4, HOST4, peer, "172.16.0.1"))
+            # routers of the case's own (hop_of), never one shared by many cases
+            hops = [rng.choice((hop_of(peer), HOST4, peer, hop_of(peer)))
                     for _ in range(rng.choice((1, 2)))]
             length = 3 + 4 * len(hops)
             pointer = rng.choice((4, 4, length + 1, 8, rng.randrange(256)))

@@ -29,9 +29,10 @@ class Requirement(NamedTuple):
 _NAMESPACES = frozenset({"test_bench", "test_corpus", "test_fifo_live", "test_live",
                          "test_live_support", "test_live_tap", "test_ipv4_linux",
                          "test_ipv6_linux", "test_hostile_live", "test_wire",
-                         "test_sut_kernel", "test_fuzz_diff", "test_wireshark"})
+                         "test_sut_kernel", "test_fuzz_diff", "test_wireshark",
+                         "test_live_workers", "test_league", "test_linux_differences"})
 _PINGING = frozenset({"test_bench", "test_fifo_live", "test_live", "test_live_support",
-                      "test_live_tap", "test_hostile_live", "test_wire"})
+                      "test_live_tap", "test_hostile_live", "test_wire", "test_live_workers"})
 SYSTEM_COMMANDS: dict[str, Requirement] = {
     "ping": Requirement("iputils-ping", _PINGING, as_root=True),
     "ip": Requirement("iproute2", _NAMESPACES, as_root=True),

@@ -7,6 +7,7 @@ import json
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dpkt
@@ -228,6 +229,19 @@ EXPECTED_ROWS = {
              "live: stack-live packets lost (flood and paced runs)",
              "live ping -c 200 -i 0.002 to one responder alternating Host.handle (odd "
              "icmp_seq) and the minimal responder (even): median RTT"],
+    "capacity": ["capacity: 4 concurrent ping -f -c 1000: stack-live vs kernel over veth "
+                 "(total answered packets/s)",
+                 "capacity: 16 concurrent ping -f -c 1000: stack-live vs kernel over veth "
+                 "(total answered packets/s)",
+                 "capacity: packets lost by stack-live under 16 floods",
+                 "capacity: CPU (user+sys) per 100,000 answered packets, 4 floods: "
+                 "stack-live vs raw TUN loop",
+                 "capacity: one ping -f -c 1000, stack-live --busy-poll 0 vs the C tutorial "
+                 "stack (issue 19's 12.0k pps, not measured here)",
+                 "capacity: 4 concurrent ping -f -c 1000: stack-live --workers 2 vs kernel "
+                 "over veth (total answered packets/s)",
+                 "capacity: 4 concurrent ping -f -c 1000: stack-live --workers 2 vs "
+                 "--workers 1"],
 }
 
 
@@ -283,3 +297,21 @@ def test_from_json_rejects_what_is_not_a_report(tmp_path: Path) -> None:
                               cwd=ROOT, capture_output=True, text=True, check=False)
         assert done.returncode == 2
         assert done.stderr.startswith("bench: ") and len(done.stderr.splitlines()) == 1
+
+
+def test_process_tree_cpu_counts_the_children_too() -> None:
+    from bench.capacity import process_tree_cpu
+
+    # A parent that sleeps while its child burns CPU: only the tree sees the child's.
+    code = ("import os,time\nif os.fork()==0:\n    end=time.process_time()+0.3\n"
+            "    while time.process_time()<end: pass\n    os._exit(0)\ntime.sleep(3)")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 10
+        while process_tree_cpu(proc.pid) < 0.3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process_tree_cpu(proc.pid) >= 0.3
+    finally:
+        proc.kill()
+        proc.wait()
+    assert process_tree_cpu(proc.pid) == 0.0  # gone: nothing to read

@@ -24,7 +24,7 @@ from fuzz.diff import (
     run_diff,
     tunstack_side,
 )
-from fuzz.diff_cases import FAMILIES, case_for, generate, peer_of
+from fuzz.diff_cases import FAMILIES, HOST4, DiffCase, case_for, generate, hop_of, peer_of
 from replay.driver import Options, replay_file
 from stack.capture import read_capture
 from stack.host.host import Host
@@ -36,6 +36,61 @@ needs_root = pytest.mark.skipif(
 
 
 # -- the generator -------------------------------------------------------------------------
+
+
+def _route_hops(packet: bytes) -> list[bytes]:
+    """The addresses of every LSRR/SSRR option of an IPv4 packet (RFC 791 §3.1)."""
+    end, at, hops = min((packet[0] & 15) * 4, len(packet)), 20, []
+    while at < end and packet[at] != 0:
+        if packet[at] == 1:
+            at += 1
+            continue
+        if at + 1 >= end or packet[at + 1] < 2:
+            break
+        if packet[at] in (131, 137):
+            data = packet[at + 3:min(at + packet[at + 1], end)]
+            hops += [data[i:i + 4] for i in range(0, len(data) - 3, 4)]
+        at += packet[at + 1]
+    return hops
+
+
+def _routed_cases(count: int) -> list[tuple[DiffCase, list[bytes]]]:
+    found = []
+    for case in generate(2, count):
+        if case.family == "mutated":  # a fuzz seed's route, mutated: any address
+            continue
+        hops = [h for pk in case.packets if len(pk) >= 20 and pk[0] >> 4 == 4
+                for h in _route_hops(pk)]
+        if hops:
+            found.append((case, hops))
+    return found
+
+
+def test_source_routes_go_through_a_router_of_the_case_own() -> None:
+    # Linux sends the error about a source-routed packet to the reversed route's first
+    # hop and rate-limits errors per destination (icmpv4_xrlim_allow: 6, then 1/s): a
+    # router shared by cases (172.16.0.1 once) ran out after six cases on the one kernel
+    routed = _routed_cases(3000)
+    assert len(routed) > 50
+    routers: dict[bytes, int] = {}
+    for case, hops in routed:
+        own = {p.address(HOST4), p.address(case.peer.v4), p.address(hop_of(case.peer.v4))}
+        assert set(hops) <= own, case.name
+        routers[p.address(hop_of(case.peer.v4))] = case.index
+    assert len(routers) == len(routed)  # no two cases share one
+    assert hop_of("10.0.0.5") == "10.128.0.5" and hop_of("10.64.1.2") == "10.192.1.2"
+
+
+def test_a_moved_case_takes_its_router_along() -> None:
+    case, hops = next((c, h) for c, h in _routed_cases(500)
+                      if p.address(hop_of(c.peer.v4)) in h)
+    moved = case.with_packets(case.packets, 4321)
+    new_hops = [h for pk in moved.packets if len(pk) >= 20 and pk[0] >> 4 == 4
+                for h in _route_hops(pk)]
+    translate = {p.address(case.peer.v4): p.address(peer_of(4321).v4),
+                 p.address(hop_of(case.peer.v4)): p.address(hop_of(peer_of(4321).v4))}
+    assert new_hops == [translate.get(h, h) for h in hops]
+
 
 def test_cases_are_the_same_for_a_seed_whatever_the_count() -> None:
     cases = generate(7, 200)
@@ -273,6 +328,34 @@ def test_the_kernel_side_attributes_answers_to_their_case() -> None:
     assert [len(results[i]) for i in (10, 11, 12, 13)] == [1, 1, 1, 1]
     late, answer, _timer = results[12][0]  # the Time Exceeded, 1 s later, to its case
     assert answer[20] == 11 and late >= 1.0
+
+
+@needs_root
+def test_cases_routed_through_their_own_routers_keep_their_own_error_budget() -> None:
+    # Eight cases alike but for their peer: each one's Parameter Problem goes to its own
+    # router, so the kernel answers all eight, as tunstack's fresh Host per case does
+    # (through a shared router the kernel stopped after six: inet_peer_xrlim_allow).
+    from fuzz.diff import KernelSide
+
+    def routed_bad_option(index: int) -> DiffCase:
+        peer = peer_of(index).v4
+        lsrr = bytes([131, 7, 8]) + p.address(hop_of(peer))  # route used up: to us
+        options = lsrr + bytes([148, 2]) + b"\x00\x00\x00"  # Router Alert of length 2
+        return DiffCase(0, index, "ipv4.options", "", (
+            p.ipv4(peer, HOST4, 1, p.icmp4(8, 0, bytes(4), b"x"), options=options),))
+
+    cases = [routed_bad_option(index) for index in range(20, 28)]
+    side = KernelSide(DIFF_CONFIG)
+    try:
+        side.send(cases)
+        results = side.collect()
+    finally:
+        side.close()
+    for case in cases:
+        tunstack = Host(DIFF_CONFIG).handle(case.packets[0], 1000.0)
+        assert [answer[16:20] for answer in tunstack] == [p.address(hop_of(case.peer.v4))]
+        assert [packet[(packet[0] & 15) * 4] for _at, packet, _timer in results[case.index]
+                ] == [12], case.name  # Parameter Problem, after the echoed route
 
 
 @needs_root

@@ -22,7 +22,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import IO, NoReturn, TextIO
+from typing import IO, Any, NoReturn, TextIO
 
 from stack import __version__, version_text
 from stack.capture import LINKTYPE_ETHERNET, LINKTYPE_RAW, CaptureError, CaptureWriter
@@ -38,6 +38,14 @@ from stack.live.output import Reporter, format_summary
 from stack.live.policy import PolicyError, add_policy_flags, changed_policies, policy_values
 from stack.live.privileges import Account, PrivilegeError, drop_privileges, resolve_account
 from stack.live.tun import TunError, open_tun
+from stack.live.workers import (
+    MAX_WORKERS,
+    WorkerSet,
+    io_path_text,
+    stats_from_dict,
+    version_io_text,
+    worker_config,
+)
 from stack.wire.inspect import describe
 
 __all__ = ["main", "build_parser", "check_arguments", "LiveError", "Settings", "host_metadata"]
@@ -66,12 +74,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"stack-live: {message} (stack-live --help lists the options)\n")
 
 
+class _Version(argparse.Action):
+    """``--version``: two lines, kept as they are (argparse's own would refill them)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        print(f"{version_text('stack-live')}\n{version_io_text()}")
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="stack-live",
         description="Answer pings and closed-port probes on a TUN (or TAP) device with the "
                     "tunstack host, printing one line per packet.")
-    parser.add_argument("--version", action="version", version=version_text("stack-live"))
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print the release, the core's build and the I/O paths")
     parser.add_argument("device", nargs="?", default="tun0",
                         help="device name; created if missing (default tun0)")
     parser.add_argument("--tap", action="store_true",
@@ -109,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with -q, poll the device this long after each answer before "
                           "sleeping: a flood's next packet is caught awake, at the cost "
                           f"of CPU (default {DEFAULT_BUSY_POLL_US}; 0: off)")
+    out.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="N processes answering from the device's one queue, each "
+                          "with its own host (TUN only; not with --record or --fifo; "
+                          "docs/live.md, Workers; default 1)")
     parser.add_argument("--user", help="account to run as after set-up "
                                        "(default: $SUDO_USER, else nobody; never root "
                                        "without --stay-root)")
@@ -158,6 +180,7 @@ class Settings:
     kernel: list[str] = field(default_factory=list)
     mtu_given: bool = True
     busy_poll: float = 0.0  # seconds
+    workers: int = 1
     stay_root: bool = False
     account: Account | None = None  # None: resolved when run
 
@@ -185,6 +208,15 @@ def check_arguments(args: argparse.Namespace) -> Settings:
             raise LiveError(f"--{flag.replace('_', '-')} needs a value, not an empty one")
     if not 0 <= args.busy_poll <= 1_000_000:
         raise LiveError("--busy-poll must be 0 to 1000000 microseconds")
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise LiveError(f"--workers must be 1 to {MAX_WORKERS}")
+    if args.workers > 1:
+        # One recording and one referee session each need every packet in one process.
+        for flag, given in (("--tap", args.tap), ("--record", args.record),
+                            ("--fifo", args.fifo or args.fifo_cmd or args.fifo_resp)):
+            if given:
+                raise LiveError(f"--workers {args.workers} and {flag} exclude each other "
+                                "(give --workers 1)")
     stack_v4 = None if args.no_ipv4 else _interface(args.ipv4, 4, "--ipv4")
     stack_v6: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = []
     if not args.no_ipv6:
@@ -240,7 +272,8 @@ def check_arguments(args: argparse.Namespace) -> Settings:
     mode = "quiet" if args.quiet else "json" if args.json else "lines"
     settings = Settings(args.device, args.tap, config, plan, mode, args.record, args.user,
                         kernel=[str(k) for k in kernel], mtu_given=args.mtu is not None,
-                        busy_poll=args.busy_poll / 1e6, stay_root=args.stay_root)
+                        busy_poll=args.busy_poll / 1e6, stay_root=args.stay_root,
+                        workers=args.workers)
     _check_fifo(args, settings)
     try:
         settings.account = resolve_account(args.user, stay_root=args.stay_root)
@@ -310,7 +343,7 @@ def interface_description(settings: Settings) -> str:
     return f"tunstack {__version__} on {settings.device}, {kind}, mtu {settings.config.mtu}"
 
 
-def _banner(settings: Settings, account: Account, stream: TextIO) -> None:
+def _banner(settings: Settings, account: Account, stream: TextIO, io_text: str) -> None:
     config = settings.config
     kind = "TAP" if settings.tap else "TUN"
     mac = f", MAC {format_mac(config.link_address)}" if config.link_address else ""
@@ -334,6 +367,7 @@ def _banner(settings: Settings, account: Account, stream: TextIO) -> None:
                      f"the answer from {settings.fifo_resp}; log: {settings.fifo_log}")
     if settings.record:
         lines.append(f"recording to {settings.record}")
+    lines.append(io_text)
     why = f" ({account.why})" if account.why else ""
     lines.append(f"running as {account.name}{why}; Ctrl-C to stop")
     stream.write("\n".join(lines) + "\n")
@@ -389,8 +423,9 @@ def _open_referee(settings: Settings, account: Account, host: Host, loop: LiveLo
 
 
 def _print_summary(settings: Settings, host: Host, loop: LiveLoop,
-                   referee: FifoReferee | None, elapsed: float) -> None:
-    extra: dict[str, int] = {}
+                   referee: FifoReferee | None, elapsed: float,
+                   workers: dict[str, int] | None = None) -> None:
+    extra: dict[str, int] = dict(workers or {})
     if loop.core_exceptions:
         extra["core exceptions"] = loop.core_exceptions
     if loop.write_errors:
@@ -411,6 +446,59 @@ def _print_summary(settings: Settings, host: Host, loop: LiveLoop,
     sys.stdout.flush()
 
 
+def _start_workers(settings: Settings, fd: int) -> tuple[WorkerSet | None, str]:
+    """Fork the workers after the first, or say why there is one process only (fork
+    refused: a process limit, a sandbox): today's loop then answers alone."""
+    if settings.workers == 1:
+        return None, ""
+    config = worker_config(settings.config, settings.workers)
+    mode = settings.mode
+
+    def serve(number: int, handoff: int) -> dict[str, Any]:
+        host = Host(config)
+        reporter = Reporter(sys.stdout, mode, describe)
+        # Only the first worker busy-polls: spinning the others too starves the
+        # senders of a 2-core machine (one flood went to 0.55x with every worker
+        # spinning); they sleep until the first is busy and a packet waits.
+        loop = LiveLoop(fd, host, reporter, None, busy_poll=0.0)
+        loop.shared_queue = True
+        loop.handoff_to = handoff
+        loop.install_signal_handlers()
+        try:
+            loop.run()
+        finally:
+            loop.close()
+            sys.stdout.flush()
+        return {"stats": host.stats.as_dict(), "handed_off": loop.handed_off,
+                "core_exceptions": loop.core_exceptions, "write_errors": loop.write_errors,
+                "latency": loop.latency.totals()}
+
+    sys.stdout.flush()  # a forked copy of unwritten output would be printed twice
+    sys.stderr.flush()
+    try:
+        return WorkerSet.start(settings.workers, serve), ""
+    except OSError as exc:
+        return None, f"--workers {settings.workers} unavailable: fork: {exc.strerror}"
+
+
+def _collect_workers(workers: WorkerSet | None, host: Host, loop: LiveLoop) -> dict[str, int]:
+    """Stop the other workers and fold their counts into the first's ``host`` and
+    ``loop``, so that the summary is the whole device's; returns the summary's extra
+    counts."""
+    if workers is None:
+        return {}
+    handed = 0
+    for totals in workers.stop():
+        host.stats.merge(stats_from_dict(totals.get("stats")))
+        loop.latency.merge(totals.get("latency", {}))
+        handed += int(totals.get("handed_off", 0))
+        loop.core_exceptions += int(totals.get("core_exceptions", 0))
+        loop.write_errors += int(totals.get("write_errors", 0))
+    for problem in workers.problems:
+        print(f"stack-live: {problem}", file=sys.stderr)
+    return {"workers": len(workers.workers) + 1, "fragments handed to the first worker": handed}
+
+
 def run(settings: Settings) -> int:
     """Set up, drop root, answer until a signal, print the summary. Returns 0."""
     account = settings.account or resolve_account(settings.user, stay_root=settings.stay_root)
@@ -428,7 +516,7 @@ def run(settings: Settings) -> int:
         if settings.plan is not None:
             configure_device(settings.plan)
         settings.config = _device_config(settings)
-        host = Host(settings.config)
+        host = Host(worker_config(settings.config, settings.workers))
         answerer: Answerer = LinkHost(host) if settings.tap else host
         if settings.record:
             record_file = open_output(settings.record, account, append=False,
@@ -445,11 +533,24 @@ def run(settings: Settings) -> int:
             referee, log = _open_referee(settings, account, host, loop, reporter)
             loop.referee = referee
         drop_privileges(account)
-        _banner(settings, account, sys.stderr)
+        # After dropping root, so that every worker runs as the account.
+        workers, fallback = _start_workers(settings, fd)
+        if settings.workers > 1 and workers is None:
+            host = Host(settings.config)  # the only worker: the whole budget
+            loop.answerer = host
+        elif workers is not None:
+            loop.shared_queue = True
+            loop.handoff_from = workers.handoff
         loop.install_signal_handlers()
+        _banner(settings, account, sys.stderr,
+                io_path_text(settings.workers if workers is not None else 1,
+                             round(settings.busy_poll * 1e6), loop.may_block(), fallback))
         started = time.monotonic()
-        loop.run()
-        _print_summary(settings, host, loop, referee, time.monotonic() - started)
+        try:
+            loop.run()
+        finally:
+            extra = _collect_workers(workers, host, loop)
+        _print_summary(settings, host, loop, referee, time.monotonic() - started, extra)
         return 0
     finally:
         if referee is not None:

@@ -26,12 +26,13 @@ import signal
 import threading
 import time
 from collections import Counter
-from typing import Protocol
+from typing import Any, Protocol
 
 from stack.capture import DIRECTION_INBOUND, DIRECTION_OUTBOUND, CaptureWriter, timer_comment
 from stack.host.host import Host
 from stack.host.stats import Stats
 from stack.live.output import Reporter
+from stack.live.workers import for_first_worker
 
 __all__ = ["Answerer", "CoreLatency", "LiveLoop", "Referee", "BATCH", "MAX_PACKET"]
 
@@ -68,6 +69,23 @@ class CoreLatency:
             self.slowest = answerer.last_reason
         if elapsed_ns < self.low or self.count == 1:
             self.low = elapsed_ns
+
+    def totals(self) -> dict[str, int | str]:
+        """The raw sums, for ``merge`` in another process (--workers)."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def merge(self, totals: dict[str, Any]) -> None:
+        """Add another ``totals()``: the latency over several workers."""
+        count = int(totals.get("count", 0))
+        if not count:
+            return
+        if not self.count or int(totals["low"]) < self.low:
+            self.low = int(totals["low"])
+        if int(totals["high"]) > self.high:
+            self.high, self.slowest = int(totals["high"]), str(totals["slowest"])
+        self.count += count
+        self.total += int(totals["total"])
+        self.squares += int(totals["squares"])
 
     def as_dict(self) -> dict[str, object]:
         """min/avg/max/mdev in microseconds (mdev as ping's: the standard deviation)."""
@@ -148,6 +166,14 @@ class LiveLoop:
         # stop must interrupt the read by raising (PEP 475 retries it otherwise).
         self._reading = False
         self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        # --workers (stack/live/workers.py): the device's one queue is read by several
+        # processes, so its file status (O_NONBLOCK) is shared and never changed here;
+        # a worker after the first hands the packets only the first may answer (the
+        # fragments) to ``handoff_to``, and the first reads them from ``handoff_from``.
+        self.shared_queue = False
+        self.handoff_to = -1
+        self.handoff_from = -1
+        self.handed_off = 0
 
     # -- control ------------------------------------------------------------------
     def stop(self, *_signal_args: object) -> None:
@@ -250,6 +276,9 @@ class LiveLoop:
                     return True
                 self._device_gone(exc)
                 return False
+            if self.handoff_to >= 0 and for_first_worker(packet):
+                self._hand_off(packet)
+                continue
             started_ns = time.perf_counter_ns()
             now_ns = time.time_ns()
             if referee is not None:
@@ -260,6 +289,24 @@ class LiveLoop:
             else:
                 self._answer(packet, now_ns, started_ns)
         return True
+
+    def _hand_off(self, packet: bytes) -> None:
+        """Give ``packet`` to the first worker (a full socket buffer drops it, counted,
+        as a full device queue would)."""
+        try:
+            os.write(self.handoff_to, packet)
+            self.handed_off += 1
+        except OSError:
+            self.answerer.stats.drops["live.handoff_failed"] += 1
+
+    def _drain_handoff(self) -> None:
+        """Answer what the other workers handed over (the first worker only)."""
+        for _ in range(BATCH):
+            try:
+                packet = os.read(self.handoff_from, MAX_PACKET)
+            except OSError:
+                return
+            self._answer(packet, time.time_ns(), time.perf_counter_ns())
 
     def _run_timers(self, due: float | None) -> None:
         """Run the answerer's timers if ``due``, its ``next_timer()`` from before the
@@ -291,7 +338,7 @@ class LiveLoop:
         # EBADFD/EIO: the device was deleted under us (ip link del).
         self.reporter.note(time.time(), f"device read failed: {exc.strerror}; stopping")
 
-    def _may_block(self) -> bool:
+    def may_block(self) -> bool:
         """Whether the fast path may be used at all: nothing but the device can need the
         loop (no FIFO, no lines to flush), only signals stop it (handlers installed, main
         thread), and the answerer is the TUN ``Host``, which arms a timer only for a
@@ -328,6 +375,9 @@ class LiveLoop:
         spin_ns = int(self.busy_poll * 1e9)
         readiness = select.poll()
         readiness.register(fd, select.POLLIN)
+        handoff_from = self.handoff_from
+        if handoff_from >= 0:
+            readiness.register(handoff_from, select.POLLIN)
         readable = readiness.poll
         clock_ns = time.monotonic_ns
         perf_ns = time.perf_counter_ns
@@ -340,7 +390,10 @@ class LiveLoop:
         high, slowest = latency.high, latency.slowest
         previous_alarm = signal.signal(signal.SIGALRM, self._on_alarm)
         previous_timer = signal.setitimer(signal.ITIMER_REAL, WAKE_INTERVAL, WAKE_INTERVAL)
-        os.set_blocking(fd, True)
+        shared = self.shared_queue
+        handoff = self.handoff_to
+        if not shared:
+            os.set_blocking(fd, True)
         try:
             while True:
                 self._reading = True
@@ -349,11 +402,28 @@ class LiveLoop:
                     return True
                 try:
                     packet = read(fd, MAX_PACKET)
+                except BlockingIOError:
+                    packet = b""  # no packet is empty: this is "none there"
                 except OSError as exc:
                     self._reading = False
                     self._device_gone(exc)
                     return False
+                if not packet:
+                    # Shared queue: another worker took the packet (or only a handed
+                    # fragment is there); sleep until the next, a stop interrupting the
+                    # poll as it does the read.
+                    ready = readable(-1)
+                    if handoff_from >= 0 and any(fileno == handoff_from
+                                                 for fileno, _ in ready):
+                        self._reading = False
+                        self._drain_handoff()
+                        if answerer.next_timer() is not None:
+                            return True  # a fragment held: the epoll path runs the timer
+                    continue
                 self._reading = False
+                if handoff >= 0 and for_first_worker(packet):
+                    self._hand_off(packet)
+                    continue
                 started_ns = perf_ns()
                 now_ns = time_ns()
                 now = now_ns / 1e9
@@ -400,8 +470,9 @@ class LiveLoop:
             # None: a handler set outside Python, which cannot be put back; the default.
             signal.signal(signal.SIGALRM,
                           signal.SIG_DFL if previous_alarm is None else previous_alarm)
-            with contextlib.suppress(OSError):  # a deleted device may refuse it
-                os.set_blocking(fd, False)
+            if not shared:
+                with contextlib.suppress(OSError):  # a deleted device may refuse it
+                    os.set_blocking(fd, False)
 
     def _watch_referee(self, poller: select.epoll, watched: int) -> int:
         """Keep epoll on the referee's command pipe: a new descriptor once the referee
@@ -425,13 +496,21 @@ class LiveLoop:
         poller = select.epoll()
         poller.register(self.fd, select.EPOLLIN)
         poller.register(self._wake_read, select.EPOLLIN)
+        if self.handoff_from >= 0:
+            poller.register(self.handoff_from, select.EPOLLIN)
         referee_fd = self._watch_referee(poller, -1)
-        may_block = self._may_block()
+        may_block = self.may_block()
         try:
             while not self._stopping:
                 due = self.answerer.next_timer()  # asked once per turn: it costs ~1 us
                 if may_block and due is None:
-                    if not self._serve_blocking():
+                    try:
+                        if not self._serve_blocking():
+                            self._stopping = True
+                    except _Interrupted:
+                        # A stop whose exception left the fast path past its own
+                        # handler: seen once (CPython 3.11, the traceback at the jump
+                        # back of its loop) while that loop spun without sleeping.
                         self._stopping = True
                     continue
                 events = poller.poll(self._next_timeout(due))
@@ -439,6 +518,8 @@ class LiveLoop:
                     if fileno == self.fd:
                         if not self._drain_device():
                             self._stopping = True
+                    elif fileno == self.handoff_from:
+                        self._drain_handoff()
                     elif fileno == referee_fd and self.referee is not None:
                         self.referee.on_command_readable(time.time())
                     elif fileno == self._wake_read:
